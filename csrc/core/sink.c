@@ -1,0 +1,130 @@
+/* The snapshot sink: chunks of a heap snapshot go from the websocket buffer
+ * straight to PATH.partial (mode 0600: snapshots hold secrets), decoded in
+ * place, so the client's memory stays flat whatever the snapshot size. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+static void sink_fail(sink_t *s, const char *code, const char *fmt, const char *detail) {
+  if (s->err[0]) return; /* keep the first failure */
+  snprintf(s->err, sizeof s->err, fmt, detail, s->bytes);
+  s->errcode = code;
+}
+
+int sink_open(sink_t *s, const char *path, const char *method, long long reply_id,
+              const char *field, char *err, size_t errlen) {
+  memset(s, 0, sizeof *s);
+  s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (s->fd < 0) {
+    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    return -1;
+  }
+  (void)fchmod(s->fd, 0600); /* an existing file keeps its mode through O_TRUNC */
+  s->path = strdup(path);
+  s->method = method ? strdup(method) : NULL;
+  s->reply_id = reply_id;
+  s->field = strdup(field);
+  s->active = 1;
+  return 0;
+}
+
+static void write_all(sink_t *s, const char *p, size_t n) {
+  while (n > 0 && !s->err[0]) {
+    ssize_t w = write(s->fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      sink_fail(s, E_IO, "writing the snapshot failed: %s (after %lld bytes)", strerror(errno));
+      return;
+    }
+    p += w, n -= (size_t)w;
+    s->bytes += w;
+  }
+}
+
+/* Writes the string value of <container>.<field> found in the message. */
+static int write_field(sink_t *s, char *msg, size_t len, const char *container) {
+  const char *end = msg + len, *cend, *vend;
+  const char *obj = js_member(msg, end, container, &cend);
+  const char *v = obj ? js_member(obj, cend, s->field, &vend) : NULL;
+  if (!v || *v != '"' || vend - v < 2) {
+    sink_fail(s, E_PROTO, "malformed snapshot chunk from the runtime (%s, after %lld bytes)",
+              obj ? "no string field" : "no params");
+    return 0;
+  }
+  char *body = (char *)v + 1;
+  long n = js_unescape(body, (size_t)(vend - v - 2));
+  if (n < 0) {
+    sink_fail(s, E_PROTO, "malformed snapshot chunk from the runtime (%s, after %lld bytes)",
+              "bad escape");
+    return 0;
+  }
+  write_all(s, body, (size_t)n);
+  s->chunks++;
+  return 1;
+}
+
+int sink_offer(sink_t *s, char *msg, size_t len, char **replacement) {
+  if (!s->active) return 0;
+  const char *end = msg + len, *vend;
+  *replacement = NULL;
+  const char *idv = js_member(msg, end, "id", &vend);
+  if (s->method) {
+    if (idv) return 0; /* replies always go to Lua */
+    const char *m = js_member(msg, end, "method", &vend);
+    size_t ml = strlen(s->method);
+    if (!m) {
+      /* cut short or broken: if it names our method it was meant for us */
+      if (memmem(msg, len < 200 ? len : 200, s->method, ml) == NULL) return 0;
+      sink_fail(s, E_PROTO, "malformed snapshot chunk from the runtime (%s, after %lld bytes)",
+                "unparseable message");
+      return 1;
+    }
+    if ((size_t)(vend - m) != ml + 2 || memcmp(m + 1, s->method, ml) != 0) return 0;
+    write_field(s, msg, len, "params");
+    return 1;
+  }
+  long long id;
+  if (!idv || !js_int(idv, end, &id) || id != s->reply_id) return 0;
+  if (js_member(msg, end, "error", &vend)) return 0; /* let Lua report the runtime's error */
+  int ok = write_field(s, msg, len, "result");
+  char buf[128];
+  snprintf(buf, sizeof buf, "{\"id\":%lld,\"result\":{\"memdbgSinkBytes\":%lld,\"ok\":%s}}", id,
+           s->bytes, ok ? "true" : "false");
+  *replacement = strdup(buf);
+  return 1;
+}
+
+int sink_finish(sink_t *s, const char *final_path, int keep, char *err, size_t errlen) {
+  int rc = 0;
+  if (s->fd >= 0 && s->active) {
+    if (final_path && !s->err[0] && fsync(s->fd) != 0) {
+      snprintf(err, errlen, "flushing %s failed: %s", s->path, strerror(errno));
+      rc = -1;
+    }
+    if (close(s->fd) != 0 && rc == 0 && final_path) {
+      snprintf(err, errlen, "closing %s failed: %s", s->path, strerror(errno));
+      rc = -1;
+    }
+    if (final_path && rc == 0) {
+      if (rename(s->path, final_path) != 0) {
+        snprintf(err, errlen, "renaming %s to %s failed: %s", s->path, final_path,
+                 strerror(errno));
+        rc = -1;
+      }
+    }
+    if ((!final_path || rc != 0) && !keep) unlink(s->path);
+  }
+  free(s->path);
+  free(s->method);
+  free(s->field);
+  s->path = s->method = s->field = NULL;
+  s->active = 0;
+  s->fd = -1;
+  return rc;
+}
