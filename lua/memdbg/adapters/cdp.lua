@@ -1,0 +1,151 @@
+-- The Chrome DevTools Protocol memory adapter: Node, Chromium pages, Deno,
+-- workerd and anything unknown that speaks CDP. The interface is documented
+-- at the top of lua/memdbg/memory.lua.
+local memory = require("memdbg.memory")
+
+local cdp = {}
+local Adapter = {}
+Adapter.__index = Adapter
+
+-- Commands that make the runtime do real work (GC, profiles) get this long.
+local SLOW = 120
+
+function cdp.new(session, mem)
+  return setmetatable({ session = session, memory = mem }, Adapter)
+end
+
+-- "'HeapProfiler' domain was not found" / "wasn't found" -> EUNSUPPORTED
+local function unsupported_reply(self, msg, code, what)
+  if code == "ECOMMAND" and msg and (msg:find("not found") or msg:find("wasn't found")) then
+    return nil, string.format("%s does not support %s (%s)", self.session.runtime or "unknown", what, msg),
+      "EUNSUPPORTED"
+  end
+  return nil, msg, code
+end
+
+function Adapter:send(method, params, timeout, what)
+  local r, msg, code = self.session:sendCommand { method = method, params = params, timeout = timeout }
+  if not r then return unsupported_reply(self, msg, code, what or method) end
+  return r
+end
+
+function Adapter:enableHeapProfiler()
+  if self.heapProfilerEnabled then return true end
+  local ok, msg, code = self:send("HeapProfiler.enable", nil, nil, "the HeapProfiler domain")
+  if not ok then return nil, msg, code end
+  self.heapProfilerEnabled = true
+  return true
+end
+
+function Adapter:getHeapUsage()
+  local r, msg, code = self:send("Runtime.getHeapUsage", nil, nil, "reading heap usage")
+  if not r then return nil, msg, code end
+  if type(r.usedSize) ~= "number" or type(r.totalSize) ~= "number" then
+    return nil, "Runtime.getHeapUsage answered without usedSize/totalSize", "EPROTO"
+  end
+  return r
+end
+
+function Adapter:collectGarbage()
+  local ok, msg, code = self:enableHeapProfiler()
+  if not ok then return nil, msg, code end
+  local r
+  r, msg, code = self:send("HeapProfiler.collectGarbage", nil, SLOW, "garbage collection")
+  if not r then return nil, msg, code end
+  return true
+end
+
+local function stream(self, o, method, params)
+  local ok, msg, code = self:enableHeapProfiler()
+  if not ok then return nil, msg, code end
+  o.chunkMethod = "HeapProfiler.addHeapSnapshotChunk"
+  o.progressMethod = "HeapProfiler.reportHeapSnapshotProgress"
+  return memory.stream(self.session, o, function(cb)
+    -- the idle timeout in memory.stream is the real limit: no total deadline
+    return self.session:sendCommand { method = method, params = params, timeout = 1e9, callback = cb }
+  end)
+end
+
+function Adapter:takeHeapSnapshot(o)
+  return stream(self, o, "HeapProfiler.takeHeapSnapshot", { reportProgress = true })
+end
+
+function Adapter:startSampling(p)
+  local ok, msg, code = self:enableHeapProfiler()
+  if not ok then return nil, msg, code end
+  local r
+  r, msg, code = self:send("HeapProfiler.startSampling", p, nil, "the sampling heap profiler")
+  if not r then return nil, msg, code end
+  self.sampling = true
+  return true
+end
+
+function Adapter:stopSampling()
+  local r, msg, code = self:send("HeapProfiler.stopSampling", nil, SLOW, "the sampling heap profiler")
+  if not r then return nil, msg, code end
+  self.sampling = false
+  if type(r.profile) ~= "table" or type(r.profile.head) ~= "table" then
+    return nil, "HeapProfiler.stopSampling answered without a profile", "EPROTO"
+  end
+  local p = r.profile
+  if type(p.samples) ~= "table" then p.samples = {} end
+  return p
+end
+
+function Adapter:startTracking(p)
+  local ok, msg, code = self:enableHeapProfiler()
+  if not ok then return nil, msg, code end
+  local r
+  r, msg, code = self:send("HeapProfiler.startTrackingHeapObjects", p, SLOW, "allocation tracking")
+  if not r then return nil, msg, code end
+  self.tracking = true
+  return true
+end
+
+function Adapter:stopTracking(o)
+  local r, msg, code = stream(self, o, "HeapProfiler.stopTrackingHeapObjects", { reportProgress = true })
+  self.tracking = false
+  return r, msg, code
+end
+
+local function describe_exception(d)
+  local ex = type(d.exception) == "table" and d.exception or {}
+  local text = ex.description or ex.value or d.text or "an exception"
+  if type(text) ~= "string" then text = tostring(text) end
+  text = text:match("^[^\n]*") or text
+  if type(d.lineNumber) == "number" and d.lineNumber > 0 then
+    text = text .. string.format(" (line %d)", d.lineNumber + 1)
+  end
+  return text
+end
+
+function Adapter:evaluate(expr, opts)
+  local await = opts.awaitPromise
+  if await == nil then await = true end
+  local params = {
+    expression = expr,
+    awaitPromise = await,
+    returnByValue = opts.returnByValue ~= false,
+    includeCommandLineAPI = true,
+    contextId = opts.contextId,
+  }
+  local r, msg, code = self.session:sendCommand {
+    method = "Runtime.evaluate", params = params, timeout = opts.timeout or SLOW }
+  if not r then return nil, msg, code end
+  if type(r.exceptionDetails) == "table" then
+    return nil, string.format("the expression %q threw: %s", expr, describe_exception(r.exceptionDetails)),
+      "EEXCEPTION"
+  end
+  local res = type(r.result) == "table" and r.result or {}
+  if res.value ~= nil then return res.value, res end
+  return res.description or res.type or true, res
+end
+
+function Adapter:close()
+  -- best effort: leave the runtime as we found it, without waiting long
+  local s = self.session
+  if not s:isOpen() then return end
+  if self.sampling then s:sendCommand { method = "HeapProfiler.stopSampling", timeout = 2 } end
+end
+
+return cdp

@@ -1,0 +1,301 @@
+-- session.memory: the memory domain of a connected runtime.
+--
+--   local usage = session.memory:getHeapUsage()        -- {usedSize=, totalSize=, ...}
+--   assert(session.memory:collectGarbage())
+--   local info = session.memory:takeHeapSnapshot{ path = "heap.heapsnapshot",
+--     onProgress = function(done, total) end }         -- {path=, bytes=, seconds=, chunks=}
+--   session.memory:startSamplingHeapProfiler{ samplingInterval = 32768 }
+--   local profile = session.memory:stopSamplingHeapProfiler() -- {head=, samples=}
+--   session.memory:startTrackingAllocations{ trackAllocations = true }
+--   local tl = session.memory:stopTrackingAllocations{ path = "track.heapsnapshot" }
+--   local value = session.memory:evaluate("handleRequests(10)")  -- for workflows' actions
+--
+-- Errors come back as nil, message, code; argument mistakes raise. An
+-- operation the runtime lacks gives nil, "<runtime> does not support ...",
+-- "EUNSUPPORTED".
+--
+-- Snapshot options (takeHeapSnapshot and stopTrackingAllocations):
+--   path = FILE      chunks are written by the C sink straight to FILE.partial
+--                    (mode 0600) and never cross into Lua; FILE.partial is
+--                    fsynced and renamed to FILE when the runtime's reply
+--                    arrives. On failure there is no FILE, and the partial is
+--                    removed unless keepPartial = true.
+--   onChunk = fn(text)   instead of path: every chunk is handed to Lua.
+--   onProgress = fn(done, total)  from HeapProfiler.reportHeapSnapshotProgress
+--   onBytes = fn(bytes, chunks)   as data arrives (the path route polls the sink)
+--   timeout = 30     idle timeout: fail when neither a chunk nor a progress
+--                    report arrived for this many seconds (no total deadline)
+--   keepPartial = false
+--
+-- THE ADAPTER SEAM. Everything runtime-specific lives in
+-- lua/memdbg/adapters/<name>.lua; memory.adapters maps session.runtime to
+-- the adapter's name (add Bun with `bun = "bun"` and adapters/bun.lua). An
+-- adapter module exports new(session, memory) -> adapter, an object that may
+-- implement any of the methods below (a missing one means EUNSUPPORTED). Each
+-- returns its result or nil, message, code. Arguments arrive validated.
+--   adapter:getHeapUsage()               -> {usedSize=, totalSize=, ...}
+--   adapter:collectGarbage()             -> true
+--   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
+--       options above with o.partial (PATH.partial) set when o.path is; the
+--       adapter streams to o.partial (or o.onChunk), calls o.onProgress and
+--       o.onBytes, honours o.timeout as an idle timeout, and on success
+--       renames o.partial to o.path only once the runtime's reply arrived.
+--       On failure memory.lua removes o.partial (unless o.keepPartial).
+--       memory.stream(session, o, start) below does this for runtimes that
+--       send chunks as events, given a start(callback) that sends the command.
+--   adapter:startSampling{samplingInterval=, includeObjectsCollectedByMajorGC=,
+--       includeObjectsCollectedByMinorGC=} -> true
+--   adapter:stopSampling()               -> profile {head=, samples=} (CDP's
+--       SamplingHeapProfile: nodes {callFrame={functionName,url,lineNumber,
+--       columnNumber,scriptId}, selfSize, id, children})
+--   adapter:startTracking{trackAllocations=} -> true
+--   adapter:stopTracking(o)              -> like takeHeapSnapshot
+--   adapter:evaluate(expr, {awaitPromise=, timeout=}) -> value (by value),
+--       or nil, msg, "EEXCEPTION" when the expression threw
+--   adapter:close()                      -> called by session:close()
+local core = require("memdbg.core")
+
+local memory = {}
+
+memory.adapters = {
+  node = "cdp",
+  chrome = "cdp",
+  deno = "cdp",
+  workerd = "cdp",
+  unknown = "cdp",
+}
+
+local Memory = {}
+Memory.__index = Memory
+
+function memory.new(session)
+  local name = memory.adapters[session.runtime or "unknown"] or memory.adapters.unknown
+  local mod = require("memdbg.adapters." .. name)
+  local self = setmetatable({ session = session, runtime = session.runtime or "unknown" }, Memory)
+  self.adapter = mod.new(session, self)
+  return self
+end
+
+local function unsupported(self, what)
+  return nil, string.format("%s does not support %s", self.runtime, what), "EUNSUPPORTED"
+end
+
+local function call(self, method, what, ...)
+  local a = self.adapter
+  if type(a[method]) ~= "function" then return unsupported(self, what) end
+  return a[method](a, ...)
+end
+
+local function check_opts(opts, name)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(name .. " takes a table of options", 3) end
+  return opts
+end
+
+local function check_fn(opts, key, name)
+  if opts[key] ~= nil and type(opts[key]) ~= "function" then
+    error(name .. ": " .. key .. " must be a function", 3)
+  end
+end
+
+function memory.format_bytes(n)
+  n = n or 0
+  if n >= 1024 * 1024 then return string.format("%.1f MB", n / 1048576) end
+  if n >= 1024 then return string.format("%.1f KB", n / 1024) end
+  return string.format("%d bytes", n)
+end
+
+function Memory:getHeapUsage()
+  return call(self, "getHeapUsage", "reading heap usage")
+end
+
+function Memory:collectGarbage()
+  return call(self, "collectGarbage", "garbage collection")
+end
+
+function Memory:evaluate(expr, opts)
+  if type(expr) ~= "string" then error("evaluate: expression must be a string", 2) end
+  opts = check_opts(opts, "evaluate")
+  return call(self, "evaluate", "evaluating expressions", expr, opts)
+end
+
+local function file_exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+-- Validates snapshot options and runs `method` of the adapter around them.
+local function snapshot(self, method, what, opts, name)
+  opts = check_opts(opts, name)
+  if opts.path ~= nil and type(opts.path) ~= "string" then error(name .. ": path must be a string", 3) end
+  check_fn(opts, "onChunk", name)
+  check_fn(opts, "onProgress", name)
+  check_fn(opts, "onBytes", name)
+  if opts.path and opts.onChunk then error(name .. ": give path or onChunk, not both", 3) end
+  if not opts.path and not opts.onChunk then error(name .. ": needs path = FILE or onChunk = function", 3) end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    error(name .. ": timeout must be a positive number of seconds", 3)
+  end
+  if type(self.adapter[method]) ~= "function" then return unsupported(self, what) end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.timeout = opts.timeout or 30
+  if o.path then o.partial = o.path .. ".partial" end
+  local t0 = core.now()
+  local res, err, code = self.adapter[method](self.adapter, o)
+  if not res then
+    if o.partial and not o.keepPartial then os.remove(o.partial) end
+    return nil, err, code
+  end
+  res.seconds = core.now() - t0
+  res.path = o.path
+  return res
+end
+
+function Memory:takeHeapSnapshot(opts)
+  return snapshot(self, "takeHeapSnapshot", "heap snapshots", opts, "takeHeapSnapshot")
+end
+
+function Memory:startSamplingHeapProfiler(opts)
+  opts = check_opts(opts, "startSamplingHeapProfiler")
+  local si = opts.samplingInterval
+  if si ~= nil and (type(si) ~= "number" or si <= 0) then
+    error("startSamplingHeapProfiler: samplingInterval must be a positive number of bytes", 2)
+  end
+  return call(self, "startSampling", "the sampling heap profiler", {
+    samplingInterval = si or 32768,
+    includeObjectsCollectedByMajorGC = opts.includeObjectsCollectedByMajorGC,
+    includeObjectsCollectedByMinorGC = opts.includeObjectsCollectedByMinorGC,
+  })
+end
+
+function Memory:stopSamplingHeapProfiler()
+  return call(self, "stopSampling", "the sampling heap profiler")
+end
+
+function Memory:startTrackingAllocations(opts)
+  opts = check_opts(opts, "startTrackingAllocations")
+  local ta = opts.trackAllocations
+  if ta == nil then ta = true end
+  return call(self, "startTracking", "allocation tracking", { trackAllocations = ta and true or false })
+end
+
+--- stopTrackingAllocations{path=|onChunk=, ...} -> {path=, bytes=, seconds=,
+--- sites = top allocation sites from trace_tree (path route)}
+function Memory:stopTrackingAllocations(opts)
+  local res, err, code = snapshot(self, "stopTracking", "allocation tracking", opts, "stopTrackingAllocations")
+  if not res then return nil, err, code end
+  if res.path then
+    local ok, sites, serr = pcall(require("memdbg.profile").tracking_sites, res.path, opts.top or 20)
+    if ok and sites then
+      res.sites, res.traceNodes, res.traceFunctions = sites.sites, sites.nodes, sites.functions
+    else
+      res.sitesError = ok and serr or tostring(sites)
+    end
+  end
+  return res
+end
+
+function Memory:close()
+  local a = self.adapter
+  if a and a.close then pcall(a.close, a) end
+end
+
+--- memory.stream(session, o, start): the event-streamed snapshot loop shared
+--- by adapters whose runtime sends chunks as events (CDP).
+---   o.chunkMethod, o.progressMethod: event names; o.path + o.partial or o.onChunk
+---   start(callback): sends the command with that callback, returns id or nil, msg, code
+--- Returns {bytes=, chunks=} or nil, msg, code; on failure o.partial is
+--- closed (removed unless o.keepPartial).
+function memory.stream(session, o, start)
+  local conn = session._conn
+  local bytes, chunks = 0, 0
+  local last = core.now()
+  local reply -- {result} or {nil, err, code}
+  local subs = {}
+  local sinking = false
+
+  local function cleanup()
+    for _, s in ipairs(subs) do s:cancel() end
+  end
+
+  if o.partial then
+    local ok, err, code = conn:sinkStart { path = o.partial, method = o.chunkMethod, field = "chunk" }
+    if not ok then return nil, err, code end
+    sinking = true
+  else
+    subs[#subs + 1] = session:subscribe(o.chunkMethod, function(params)
+      local text = params.chunk
+      if type(text) ~= "string" then return end
+      bytes, chunks = bytes + #text, chunks + 1
+      last = core.now()
+      o.onChunk(text)
+      if o.onBytes then o.onBytes(bytes, chunks) end
+    end)
+  end
+  if o.progressMethod then
+    subs[#subs + 1] = session:subscribe(o.progressMethod, function(params)
+      last = core.now()
+      if o.onProgress and type(params.done) == "number" then o.onProgress(params.done, params.total) end
+    end)
+  end
+
+  local function fail(msg, code)
+    cleanup()
+    if sinking then
+      local b, c = conn:sinkStatus()
+      bytes, chunks = b, c
+      pcall(conn.sinkFinish, conn, nil, o.keepPartial)
+    end
+    local kept = (o.partial and o.keepPartial) and ("; the partial file is kept at " .. o.partial) or ""
+    return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived; no file was written%s)",
+      msg, bytes, chunks, kept), code
+  end
+
+  local id, serr, scode = start(function(result, err, code, detail)
+    reply = { result, err, code, detail }
+  end)
+  if not id then return fail(serr or "sending the command failed", scode or "ECLOSED") end
+
+  while not reply do
+    session:_pump(0.1)
+    if sinking then
+      local b, c, emsg, ecode = conn:sinkStatus()
+      if b ~= bytes or c ~= chunks then
+        bytes, chunks, last = b, c, core.now()
+        if o.onBytes then o.onBytes(bytes, chunks) end
+      end
+      if emsg then
+        session._pending[id] = nil
+        return fail(emsg, ecode or "EPROTO")
+      end
+    end
+    if not reply then
+      if not session:isOpen() then
+        local c = session._closed or {}
+        return fail(c[1] or "the connection was lost", c[2] or "ECLOSED")
+      end
+      if core.now() - last > o.timeout then
+        session._pending[id] = nil
+        return fail(string.format("the snapshot stalled: nothing arrived for %g s", o.timeout), "ETIMEDOUT")
+      end
+    end
+  end
+  if not reply[1] then
+    return fail(reply[2], reply[3])
+  end
+  cleanup()
+  if sinking then
+    local b, c = conn:sinkStatus()
+    local fb, ferr, fcode = conn:sinkFinish(o.path, o.keepPartial)
+    if not fb then
+      return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived)", ferr, b, c), fcode
+    end
+    bytes, chunks = fb, c
+    if o.onBytes then o.onBytes(bytes, chunks) end
+  end
+  return { bytes = bytes, chunks = chunks, result = reply[1] }
+end
+
+return memory
