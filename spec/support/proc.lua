@@ -61,16 +61,21 @@ function proc.wait_for(h, pattern, timeout)
   error(string.format("timed out waiting for %q from %s:\n%s", pattern, h.cmd, proc.output(h)))
 end
 
+--- Sends a signal to the child's whole process group at once (no waiting).
+function proc.kill(h, signal)
+  os.execute(string.format("kill -%s -%d 2>/dev/null", signal or "KILL", h.pid))
+end
+
 --- Stops the child and its process group; waits until it is gone.
 function proc.stop(h, signal)
   if not h or h.stopped then return end
-  os.execute(string.format("kill -%s -- -%d 2>/dev/null; kill -%s %d 2>/dev/null",
+  os.execute(string.format("kill -%s -%d 2>/dev/null; kill -%s %d 2>/dev/null",
     signal or "TERM", h.pid, signal or "TERM", h.pid))
   for _ = 1, 100 do
     if not proc.alive(h) then break end
     proc.sleep(0.05)
   end
-  if proc.alive(h) then os.execute("kill -KILL -- -" .. h.pid .. " 2>/dev/null") end
+  if proc.alive(h) then os.execute("kill -KILL -" .. h.pid .. " 2>/dev/null") end
   h.stopped = true
   os.remove(h.log)
 end
