@@ -42,8 +42,15 @@ function proc.output(h)
   return s
 end
 
+-- A zombie counts as gone: orphans are not always reaped here, and kill -0
+-- succeeds on them.
 function proc.alive(h)
-  return os.execute("kill -0 " .. h.pid .. " 2>/dev/null") == true
+  local f = io.open("/proc/" .. h.pid .. "/stat", "r")
+  if not f then return false end
+  local stat = f:read("a") or ""
+  f:close()
+  local state = stat:match("^%d+ %b() (%a)")
+  return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
 --- Waits until the child's output matches `pattern`; returns the captures.
