@@ -620,7 +620,7 @@ fail:
 /* ---------------------------------------------------------------- snapshot */
 
 /* Builds a valid V8 heap snapshot of roughly `target` bytes (pure ASCII, as V8 writes). */
-static void build_snapshot(struct sb *s, size_t target) {
+static void build_snapshot_items(struct sb *s, size_t items) {
   static const char *const strings[] = {
       "<dummy>", "", "(GC roots)", "Object", "global", "leak", "Leak", "items", "Array",
       "(object elements)", "elements", "Item", "greeting",
@@ -630,8 +630,6 @@ static void build_snapshot(struct sb *s, size_t target) {
   enum { T_ARRAY = 1, T_STRING = 2, T_OBJECT = 3, T_SYNTHETIC = 9 };
   enum { E_ELEMENT = 1, E_PROPERTY = 2, E_INTERNAL = 3, E_SHORTCUT = 5 };
   enum { NF = 7, FIXED = 7 };
-  size_t items = target > 2048 ? (target - 2048) / 40 : 3;
-  if (items < 3) items = 3;
   size_t node_count = FIXED + items;
   size_t edge_count = 2 + 2 + 1 + 1 + items + 0;
   /* nodes: 0 root, 1 (GC roots), 2 global, 3 Leak, 4 Array, 5 (object elements),
@@ -674,6 +672,18 @@ static void build_snapshot(struct sb *s, size_t target) {
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     sb_printf(s, "%s\"%s\"\n", i ? "," : "", strings[i]);
   sb_add(s, "]}");
+}
+
+/* Sizes the padding so that the snapshot comes out at about `target` bytes. */
+static void build_snapshot(struct sb *s, size_t target) {
+  build_snapshot_items(s, 3);
+  size_t base = s->len;
+  s->len = 0;
+  build_snapshot_items(s, 1000);
+  double per_item = (double)(s->len - base) / 997.0;
+  size_t items = target > base ? (size_t)((double)(target - base) / per_item) + 3 : 3;
+  s->len = 0;
+  build_snapshot_items(s, items);
 }
 
 /* Streams a heap snapshot as addHeapSnapshotChunk events, honouring the configured fault.
@@ -1096,15 +1106,30 @@ static void serve_connection(int fd) {
 
 /* --------------------------------------------------------------------- main */
 
+/* True while `pid` exists and is not a zombie. */
+static int pid_alive(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return kill(pid, 0) == 0 || errno == EPERM;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');
+  return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 static void usage(const char *argv0) {
   fprintf(stderr,
-          "usage: %s [--runtime node|chrome|deno|workerd|bun] [--port N] [--snapshot-bytes N]\n",
+          "usage: %s [--runtime node|chrome|deno|workerd|bun] [--port N] [--snapshot-bytes N]\n"
+          "          [--watch-pid PID]   (exit when PID is gone)\n",
           argv0);
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int port = 0;
+  pid_t watch_pid = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1117,6 +1142,9 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--port") && v) {
       port = atoi(v);
+      i++;
+    } else if (!strcmp(a, "--watch-pid") && v) {
+      watch_pid = (pid_t)atoi(v);
       i++;
     } else if (!strcmp(a, "--snapshot-bytes") && v) {
       g_snapshot_bytes = (size_t)strtoull(v, NULL, 10);
@@ -1148,6 +1176,17 @@ int main(int argc, char **argv) {
   mlog("runtime %s, snapshot ~%zu bytes", runtime_names[g_rt], g_snapshot_bytes);
 
   for (;;) {
+    if (watch_pid > 0) { /* wake up once a second to see whether the test runner is still there */
+      struct pollfd pfd = {.fd = ls, .events = POLLIN};
+      int r = poll(&pfd, 1, 1000);
+      if (r == 0 || (r < 0 && errno == EINTR)) {
+        if (!pid_alive(watch_pid)) {
+          mlog("watched pid %d is gone; exiting", (int)watch_pid);
+          return 0;
+        }
+        continue;
+      }
+    }
     int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;

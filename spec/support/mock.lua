@@ -12,6 +12,16 @@ function mock.binary()
   return build_dir() .. "/mock_inspector"
 end
 
+-- PID of this Lua process (the mock exits by itself once it is gone, even if a spec
+-- crashes before mock.stop).
+local function self_pid()
+  local f = io.open("/proc/self/stat", "r")
+  if not f then return nil end
+  local pid = tonumber((f:read("l") or ""):match("^(%d+)"))
+  f:close()
+  return pid
+end
+
 --- start{runtime = "node"|"chrome"|"deno"|"workerd"|"bun", snapshotBytes = N} -> handle
 --- handle.port, handle.endpoint ("http://127.0.0.1:PORT"), handle.ws (the first target's
 --- ws URL; for chrome that is the browser_ui target), handle.runtime.
@@ -29,7 +39,14 @@ function mock.start(opts)
     argv[#argv + 1] = "--snapshot-bytes"
     argv[#argv + 1] = string.format("%d", opts.snapshotBytes)
   end
-  local h = proc.spawn { argv = argv }
+  local me = self_pid()
+  if me then
+    argv[#argv + 1] = "--watch-pid"
+    argv[#argv + 1] = tostring(me)
+  end
+  -- With a cwd, proc.spawn execs the command, so h.pid is the mock itself and a plain
+  -- `kill PID` stops it (its connection children die with it, PR_SET_PDEATHSIG).
+  local h = proc.spawn { argv = argv, cwd = "." }
   local port, ws = proc.wait_for(h, "LISTENING (%d+)\nWS (%S+)\n", 10)
   h.port = tonumber(port)
   h.endpoint = "http://127.0.0.1:" .. port
