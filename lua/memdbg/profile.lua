@@ -1,0 +1,352 @@
+-- Sampling heap profiles (CDP's SamplingHeapProfile: {head, samples}) and the
+-- allocation sites of a tracking snapshot's trace_tree.
+--   profile.save_heapprofile(p, "x.heapprofile")  -- loads in DevTools' Memory panel
+--   profile.save_folded(p, "x.folded")            -- flamegraph.pl / speedscope
+--   profile.format_sites(profile.top_sites(p, 20)) -- a text table
+--   profile.tracking_sites("track.heapsnapshot", 20)
+local json = require("memdbg.json")
+
+local profile = {}
+
+local function num(v, default)
+  if type(v) == "number" then return v end
+  return default
+end
+
+local function str(v)
+  if type(v) == "string" then return v end
+  return ""
+end
+
+-- (anonymous) for empty names, like DevTools.
+local function fname(cf)
+  local n = str(cf and cf.functionName)
+  if n == "" then n = "(anonymous)" end
+  return n
+end
+
+-- DevTools shows 1-based lines; CDP call frames carry 0-based ones.
+local function site_of(cf)
+  cf = cf or {}
+  local line = num(cf.lineNumber, -1)
+  return fname(cf), str(cf.url), line >= 0 and math.floor(line + 1) or nil
+end
+
+local function children(node)
+  local c = node.children
+  if type(c) ~= "table" then return {} end
+  return c
+end
+
+----------------------------------------------------------------- .heapprofile
+
+local function encode_node(node, out)
+  local cf = type(node.callFrame) == "table" and node.callFrame or {}
+  out[#out + 1] = string.format('{"callFrame":{"functionName":%s,"scriptId":%s,"url":%s,"lineNumber":%d,'
+    .. '"columnNumber":%d},"selfSize":%.0f,"id":%.0f,"children":[',
+    json.encode(str(cf.functionName)), json.encode(tostring(cf.scriptId or "0")), json.encode(str(cf.url)),
+    num(cf.lineNumber, -1), num(cf.columnNumber, -1), num(node.selfSize, 0), num(node.id, 0))
+  local kids = children(node)
+  for i, k in ipairs(kids) do
+    if i > 1 then out[#out + 1] = "," end
+    encode_node(k, out)
+  end
+  out[#out + 1] = "]}"
+end
+
+--- The profile as the JSON text of a .heapprofile file.
+function profile.to_heapprofile(p)
+  if type(p) ~= "table" or type(p.head) ~= "table" then error("to_heapprofile: not a profile {head=, samples=}", 2) end
+  local out = { '{"head":' }
+  encode_node(p.head, out)
+  out[#out + 1] = ',"samples":['
+  for i, s in ipairs(type(p.samples) == "table" and p.samples or {}) do
+    out[#out + 1] = string.format('%s{"size":%.0f,"nodeId":%.0f,"ordinal":%.0f}', i > 1 and "," or "",
+      num(s.size, 0), num(s.nodeId, 0), num(s.ordinal, i))
+  end
+  out[#out + 1] = "]}"
+  return table.concat(out)
+end
+
+local function write_file(path, text)
+  local f, err = io.open(path, "wb")
+  if not f then return nil, "cannot write " .. tostring(err), "EIO" end
+  local ok, werr = f:write(text)
+  f:close()
+  if not ok then os.remove(path) return nil, "writing " .. path .. " failed: " .. tostring(werr), "EIO" end
+  return path
+end
+
+function profile.save_heapprofile(p, path)
+  return write_file(path, profile.to_heapprofile(p))
+end
+
+--- Reads a .heapprofile back (nil, msg, code on failure).
+function profile.load(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err, "EIO" end
+  local text = f:read("a")
+  f:close()
+  local p, jerr = json.decode(text)
+  if type(p) ~= "table" or type(p.head) ~= "table" then
+    return nil, path .. " is not a heap profile: " .. tostring(jerr or "no head"), "EPROTO"
+  end
+  return p
+end
+
+--------------------------------------------------------------- folded stacks
+
+local function frame_label(cf)
+  local name, url, line = site_of(cf)
+  local label = name
+  if url ~= "" then label = string.format("%s %s:%s", name, url:match("[^/]*$"), line and string.format("%d", line) or "?") end
+  return (label:gsub("[;\n]", "_"))
+end
+
+--- One "root;...;leaf bytes" line per stack with self bytes (the synthetic
+--- (root) frame left out), sorted for stable output.
+function profile.to_folded(p)
+  local acc, order = {}, {}
+  local stack = {}
+  local function walk(node, depth)
+    if depth > 0 then stack[depth] = frame_label(node.callFrame) end
+    local self = num(node.selfSize, 0)
+    if self > 0 and depth > 0 then
+      local key = table.concat(stack, ";", 1, depth)
+      if not acc[key] then order[#order + 1] = key acc[key] = 0 end
+      acc[key] = acc[key] + self
+    end
+    for _, k in ipairs(children(node)) do walk(k, depth + 1) end
+  end
+  walk(p.head, 0)
+  table.sort(order)
+  local out = {}
+  for _, k in ipairs(order) do out[#out + 1] = string.format("%s %.0f\n", k, acc[k]) end
+  return table.concat(out)
+end
+
+function profile.save_folded(p, path)
+  return write_file(path, profile.to_folded(p))
+end
+
+----------------------------------------------------------- allocation sites
+
+--- Top allocation sites: {functionName, url, line, self, total} sorted by self
+--- bytes; total counts a site's subtree once even when it recurses.
+function profile.top_sites(p, n)
+  local sites, list = {}, {}
+  local active = {}
+  local function walk(node)
+    local name, url, line = site_of(node.callFrame)
+    local key = name .. "\0" .. url .. "\0" .. tostring(line)
+    local s = sites[key]
+    if not s then
+      s = { functionName = name, url = url, line = line, self = 0, total = 0 }
+      sites[key] = s
+      list[#list + 1] = s
+    end
+    local subtotal = num(node.selfSize, 0)
+    s.self = s.self + subtotal
+    local outer = not active[key]
+    active[key] = true
+    for _, k in ipairs(children(node)) do subtotal = subtotal + walk(k) end
+    if outer then
+      active[key] = nil
+      s.total = s.total + subtotal
+    end
+    return subtotal
+  end
+  walk(p.head)
+  local out = {}
+  for _, s in ipairs(list) do
+    if s.self > 0 and s.functionName ~= "(root)" then out[#out + 1] = s end
+  end
+  table.sort(out, function(a, b)
+    if a.self ~= b.self then return a.self > b.self end
+    return a.total > b.total
+  end)
+  if n and #out > n then for i = #out, n + 1, -1 do out[i] = nil end end
+  return out
+end
+
+local function bytes(n)
+  if n >= 1048576 then return string.format("%.1f MB", n / 1048576) end
+  if n >= 1024 then return string.format("%.1f KB", n / 1024) end
+  return string.format("%d B", n)
+end
+profile.format_bytes = bytes
+
+--- A text table of sites (from top_sites or tracking_sites).
+function profile.format_sites(rows)
+  local out = { string.format("%10s %10s  %-32s %s\n", "SELF", "TOTAL", "FUNCTION", "URL:LINE") }
+  for _, r in ipairs(rows) do
+    local where = r.url ~= "" and (r.url .. (r.line and string.format(":%d", r.line) or "")) or "(native)"
+    local extra = r.count and string.format("  (%d allocations)", r.count) or ""
+    out[#out + 1] = string.format("%10s %10s  %-32s %s%s\n", bytes(r.self), bytes(r.total), r.functionName, where, extra)
+  end
+  return table.concat(out)
+end
+
+------------------------------------------ tracking snapshot: trace_tree sites
+
+-- Reads a top-level array that follows `key` in a snapshot file without
+-- loading the file: blocks are scanned for the key, then brackets balanced.
+local Reader = {}
+Reader.__index = Reader
+
+local BLOCK = 1 << 20
+
+local function reader(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  return setmetatable({ f = f, buf = "" }, Reader)
+end
+
+function Reader:seek_key(key)
+  while true do
+    local s, e = self.buf:find(key, 1, true)
+    if s then
+      self.buf = self.buf:sub(e + 1)
+      return true
+    end
+    local blk = self.f:read(BLOCK)
+    if not blk then return false end
+    self.buf = self.buf:sub(-#key) .. blk
+  end
+end
+
+-- The balanced [...] at the start of buf (after whitespace); arrays of numbers only.
+function Reader:array(limit)
+  local parts, depth, total = {}, 0, 0
+  local buf = self.buf
+  local pos = buf:find("[", 1, true)
+  while not pos do
+    local blk = self.f:read(BLOCK)
+    if not blk then return nil end
+    buf = buf .. blk
+    pos = buf:find("[", 1, true)
+  end
+  buf = buf:sub(pos)
+  while true do
+    local i = 1
+    while true do
+      local b = buf:find("[%[%]]", i)
+      if not b then break end
+      if buf:byte(b) == 91 then depth = depth + 1 else depth = depth - 1 end
+      if depth == 0 then
+        parts[#parts + 1] = buf:sub(1, b)
+        self.buf = buf:sub(b + 1)
+        return table.concat(parts)
+      end
+      i = b + 1
+    end
+    parts[#parts + 1] = buf
+    total = total + #buf
+    if limit and total > limit then return nil, "too large" end
+    buf = self.f:read(BLOCK)
+    if not buf then return nil end
+  end
+end
+
+function Reader:rest(limit)
+  local parts, total = { self.buf }, #self.buf
+  while true do
+    local blk = self.f:read(BLOCK)
+    if not blk then break end
+    total = total + #blk
+    if total > limit then return nil end
+    parts[#parts + 1] = blk
+  end
+  return table.concat(parts)
+end
+
+function Reader:close() self.f:close() end
+
+local function count_fields(head, key)
+  local list = head:match('"' .. key .. '"%s*:%s*(%b[])')
+  if not list then return nil end
+  local n = 0
+  for _ in list:gmatch('"[^"]*"') do n = n + 1 end
+  return n
+end
+
+--- tracking_sites(path, top) -> {sites = {{functionName, url, line, count, self, total}...},
+--- nodes = trace nodes, functions = trace functions} | nil, msg
+--- Function names need the snapshot's strings: they are read when the strings
+--- section is under 256 MB, otherwise sites are named by index.
+function profile.tracking_sites(path, top)
+  local r, err = reader(path)
+  if not r then return nil, err end
+  local head = r.f:read(65536) or ""
+  r.buf = head
+  local nf = count_fields(head, "trace_function_info_fields") or 6
+  local nt = count_fields(head, "trace_node_fields") or 5
+  if not r:seek_key('"trace_function_infos"') then r:close() return nil, "no trace_function_infos in " .. path end
+  local infos_text = r:array()
+  if not r:seek_key('"trace_tree"') then r:close() return nil, "no trace_tree in " .. path end
+  local tree_text = r:array(256 << 20)
+  local strings
+  if r:seek_key('"strings"') then
+    local rest = r:rest(256 << 20)
+    if rest then
+      local doc = json.decode('{"strings"' .. rest)
+      strings = type(doc) == "table" and doc.strings or nil
+    end
+  end
+  r:close()
+  local infos = infos_text and json.decode(infos_text)
+  local tree = tree_text and json.decode(tree_text)
+  if type(infos) ~= "table" or type(tree) ~= "table" then return nil, "unreadable trace sections in " .. path end
+
+  local function s(i)
+    if strings and strings[i + 1] then return strings[i + 1] end
+    return "#" .. tostring(i)
+  end
+  local sites, nfun = {}, #infos // nf
+  local function site(fi)
+    local st = sites[fi]
+    if not st then
+      local b = fi * nf
+      local name = s(infos[b + 2])
+      if name == "" then name = "(anonymous)" end
+      local line = infos[b + 5]
+      st = { functionName = name, url = s(infos[b + 3]), line = (type(line) == "number" and line > 0) and math.floor(line) or nil,
+        count = 0, self = 0, total = 0 }
+      sites[fi] = st
+    end
+    return st
+  end
+  local nodes, active = 0, {}
+  local function walk(arr)
+    local sum = 0
+    for i = 1, #arr - nt + 1, nt do
+      nodes = nodes + 1
+      local fi, count, size, kids = arr[i + 1], arr[i + 2], arr[i + 3], arr[i + 4]
+      local st = site(fi)
+      st.count = st.count + count
+      st.self = st.self + size
+      local outer = not active[fi]
+      active[fi] = true
+      local sub = size + (type(kids) == "table" and walk(kids) or 0)
+      if outer then
+        active[fi] = nil
+        st.total = st.total + sub
+      end
+      sum = sum + sub
+    end
+    return sum
+  end
+  walk(tree)
+  local out = {}
+  for _, st in pairs(sites) do
+    if st.self > 0 and st.functionName ~= "(root)" then out[#out + 1] = st end
+  end
+  table.sort(out, function(a, b)
+    if a.self ~= b.self then return a.self > b.self end
+    return a.functionName < b.functionName
+  end)
+  if top and #out > top then for i = #out, top + 1, -1 do out[i] = nil end end
+  return { sites = out, nodes = nodes, functions = nfun }
+end
+
+return profile
