@@ -1,0 +1,70 @@
+// memdbg demo app for Deno:
+//   `deno run --inspect=127.0.0.1:0 --allow-net app.js leaky|clean|idle`
+// Same shape as ../node/app.js: serves HTTP on a free loopback port, prints
+//   memdbg-app ready mode=MODE http=http://127.0.0.1:PORT
+// and exposes `handleRequests(n)`; `GET /work?n=N`, `GET /stats`.
+const MODES = ["leaky", "clean", "idle"];
+const mode = Deno.args[0] || "idle";
+if (!MODES.includes(mode)) {
+  console.error(`unknown mode ${mode}: use ${MODES.join("|")}`);
+  Deno.exit(2);
+}
+
+// Each action registers one of these as an event listener; it holds ~10 KB
+// (1280 doubles).
+class LeakyListener {
+  constructor(id) {
+    this.id = id;
+    this.payload = new Array(1280).fill(id + 0.5);
+    this.calls = 0;
+    this.handle = () => { this.calls++; };
+  }
+}
+
+const bus = new EventTarget();
+globalThis.leakedListeners = []; // leaky: never cleared
+let handled = 0;
+
+function stats() {
+  return { mode, handled, retained: globalThis.leakedListeners.length };
+}
+
+globalThis.handleRequests = function handleRequests(n) {
+  n = Math.max(0, Math.floor(Number(n) || 0));
+  if (mode === "idle") return globalThis.leakedListeners.length;
+  const added = [];
+  for (let i = 0; i < n; i++) {
+    const listener = new LeakyListener(handled++);
+    bus.addEventListener("request", listener.handle);
+    added.push(listener);
+  }
+  bus.dispatchEvent(new Event("request"));
+  if (mode === "leaky") {
+    for (const l of added) globalThis.leakedListeners.push(l); // the leak
+  } else {
+    for (const l of added) bus.removeEventListener("request", l.handle);
+  }
+  return globalThis.leakedListeners.length;
+};
+globalThis.appStats = stats;
+
+function json(obj) {
+  return new Response(JSON.stringify(obj), { headers: { "content-type": "application/json" } });
+}
+
+Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  onListen({ port }) {
+    console.log(`memdbg-app ready mode=${mode} http=http://127.0.0.1:${port}`);
+  },
+}, (req) => {
+  const url = new URL(req.url);
+  if (url.pathname === "/work") {
+    globalThis.handleRequests(url.searchParams.get("n") ?? 1);
+    return json(stats());
+  }
+  if (url.pathname === "/stats") return json(stats());
+  if (url.pathname === "/") return new Response(`ok ${mode}\n`);
+  return new Response("not found\n", { status: 404 });
+});
