@@ -85,7 +85,8 @@ struct sb {
 static void sb_reserve(struct sb *b, size_t extra) {
   if (b->len + extra + 1 <= b->cap) return;
   size_t cap = b->cap ? b->cap : 256;
-  while (cap < b->len + extra + 1) cap *= 2;
+  while (cap < b->len + extra + 1)
+    cap *= 2;
   char *p = realloc(b->p, cap);
   if (!p) die("realloc");
   b->p = p;
@@ -99,7 +100,9 @@ static void sb_addn(struct sb *b, const char *s, size_t n) {
   b->p[b->len] = '\0';
 }
 
-static void sb_add(struct sb *b, const char *s) { sb_addn(b, s, strlen(s)); }
+static void sb_add(struct sb *b, const char *s) {
+  sb_addn(b, s, strlen(s));
+}
 
 static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sb *b, const char *fmt, ...) {
@@ -123,11 +126,21 @@ static void sb_add_escaped(struct sb *b, const char *s, size_t n) {
     char esc[8];
     const char *e = NULL;
     switch (ch) {
-    case '"': e = "\\\""; break;
-    case '\\': e = "\\\\"; break;
-    case '\n': e = "\\n"; break;
-    case '\r': e = "\\r"; break;
-    case '\t': e = "\\t"; break;
+    case '"':
+      e = "\\\"";
+      break;
+    case '\\':
+      e = "\\\\";
+      break;
+    case '\n':
+      e = "\\n";
+      break;
+    case '\r':
+      e = "\\r";
+      break;
+    case '\t':
+      e = "\\t";
+      break;
     default:
       if (ch < 0x20) {
         snprintf(esc, sizeof esc, "\\u%04x", ch);
@@ -153,14 +166,17 @@ static void sb_free(struct sb *b) {
 /* ---------------------------------------------------------- tiny JSON scan */
 
 static const char *jws(const char *p, const char *e) {
-  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
   return p;
 }
 
 static const char *jskip_string(const char *p, const char *e) {
   for (p++; p < e; p++) {
-    if (*p == '\\') p++;
-    else if (*p == '"') return p + 1;
+    if (*p == '\\')
+      p++;
+    else if (*p == '"')
+      return p + 1;
   }
   return NULL;
 }
@@ -177,7 +193,8 @@ static const char *jskip_value(const char *p, const char *e) {
         if (!p) return NULL;
         continue;
       }
-      if (*p == '{' || *p == '[') depth++;
+      if (*p == '{' || *p == '[')
+        depth++;
       else if (*p == '}' || *p == ']') {
         if (--depth == 0) return p + 1;
       }
@@ -186,7 +203,8 @@ static const char *jskip_value(const char *p, const char *e) {
     return NULL;
   }
   const char *s = p;
-  while (p < e && !strchr(",}] \t\r\n", *p)) p++;
+  while (p < e && !strchr(",}] \t\r\n", *p))
+    p++;
   return p > s ? p : NULL;
 }
 
@@ -280,11 +298,21 @@ static int jstr(const char *p, const char *e, const char *key, char *out, size_t
     if (*s == '\\' && s + 1 < ve - 1) {
       s++;
       switch (*s) {
-      case 'n': cp = '\n'; break;
-      case 't': cp = '\t'; break;
-      case 'r': cp = '\r'; break;
-      case 'b': cp = '\b'; break;
-      case 'f': cp = '\f'; break;
+      case 'n':
+        cp = '\n';
+        break;
+      case 't':
+        cp = '\t';
+        break;
+      case 'r':
+        cp = '\r';
+        break;
+      case 'b':
+        cp = '\b';
+        break;
+      case 'f':
+        cp = '\f';
+        break;
       case 'u':
         if (s + 4 < ve - 1) {
           char hex[5] = {s[1], s[2], s[3], s[4], 0};
@@ -292,7 +320,8 @@ static int jstr(const char *p, const char *e, const char *key, char *out, size_t
           s += 4;
         }
         break;
-      default: cp = (unsigned char)*s;
+      default:
+        cp = (unsigned char)*s;
       }
       put_utf8(out, size, &o, cp);
       continue;
@@ -399,7 +428,8 @@ static size_t ws_header(unsigned char *h, int fin, int opcode, uint64_t len) {
     return 4;
   }
   h[1] = 127;
-  for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
   return 10;
 }
 
@@ -469,7 +499,9 @@ static void send_frame(struct conn *c, int opcode, const void *data, size_t n) {
   sb_free(&b);
 }
 
-static void send_text(struct conn *c, const struct sb *b) { send_frame(c, 1, b->p, b->len); }
+static void send_text(struct conn *c, const struct sb *b) {
+  send_frame(c, 1, b->p, b->len);
+}
 
 static void send_textf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void send_textf(struct conn *c, const char *fmt, ...) {
@@ -519,7 +551,8 @@ static int read_message(struct conn *c, char **out, size_t *outlen, int64_t dead
     } else if (len == 127) {
       if ((r = rd_exact(c, ext, 8, deadline)) <= 0) goto fail;
       len = 0;
-      for (int i = 0; i < 8; i++) len = (len << 8) | ext[i];
+      for (int i = 0; i < 8; i++)
+        len = (len << 8) | ext[i];
     }
     if (!masked) {
       mlog("protocol error: unmasked client frame (opcode %d)", op);
@@ -544,7 +577,8 @@ static int read_message(struct conn *c, char **out, size_t *outlen, int64_t dead
         goto fail;
       }
       if ((r = rd_exact(c, payload, (size_t)len, deadline)) <= 0) goto fail;
-      for (size_t i = 0; i < len; i++) payload[i] ^= mask[i & 3];
+      for (size_t i = 0; i < len; i++)
+        payload[i] ^= mask[i & 3];
       if (op == 8) {
         int code = len >= 2 ? (payload[0] << 8 | payload[1]) : 0;
         mlog("client close frame: code %d reason '%.*s'", code, len > 2 ? (int)len - 2 : 0,
@@ -601,7 +635,8 @@ static int read_message(struct conn *c, char **out, size_t *outlen, int64_t dead
     }
     sb_reserve(&msg, (size_t)len);
     if ((r = rd_exact(c, msg.p + msg.len, (size_t)len, deadline)) <= 0) goto fail;
-    for (size_t i = 0; i < len; i++) msg.p[msg.len + i] ^= (char)mask[i & 3];
+    for (size_t i = 0; i < len; i++)
+      msg.p[msg.len + i] ^= (char)mask[i & 3];
     msg.len += (size_t)len;
     msg.p[msg.len] = '\0';
     if (fin) {
@@ -622,11 +657,28 @@ fail:
 /* Builds a valid V8 heap snapshot of roughly `target` bytes (pure ASCII, as V8 writes). */
 static void build_snapshot_items(struct sb *s, size_t items) {
   static const char *const strings[] = {
-      "<dummy>", "", "(GC roots)", "Object", "global", "leak", "Leak", "items", "Array",
-      "(object elements)", "elements", "Item", "greeting",
-      "h\\u00e9llo \\u2603 \\\"mock\\\" \\\\ tab\\tend"};
-  enum { S_EMPTY = 1, S_GCROOTS, S_OBJECT, S_GLOBAL, S_LEAK_P, S_LEAK, S_ITEMS, S_ARRAY,
-         S_ELEMS, S_ELEMENTS, S_ITEM, S_GREETING, S_HELLO };
+      "<dummy>",    "",
+      "(GC roots)", "Object",
+      "global",     "leak",
+      "Leak",       "items",
+      "Array",      "(object elements)",
+      "elements",   "Item",
+      "greeting",   "h\\u00e9llo \\u2603 \\\"mock\\\" \\\\ tab\\tend"};
+  enum {
+    S_EMPTY = 1,
+    S_GCROOTS,
+    S_OBJECT,
+    S_GLOBAL,
+    S_LEAK_P,
+    S_LEAK,
+    S_ITEMS,
+    S_ARRAY,
+    S_ELEMS,
+    S_ELEMENTS,
+    S_ITEM,
+    S_GREETING,
+    S_HELLO
+  };
   enum { T_ARRAY = 1, T_STRING = 2, T_OBJECT = 3, T_SYNTHETIC = 9 };
   enum { E_ELEMENT = 1, E_PROPERTY = 2, E_INTERNAL = 3, E_SHORTCUT = 5 };
   enum { NF = 7, FIXED = 7 };
@@ -659,11 +711,11 @@ static void build_snapshot_items(struct sb *s, size_t items) {
   for (size_t i = 0; i < items; i++)
     sb_printf(s, ",%d,%d,%zu,%d,0,0,0\n", T_OBJECT, S_ITEM, 15 + 2 * i, 32);
   sb_add(s, "],\n\"edges\":[");
-  sb_printf(s, "%d,%d,%d\n", E_ELEMENT, 1, 1 * NF);         /* root -> (GC roots) */
-  sb_printf(s, ",%d,%d,%d\n", E_SHORTCUT, S_GLOBAL, 2 * NF); /* root -> global */
-  sb_printf(s, ",%d,%d,%d\n", E_PROPERTY, S_LEAK_P, 3 * NF); /* global.leak */
+  sb_printf(s, "%d,%d,%d\n", E_ELEMENT, 1, 1 * NF);            /* root -> (GC roots) */
+  sb_printf(s, ",%d,%d,%d\n", E_SHORTCUT, S_GLOBAL, 2 * NF);   /* root -> global */
+  sb_printf(s, ",%d,%d,%d\n", E_PROPERTY, S_LEAK_P, 3 * NF);   /* global.leak */
   sb_printf(s, ",%d,%d,%d\n", E_PROPERTY, S_GREETING, 6 * NF); /* global.greeting */
-  sb_printf(s, ",%d,%d,%d\n", E_PROPERTY, S_ITEMS, 4 * NF);  /* Leak.items */
+  sb_printf(s, ",%d,%d,%d\n", E_PROPERTY, S_ITEMS, 4 * NF);    /* Leak.items */
   sb_printf(s, ",%d,%d,%d\n", E_INTERNAL, S_ELEMENTS, 5 * NF); /* Array elements */
   for (size_t i = 0; i < items; i++)
     sb_printf(s, ",%d,%zu,%zu\n", E_ELEMENT, i, (FIXED + i) * NF);
@@ -719,8 +771,10 @@ static int stream_snapshot(struct conn *c, long long id, int progress) {
       }
       if (is_error) {
         mlog("snapshot fault: error reply after %zu chunks", i);
-        send_textf(c, "{\"id\":%lld,\"error\":{\"code\":-32000,\"message\":\"Mock snapshot "
-                      "failure\"}}", id);
+        send_textf(c,
+                   "{\"id\":%lld,\"error\":{\"code\":-32000,\"message\":\"Mock snapshot "
+                   "failure\"}}",
+                   id);
         sb_free(&m);
         return 0;
       }
@@ -735,11 +789,15 @@ static int stream_snapshot(struct conn *c, long long id, int progress) {
     send_text(c, &m);
     if (progress) {
       if (i + 1 < nchunks)
-        send_textf(c, "{\"method\":\"HeapProfiler.reportHeapSnapshotProgress\",\"params\":"
-                      "{\"done\":%zu,\"total\":%zu}}", i + 1, nchunks);
+        send_textf(c,
+                   "{\"method\":\"HeapProfiler.reportHeapSnapshotProgress\",\"params\":"
+                   "{\"done\":%zu,\"total\":%zu}}",
+                   i + 1, nchunks);
       else
-        send_textf(c, "{\"method\":\"HeapProfiler.reportHeapSnapshotProgress\",\"params\":"
-                      "{\"done\":%zu,\"total\":%zu,\"finished\":true}}", nchunks, nchunks);
+        send_textf(c,
+                   "{\"method\":\"HeapProfiler.reportHeapSnapshotProgress\",\"params\":"
+                   "{\"done\":%zu,\"total\":%zu,\"finished\":true}}",
+                   nchunks, nchunks);
     }
   }
   sb_free(&m);
@@ -786,8 +844,10 @@ static void dispatch(struct conn *c, const char *msg, size_t len) {
   if (!strcmp(method, "Mock.echo")) {
     send_textf(c, "{\"id\":%lld,\"result\":%.*s}", id, ps ? (int)(pe - ps) : 2, ps ? ps : "{}");
   } else if (!strcmp(method, "Mock.error")) {
-    send_textf(c, "{\"id\":%lld,\"error\":{\"code\":-32601,\"message\":\"'Mock.error' wasn't "
-                  "found\"}}", id);
+    send_textf(c,
+               "{\"id\":%lld,\"error\":{\"code\":-32601,\"message\":\"'Mock.error' wasn't "
+               "found\"}}",
+               id);
   } else if (!strcmp(method, "Mock.events")) {
     long long count = jnum(ps, pe, "count", 1);
     char ev[128];
@@ -829,7 +889,8 @@ static void dispatch(struct conn *c, const char *msg, size_t len) {
     for (uint64_t done = 0; done < (uint64_t)size;) {
       size_t n = sizeof data;
       if (n > (uint64_t)size - done) n = (size_t)((uint64_t)size - done);
-      for (size_t i = 0; i < n; i++) data[i] = big ? (char)('a' + (done + i) % 26) : 'x';
+      for (size_t i = 0; i < n; i++)
+        data[i] = big ? (char)('a' + (done + i) % 26) : 'x';
       mw_put(&w, data, n);
       done += n;
     }
@@ -859,19 +920,21 @@ static void dispatch(struct conn *c, const char *msg, size_t len) {
     char *m;
     size_t ml;
     int r;
-    while ((r = read_message(c, &m, &ml, deadline)) == 1) free(m);
+    while ((r = read_message(c, &m, &ml, deadline)) == 1)
+      free(m);
     mlog("after close: %s", c->close_received ? "client close frame received"
-                            : r == -2                 ? "no client close frame within 2 s"
-                                                      : "connection ended without close frame");
+                            : r == -2         ? "no client close frame within 2 s"
+                                              : "connection ended without close frame");
     hard_close(c);
   } else if (!strcmp(method, "Mock.ping")) {
     c->pings_sent++;
     send_frame(c, 9, "mock-ping", 9);
     reply(c, id, "{}");
   } else if (!strcmp(method, "Mock.stats")) {
-    send_textf(c, "{\"id\":%lld,\"result\":{\"messages\":%u,\"pingsSent\":%u,\"pongs\":%u,"
-                  "\"clientPings\":%u}}", id, c->messages, c->pings_sent, c->pongs,
-               c->client_pings);
+    send_textf(c,
+               "{\"id\":%lld,\"result\":{\"messages\":%u,\"pingsSent\":%u,\"pongs\":%u,"
+               "\"clientPings\":%u}}",
+               id, c->messages, c->pings_sent, c->pongs, c->client_pings);
   } else if (!strcmp(method, "Mock.exit")) {
     mlog("exit requested: killing the mock (pid %d)", (int)g_main_pid);
     kill(g_main_pid, SIGKILL);
@@ -915,7 +978,8 @@ static void dispatch(struct conn *c, const char *msg, size_t len) {
 
 static void http_send(struct conn *c, const char *status, const char *ctype, const char *body) {
   struct sb b = {0};
-  sb_printf(&b, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+  sb_printf(&b,
+            "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
             status, ctype, strlen(body), body);
   write_all(c, b.p, b.len);
   sb_free(&b);
@@ -930,8 +994,8 @@ static void target_json(struct sb *b, const char *id, const char *type, const ch
             g_rt == RT_CHROME ? "" : "mock instance",
             g_rt == RT_CHROME ? "/devtools/inspector.html"
                               : "devtools://devtools/bundled/js_app.html",
-            g_rt == RT_CHROME ? "" : "experiments=true&v8only=true&", g_port, path, id, title,
-            type, url, g_port, path);
+            g_rt == RT_CHROME ? "" : "experiments=true&v8only=true&", g_port, path, id, title, type,
+            url, g_port, path);
 }
 
 static void targets_json(struct sb *b) {
@@ -964,9 +1028,14 @@ static void first_ws_url(char *out, size_t size) {
   case RT_CHROME:
     snprintf(out, size, "ws://127.0.0.1:%d/devtools/page/%s", g_port, CHROME_UI_ID);
     break;
-  case RT_WORKERD: snprintf(out, size, "ws://127.0.0.1:%d/main", g_port); break;
-  case RT_BUN: snprintf(out, size, "ws://127.0.0.1:%d/%s", g_port, BUN_ID); break;
-  default: snprintf(out, size, "ws://127.0.0.1:%d/%s", g_port, NODE_ID);
+  case RT_WORKERD:
+    snprintf(out, size, "ws://127.0.0.1:%d/main", g_port);
+    break;
+  case RT_BUN:
+    snprintf(out, size, "ws://127.0.0.1:%d/%s", g_port, BUN_ID);
+    break;
+  default:
+    snprintf(out, size, "ws://127.0.0.1:%d/%s", g_port, NODE_ID);
   }
 }
 
@@ -977,9 +1046,11 @@ static const char *find_header(const char *headers, const char *name, char *out,
     if (!eol || eol == line) break;
     if ((size_t)(eol - line) > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
       const char *v = line + nl + 1;
-      while (v < eol && (*v == ' ' || *v == '\t')) v++;
+      while (v < eol && (*v == ' ' || *v == '\t'))
+        v++;
       const char *ve = eol;
-      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+      while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
       size_t n = (size_t)(ve - v);
       if (n >= size) n = size - 1;
       memcpy(out, v, n);
@@ -1054,8 +1125,10 @@ static void serve_connection(int fd) {
     lws_SHA1((const unsigned char *)cat, (size_t)n, md);
     lws_b64_encode_string((const char *)md, 20, accept, sizeof accept);
     struct sb b = {0};
-    sb_printf(&b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
-                  "Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+    sb_printf(&b,
+              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+              "Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+              accept);
     write_all(c, b.p, b.len);
     sb_free(&b);
     int one = 1;
@@ -1090,10 +1163,17 @@ static void serve_connection(int fd) {
                 "\"ws://127.0.0.1:%d/devtools/browser/%s\"\n}\n",
                 g_port, CHROME_BROWSER_ID);
       break;
-    case RT_DENO: sb_add(&body, "{\"Browser\":\"Deno/2.9.6\",\"Protocol-Version\":\"1.3\"}\n"); break;
-    case RT_WORKERD: sb_add(&body, "{\"Browser\":\"workerd\",\"Protocol-Version\":\"1.3\"}\n"); break;
-    case RT_BUN: sb_add(&body, "{\"Browser\":\"Bun\",\"Protocol-Version\":\"1.3\"}\n"); break;
-    default: sb_add(&body, "{\"Browser\":\"node.js/v20.20.2\",\"Protocol-Version\":\"1.3\"}\n");
+    case RT_DENO:
+      sb_add(&body, "{\"Browser\":\"Deno/2.9.6\",\"Protocol-Version\":\"1.3\"}\n");
+      break;
+    case RT_WORKERD:
+      sb_add(&body, "{\"Browser\":\"workerd\",\"Protocol-Version\":\"1.3\"}\n");
+      break;
+    case RT_BUN:
+      sb_add(&body, "{\"Browser\":\"Bun\",\"Protocol-Version\":\"1.3\"}\n");
+      break;
+    default:
+      sb_add(&body, "{\"Browser\":\"node.js/v20.20.2\",\"Protocol-Version\":\"1.3\"}\n");
     }
     http_send(c, "200 OK", "application/json; charset=UTF-8", body.p);
   } else {
