@@ -96,6 +96,22 @@ function M.http_get(url, timeout)
   return body or "", tonumber(status) or 0
 end
 
+--- Opens a websocket handshake to a ws:// URL (no Origin header) and closes it
+--- at once: the HTTP status of the answer (101 when it accepts), or 0.
+function M.ws_handshake(url, timeout)
+  local host, port, path = url:match("^ws://([^:/]+):(%d+)(/.*)$")
+  if not host then return 0 end
+  local out = sh("node -e " .. q(string.format([[
+const s = require("net").connect(%s, %q);
+const t = setTimeout(() => { console.log(0); process.exit(0); }, %d);
+s.on("connect", () => s.write("GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+s.on("data", d => { const m = /^HTTP\/1\.1 (\d+)/.exec(d.toString()); console.log(m ? m[1] : 0); clearTimeout(t); s.destroy(); });
+s.on("error", () => { console.log(0); clearTimeout(t); });]], port, host, math.floor((timeout or 3) * 1000),
+    path, host, port)) .. " 2>/dev/null")
+  return tonumber(out:match("%d+")) or 0
+end
+
 --- n free loopback TCP ports, asked from the kernel (bind to port 0) in one go.
 function M.free_ports(n)
   local out = sh("node -e " .. q(string.format([[
