@@ -248,9 +248,13 @@ function memory.stream(session, o, start)
       bytes, chunks = b, c
       pcall(conn.sinkFinish, conn, nil, o.keepPartial)
     end
-    local kept = (o.partial and o.keepPartial) and ("; the partial file is kept at " .. o.partial) or ""
-    return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived; no file was written%s)",
-      msg, bytes, chunks, kept), code
+    local where = ""
+    if o.partial then
+      where = o.keepPartial and ("; the partial file is kept at " .. o.partial)
+        or ("; nothing was written to " .. o.path)
+    end
+    return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived%s)",
+      msg, bytes, chunks, where), code
   end
 
   local id, serr, scode = start(function(result, err, code, detail)
