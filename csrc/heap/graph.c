@@ -1,0 +1,180 @@
+/* Graph indexes over the parsed columns: which edges count for dominators,
+ * the retainer (reverse edge) index, node id -> ordinal lookup, and the
+ * shortest-path parent of every node. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+int heap_edge_is_indexed(const struct heap_snapshot *s, uint32_t e) {
+  uint8_t k = s->edge_kind[s->edge_type[e]];
+  return k == ET_ELEMENT || k == ET_HIDDEN;
+}
+
+const char *heap_edge_name(const struct heap_snapshot *s, uint32_t e, char *buf, size_t buflen) {
+  if (heap_edge_is_indexed(s, e)) {
+    snprintf(buf, buflen, "%u", s->edge_name[e]);
+    return buf;
+  }
+  return heap_str(s, s->edge_name[e]);
+}
+
+uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
+  uint32_t lo = 0, hi = s->node_count; /* last node whose first edge <= e */
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->first_edge[mid] <= e) lo = mid;
+    else hi = mid;
+  }
+  while (lo + 1 < s->node_count && s->first_edge[lo + 1] <= e) lo++;
+  return lo;
+}
+
+/* V8 links a WeakMap's table to each value with an internal edge named
+ * "part of key (K @k) -> value (V @v) pair in WeakMap (table @t)"; the same
+ * edge also leaves the key. DevTools ignores the table's copy (the value
+ * lives as long as the key), so do we. */
+static int is_weakmap_table_edge(const struct heap_snapshot *s, uint32_t from, uint32_t name) {
+  const char *str = heap_str(s, name);
+  if (str[0] != 'p' || strncmp(str, "part of key", 11)) return 0;
+  const char *at = strstr(str, "(table @");
+  if (!at) return 0;
+  unsigned long id = strtoul(at + 8, NULL, 10);
+  return id == s->node_id[from];
+}
+
+int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
+  uint32_t n = s->node_count, m = s->edge_count;
+  if (n >= HEAP_MAX_NODES) {
+    snprintf(err, errlen, "%u nodes: more than this engine supports (%u)", n, HEAP_MAX_NODES);
+    return HEAP_ERANGE;
+  }
+  s->nonessential = calloc((size_t)m / 8 + 1, 1);
+  s->ret_first = calloc((size_t)n + 2, sizeof *s->ret_first);
+  s->ret_from = malloc(((size_t)m + 1) * sizeof *s->ret_from);
+  if (!s->nonessential || !s->ret_first || !s->ret_from) {
+    snprintf(err, errlen, "out of memory building the retainer index");
+    return HEAP_ENOMEM;
+  }
+  /* count retainers per target, shifted by one so the prefix sum lands in place */
+  for (uint32_t e = 0; e < m; e++) s->ret_first[s->edge_to[e] + 1]++;
+  for (uint32_t i = 0; i < n; i++) s->ret_first[i + 1] += s->ret_first[i];
+  uint32_t *fill = s->ret_first; /* advance ret_first[t] while filling, then shift back */
+  for (uint32_t from = 0; from < n; from++) {
+    for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
+      uint32_t to = s->edge_to[e];
+      uint8_t k = s->edge_kind[s->edge_type[e]];
+      uint32_t flags = 0;
+      if (k == ET_WEAK) flags = RET_WEAK | RET_NONESSENTIAL;
+      else if (to == from || (k == ET_SHORTCUT && from != s->root) ||
+               (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
+        flags = RET_NONESSENTIAL;
+      if (flags & RET_NONESSENTIAL) s->nonessential[e >> 3] |= (uint8_t)(1u << (e & 7));
+      s->ret_from[fill[to]++] = from | flags;
+    }
+  }
+  memmove(s->ret_first + 1, s->ret_first, (size_t)n * sizeof *s->ret_first);
+  s->ret_first[0] = 0;
+  return HEAP_OK;
+}
+
+/* LSD radix sort, two 16-bit passes. */
+void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
+  uint32_t *cnt = calloc(65536, sizeof *cnt);
+  if (!cnt) { /* fall back to a slower sort rather than fail */
+    for (size_t i = 1; i < n; i++) {
+      uint32_t x = a[i];
+      size_t j = i;
+      while (j > 0 && a[j - 1] > x) { a[j] = a[j - 1]; j--; }
+      a[j] = x;
+    }
+    return;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    int sh = pass * 16;
+    memset(cnt, 0, 65536 * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[(a[i] >> sh) & 0xFFFF]++;
+    uint32_t sum = 0;
+    for (size_t b = 0; b < 65536; b++) { uint32_t c = cnt[b]; cnt[b] = sum; sum += c; }
+    for (size_t i = 0; i < n; i++) tmp[cnt[(a[i] >> sh) & 0xFFFF]++] = a[i];
+    memcpy(a, tmp, n * sizeof *a);
+  }
+  free(cnt);
+}
+
+/* Sorts ordinals by key[ordinal], stable. */
+void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32_t *key) {
+  uint32_t *cnt = calloc(65536, sizeof *cnt);
+  int sorted = 1;
+  for (size_t i = 1; i < n && sorted; i++) sorted = key[ord[i - 1]] <= key[ord[i]];
+  if (sorted) { free(cnt); return; }
+  if (!cnt) {
+    for (size_t i = 1; i < n; i++) {
+      uint32_t x = ord[i];
+      size_t j = i;
+      while (j > 0 && key[ord[j - 1]] > key[x]) { ord[j] = ord[j - 1]; j--; }
+      ord[j] = x;
+    }
+    return;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    int sh = pass * 16;
+    memset(cnt, 0, 65536 * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[(key[ord[i]] >> sh) & 0xFFFF]++;
+    uint32_t sum = 0;
+    for (size_t b = 0; b < 65536; b++) { uint32_t c = cnt[b]; cnt[b] = sum; sum += c; }
+    for (size_t i = 0; i < n; i++) tmp[cnt[(key[ord[i]] >> sh) & 0xFFFF]++] = ord[i];
+    memcpy(ord, tmp, n * sizeof *ord);
+  }
+  free(cnt);
+}
+
+int heap_build_id_index(struct heap_snapshot *s) {
+  if (s->by_id) return 0;
+  uint32_t n = s->node_count;
+  uint32_t *ord = malloc((size_t)n * 4 + 4), *tmp = malloc((size_t)n * 4 + 4);
+  if (!ord || !tmp) { free(ord); free(tmp); return -1; }
+  for (uint32_t i = 0; i < n; i++) ord[i] = i;
+  heap_radix_sort_by_key(ord, tmp, n, s->node_id);
+  free(tmp);
+  s->by_id = ord;
+  return 0;
+}
+
+uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id) {
+  if (heap_build_id_index(s)) return HEAP_NO_NODE;
+  uint32_t lo = 0, hi = s->node_count;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->node_id[s->by_id[mid]] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < s->node_count && s->node_id[s->by_id[lo]] == id ? s->by_id[lo] : HEAP_NO_NODE;
+}
+
+/* For each reachable node, the first edge (in edge order) that the
+ * distance BFS could have used to reach it: a non-weak edge from a node one
+ * step closer to the root. Root children in the system phase hang off the
+ * root directly. One pass over the edges. */
+int heap_build_parent_edges(struct heap_snapshot *s) {
+  if (s->parent_edge) return 0;
+  uint32_t n = s->node_count;
+  uint32_t *pe = malloc((size_t)n * 4 + 4);
+  if (!pe) return -1;
+  for (uint32_t i = 0; i < n; i++) pe[i] = UINT32_MAX;
+  const uint32_t *d = s->distance;
+  for (uint32_t from = 0; from < n; from++) {
+    uint32_t df = d[from];
+    if (df == HEAP_UNREACHABLE) continue;
+    for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
+      uint32_t to = s->edge_to[e];
+      if (pe[to] != UINT32_MAX || to == s->root) continue;
+      if (s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+      uint32_t dt = d[to];
+      if (dt == df + 1 || (from == s->root && dt == HEAP_SYSTEM_DISTANCE + 1)) pe[to] = e;
+    }
+  }
+  s->parent_edge = pe;
+  return 0;
+}

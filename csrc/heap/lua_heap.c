@@ -1,0 +1,415 @@
+/* memdbg._heap: the Lua binding of the heap snapshot engine. Private: the
+ * public API is lua/memdbg/heap.lua, which wraps these functions. Only the
+ * Lua API subset shared by Lua 5.4 and LuaJIT is used (see compat.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "heap.h"
+
+#define SNAP_MT "memdbg.heap.snapshot"
+#define ERRLEN 512
+
+struct snap_ud {
+  struct heap_snapshot *s;
+};
+
+static struct heap_snapshot *check_open(lua_State *L, int i) {
+  struct snap_ud *u = luaL_checkudata(L, i, SNAP_MT);
+  if (!u->s) luaL_error(L, "heap snapshot is closed");
+  return u->s;
+}
+
+static int push_error(lua_State *L, int code, const char *msg) {
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  lua_pushstring(L, heap_err_code(code));
+  return 3;
+}
+
+/* Progress: call the Lua function at stack index `fn` (errors ignored, a
+ * progress bar must not abort a load). */
+struct progress { lua_State *L; int fn; };
+
+static void progress_cb(void *ud, uint64_t done, uint64_t total) {
+  struct progress *p = ud;
+  lua_pushvalue(p->L, p->fn);
+  lua_pushinteger(p->L, (lua_Integer)done);
+  lua_pushinteger(p->L, (lua_Integer)total);
+  if (lua_pcall(p->L, 2, 0, 0) != 0) lua_pop(p->L, 1);
+}
+
+static int l_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct progress p = {L, 2};
+  int has_progress = lua_type(L, 2) == LUA_TFUNCTION;
+  if (!has_progress && !lua_isnoneornil(L, 2)) luaL_argerror(L, 2, "progress must be a function");
+  char err[ERRLEN] = "";
+  struct snap_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->s = NULL;
+  luaL_setmetatable(L, SNAP_MT);
+  int rc = heap_load_file(path, &u->s, err, sizeof err, has_progress ? progress_cb : NULL, &p);
+  if (rc) return push_error(L, rc, err);
+  return 1;
+}
+
+static int l_parse(lua_State *L) {
+  size_t len;
+  const char *buf = luaL_checklstring(L, 1, &len);
+  char err[ERRLEN] = "";
+  struct snap_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->s = NULL;
+  luaL_setmetatable(L, SNAP_MT);
+  int rc = heap_parse_memory(buf, len, &u->s, err, sizeof err);
+  if (rc) return push_error(L, rc, err);
+  return 1;
+}
+
+static int l_close(lua_State *L) {
+  struct snap_ud *u = luaL_checkudata(L, 1, SNAP_MT);
+  heap_free(u->s);
+  u->s = NULL;
+  return 0;
+}
+
+static int l_tostring(lua_State *L) {
+  struct snap_ud *u = luaL_checkudata(L, 1, SNAP_MT);
+  if (!u->s) lua_pushstring(L, "heap snapshot (closed)");
+  else
+    lua_pushfstring(L, "heap snapshot (%s, %d nodes, %d edges)", u->s->format == HEAP_FORMAT_JSC ? "JSC" : "V8",
+                    (int)u->s->node_count, (int)u->s->edge_count);
+  return 1;
+}
+
+static int l_info(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, s->node_count); lua_setfield(L, -2, "nodeCount");
+  lua_pushinteger(L, s->edge_count); lua_setfield(L, -2, "edgeCount");
+  lua_pushstring(L, s->format == HEAP_FORMAT_JSC ? "jsc" : "v8"); lua_setfield(L, -2, "format");
+  lua_pushinteger(L, (lua_Integer)s->retained[s->root]); lua_setfield(L, -2, "totalSize");
+  lua_pushinteger(L, s->string_count); lua_setfield(L, -2, "stringCount");
+  lua_pushboolean(L, s->trace_tree_count > 0); lua_setfield(L, -2, "hasAllocationTraces");
+  return 1;
+}
+
+static const char *node_type_name(const struct heap_snapshot *s, uint32_t v) {
+  return s->node_type_names[s->node_type[v]];
+}
+
+/* Readable label of a node: its class, plus the name when the class does
+ * not already say it (closures, strings, hidden nodes), and its id. */
+static void node_label(const struct heap_snapshot *s, uint32_t v, char *out, size_t outlen) {
+  const char *cls = heap_node_class(s, v);
+  const char *name = heap_str(s, s->node_name[v]);
+  uint8_t k = s->node_kind[s->node_type[v]];
+  if (s->format == HEAP_FORMAT_JSC || k == HT_OBJECT || k == HT_NATIVE || !name[0]) {
+    snprintf(out, outlen, "%s @%u", cls, s->node_id[v]);
+    return;
+  }
+  int quote = k == HT_STRING || k == HT_CONCAT_STRING || k == HT_SLICED_STRING;
+  size_t len = strlen(name), cut = len;
+  if (cut > 60) { /* cut long names (source strings) on a UTF-8 boundary */
+    cut = 60;
+    while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80) cut--;
+  }
+  snprintf(out, outlen, "%s %s%.*s%s%s @%u", cls, quote ? "\"" : "", (int)cut, name, cut < len ? "..." : "",
+           quote ? "\"" : "", s->node_id[v]);
+}
+
+static void push_node(lua_State *L, struct heap_snapshot *s, uint32_t v) {
+  lua_createtable(L, 0, 10);
+  lua_pushinteger(L, s->node_id[v]); lua_setfield(L, -2, "id");
+  lua_pushstring(L, heap_str(s, s->node_name[v])); lua_setfield(L, -2, "name");
+  lua_pushstring(L, heap_node_class(s, v)); lua_setfield(L, -2, "className");
+  lua_pushstring(L, node_type_name(s, v)); lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)s->self_size[v]); lua_setfield(L, -2, "selfSize");
+  lua_pushinteger(L, (lua_Integer)s->retained[v]); lua_setfield(L, -2, "retainedSize");
+  if (s->distance[v] != HEAP_UNREACHABLE) {
+    lua_pushinteger(L, s->distance[v]);
+    lua_setfield(L, -2, "distance");
+  }
+  lua_pushinteger(L, s->first_edge[v + 1] - s->first_edge[v]); lua_setfield(L, -2, "edgeCount");
+  if (v != s->root) {
+    lua_pushinteger(L, s->node_id[s->idom[v]]);
+    lua_setfield(L, -2, "dominatorId");
+  }
+  if (s->detachedness) {
+    lua_pushboolean(L, s->detachedness[v] == 2);
+    lua_setfield(L, -2, "detached");
+  }
+  if (s->trace_node && s->trace_node[v]) {
+    lua_pushinteger(L, s->trace_node[v]);
+    lua_setfield(L, -2, "traceNodeId");
+  }
+}
+
+static uint32_t check_id(lua_State *L, struct heap_snapshot *s, int i) {
+  lua_Integer id = luaL_checkinteger(L, i);
+  if (id < 0 || id > (lua_Integer)UINT32_MAX) return HEAP_NO_NODE;
+  return heap_find_id(s, (uint32_t)id);
+}
+
+static int l_node(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = check_id(L, s, 2);
+  if (v == HEAP_NO_NODE) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
+    lua_pushstring(L, "ERANGE");
+    return 3;
+  }
+  heap_build_classes(s);
+  push_node(L, s, v);
+  return 1;
+}
+
+static int l_summary(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  lua_Integer top = luaL_optinteger(L, 2, 0);
+  struct heap_class_row *rows;
+  uint32_t n;
+  if (heap_summary(s, &rows, &n)) return luaL_error(L, "out of memory computing the summary");
+  if (top > 0 && (lua_Integer)n > top) n = (uint32_t)top;
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, heap_class_name(s, rows[i].cls)); lua_setfield(L, -2, "name");
+    lua_pushinteger(L, rows[i].count); lua_setfield(L, -2, "count");
+    lua_pushinteger(L, (lua_Integer)rows[i].shallow); lua_setfield(L, -2, "shallowSize");
+    lua_pushinteger(L, (lua_Integer)rows[i].retained); lua_setfield(L, -2, "retainedSize");
+    if (rows[i].min_distance != HEAP_UNREACHABLE) {
+      lua_pushinteger(L, rows[i].min_distance);
+      lua_setfield(L, -2, "distance");
+    }
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(rows);
+  return 1;
+}
+
+static int l_diff(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  struct heap_snapshot *base = check_open(L, 2);
+  struct heap_diff_row *rows;
+  uint32_t n;
+  if (heap_diff(s, base, &rows, &n)) return luaL_error(L, "out of memory computing the diff");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, rows[i].name); lua_setfield(L, -2, "name");
+    lua_pushinteger(L, rows[i].added); lua_setfield(L, -2, "new");
+    lua_pushinteger(L, rows[i].deleted); lua_setfield(L, -2, "deleted");
+    lua_pushinteger(L, (lua_Integer)rows[i].added - (lua_Integer)rows[i].deleted); lua_setfield(L, -2, "delta");
+    lua_pushinteger(L, (lua_Integer)rows[i].alloc_size); lua_setfield(L, -2, "allocSize");
+    lua_pushinteger(L, (lua_Integer)rows[i].freed_size); lua_setfield(L, -2, "freedSize");
+    lua_pushinteger(L, (lua_Integer)rows[i].alloc_size - (lua_Integer)rows[i].freed_size);
+    lua_setfield(L, -2, "sizeDelta");
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(rows);
+  return 1;
+}
+
+/* Pushes the path steps of node v: an array of tables
+ * {text, id, name, className, type, edge, edgeType}; the first step is the
+ * root's child (its text is the node label), the others read
+ * "edge (edgeType) → label". Returns 0 when v is unreachable. */
+static int push_path(lua_State *L, struct heap_snapshot *s, uint32_t v, int strings_only) {
+  uint32_t *edges;
+  int len = heap_retainer_path(s, v, &edges);
+  if (len < 0) return 0;
+  lua_createtable(L, len, 0);
+  for (int i = 0; i < len; i++) {
+    uint32_t e = edges[i], to = s->edge_to[e];
+    char nbuf[32];
+    const char *ename = heap_edge_name(s, e, nbuf, sizeof nbuf);
+    const char *etype = s->edge_type_names[s->edge_type[e]];
+    char label[256];
+    node_label(s, to, label, sizeof label);
+    if (!strings_only) lua_createtable(L, 0, 7);
+    if (i == 0) lua_pushstring(L, label);
+    else if (heap_edge_is_indexed(s, e)) lua_pushfstring(L, "[%s] (%s) \xE2\x86\x92 %s", ename, etype, label);
+    else lua_pushfstring(L, "%s (%s) \xE2\x86\x92 %s", ename, etype, label);
+    if (!strings_only) {
+      lua_setfield(L, -2, "text");
+      lua_pushinteger(L, s->node_id[to]); lua_setfield(L, -2, "id");
+      lua_pushstring(L, heap_str(s, s->node_name[to])); lua_setfield(L, -2, "name");
+      lua_pushstring(L, heap_node_class(s, to)); lua_setfield(L, -2, "className");
+      lua_pushstring(L, node_type_name(s, to)); lua_setfield(L, -2, "type");
+      lua_pushstring(L, ename); lua_setfield(L, -2, "edge");
+      lua_pushstring(L, etype); lua_setfield(L, -2, "edgeType");
+    }
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(edges);
+  return 1;
+}
+
+static int l_retainer_path(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = check_id(L, s, 2);
+  if (v == HEAP_NO_NODE) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
+    lua_pushstring(L, "ERANGE");
+    return 3;
+  }
+  if (heap_build_classes(s)) return luaL_error(L, "out of memory");
+  if (!push_path(L, s, v, 0)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "node @%s is not reachable from a GC root without weak edges", lua_tostring(L, 2));
+    lua_pushstring(L, "EUNREACHABLE");
+    return 3;
+  }
+  return 1;
+}
+
+static int l_top(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  lua_Integer k = luaL_optinteger(L, 2, 20);
+  if (k < 0 || k > (lua_Integer)s->node_count) k = s->node_count;
+  uint32_t *ords, n;
+  if (heap_build_classes(s) || heap_top(s, (uint32_t)k, &ords, &n)) return luaL_error(L, "out of memory");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    push_node(L, s, ords[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(ords);
+  return 1;
+}
+
+/* Detached DOM nodes (detachedness == 2), grouped by class. */
+static int l_detached(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  lua_newtable(L);
+  if (!s->detachedness) return 1;
+  if (heap_build_classes(s)) return luaL_error(L, "out of memory");
+  uint32_t *count = calloc(s->class_count + 1, 4);
+  uint64_t *size = calloc(s->class_count + 1, 8);
+  if (!count || !size) { free(count); free(size); return luaL_error(L, "out of memory"); }
+  for (uint32_t v = 0; v < s->node_count; v++)
+    if (s->detachedness[v] == 2) {
+      count[s->class_of[v]]++;
+      size[s->class_of[v]] += s->retained[v];
+    }
+  int k = 0;
+  for (uint32_t c = 0; c < s->class_count; c++)
+    if (count[c]) {
+      lua_createtable(L, 0, 3);
+      lua_pushstring(L, heap_class_name(s, c)); lua_setfield(L, -2, "name");
+      lua_pushinteger(L, count[c]); lua_setfield(L, -2, "count");
+      lua_pushinteger(L, (lua_Integer)size[c]); lua_setfield(L, -2, "retainedSize");
+      lua_rawseti(L, -2, ++k);
+    }
+  free(count);
+  free(size);
+  return 1;
+}
+
+/* Allocation sites: live objects per trace_tree node (when the snapshot was
+ * taken with allocation tracking), with the function, script and line. */
+static int l_allocation_sites(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  lua_newtable(L);
+  if (!s->trace_node || !s->trace_tree_count) return 1;
+  uint32_t nt = s->trace_tree_count;
+  /* trace node id -> index (ids are small and dense in practice) */
+  uint32_t maxid = 0;
+  for (uint32_t i = 0; i < nt; i++)
+    if (s->trace_tree[i].id > maxid) maxid = s->trace_tree[i].id;
+  if (maxid > 64u * 1024 * 1024) return 1;
+  uint32_t *idx = malloc(((size_t)maxid + 1) * 4);
+  uint32_t *count = calloc(nt, 4);
+  uint64_t *size = calloc(nt, 8);
+  if (!idx || !count || !size) { free(idx); free(count); free(size); return luaL_error(L, "out of memory"); }
+  memset(idx, 0xFF, ((size_t)maxid + 1) * 4);
+  for (uint32_t i = 0; i < nt; i++) idx[s->trace_tree[i].id] = i;
+  for (uint32_t v = 0; v < s->node_count; v++) {
+    uint32_t t = s->trace_node[v];
+    if (t && t <= maxid && idx[t] != UINT32_MAX) {
+      count[idx[t]]++;
+      size[idx[t]] += s->self_size[v];
+    }
+  }
+  int k = 0;
+  for (uint32_t i = 0; i < nt; i++) {
+    if (!count[i]) continue;
+    const struct heap_trace_node *t = &s->trace_tree[i];
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, t->id); lua_setfield(L, -2, "traceNodeId");
+    lua_pushinteger(L, count[i]); lua_setfield(L, -2, "liveCount");
+    lua_pushinteger(L, (lua_Integer)size[i]); lua_setfield(L, -2, "liveSize");
+    if (t->function_info < s->trace_fn_count) {
+      const uint32_t *f = s->trace_fn + (size_t)t->function_info * s->trace_fn_fields;
+      if (s->trace_fn_name >= 0) { lua_pushstring(L, heap_str(s, f[s->trace_fn_name])); lua_setfield(L, -2, "functionName"); }
+      if (s->trace_fn_script >= 0) { lua_pushstring(L, heap_str(s, f[s->trace_fn_script])); lua_setfield(L, -2, "scriptName"); }
+      if (s->trace_fn_line >= 0) { lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line] + 1); lua_setfield(L, -2, "line"); }
+      if (s->trace_fn_column >= 0) { lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column] + 1); lua_setfield(L, -2, "column"); }
+    }
+    lua_rawseti(L, -2, ++k);
+  }
+  free(idx); free(count); free(size);
+  return 1;
+}
+
+/* find_leaks(baseline, target, final[, progress]) -> groups | nil, err, code */
+static int l_find_leaks(lua_State *L) {
+  const char *pa = luaL_checkstring(L, 1), *pb = luaL_checkstring(L, 2), *pc = luaL_checkstring(L, 3);
+  int has_progress = lua_type(L, 4) == LUA_TFUNCTION;
+  struct progress p = {L, 4};
+  heap_progress_fn cb = has_progress ? progress_cb : NULL;
+  char err[ERRLEN] = "";
+  uint32_t *a = NULL, *b = NULL, na = 0, nb = 0;
+  struct heap_snapshot *s = NULL;
+  int rc = heap_load_ids(pa, &a, &na, err, sizeof err, cb, &p);
+  if (!rc) rc = heap_load_ids(pb, &b, &nb, err, sizeof err, cb, &p);
+  if (!rc) rc = heap_load_file(pc, &s, err, sizeof err, cb, &p);
+  if (rc) {
+    free(a); free(b);
+    return push_error(L, rc, err);
+  }
+  struct heap_leak_group *g;
+  uint32_t ng;
+  int frc = heap_find_leaks(s, a, na, b, nb, &g, &ng);
+  free(a); free(b);
+  if (frc) { heap_free(s); return luaL_error(L, "out of memory finding leaks"); }
+  lua_createtable(L, (int)ng, 0);
+  for (uint32_t i = 0; i < ng; i++) {
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, heap_class_name(s, g[i].cls)); lua_setfield(L, -2, "class");
+    lua_pushinteger(L, g[i].count); lua_setfield(L, -2, "count");
+    lua_pushinteger(L, (lua_Integer)g[i].retained); lua_setfield(L, -2, "retainedSize");
+    lua_pushinteger(L, s->node_id[g[i].example]); lua_setfield(L, -2, "exampleId");
+    if (!push_path(L, s, g[i].example, 1)) lua_newtable(L);
+    lua_setfield(L, -2, "retainerPath");
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(g);
+  lua_pushinteger(L, s->node_count);
+  heap_free(s);
+  return 2;
+}
+
+static const luaL_Reg snap_methods[] = {
+  {"info", l_info}, {"summary", l_summary}, {"diff", l_diff}, {"node", l_node},
+  {"retainer_path", l_retainer_path}, {"top", l_top}, {"detached", l_detached},
+  {"allocation_sites", l_allocation_sites}, {"close", l_close}, {NULL, NULL}};
+
+static const luaL_Reg funcs[] = {
+  {"load", l_load}, {"parse", l_parse}, {"find_leaks", l_find_leaks}, {NULL, NULL}};
+
+int luaopen_memdbg__heap(lua_State *L) {
+  if (luaL_newmetatable(L, SNAP_MT)) {
+    luaL_newlib(L, snap_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_close); lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_close); lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  return 1;
+}

@@ -1,0 +1,721 @@
+/* Streaming reader for V8 .heapsnapshot files (and the entry points that
+ * dispatch to the JSC reader). The nodes and edges arrays go through a
+ * hand-rolled number loop straight into typed columns laid out by
+ * snapshot.meta; nothing builds a DOM for them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parser.h"
+
+enum { R_SKIP = 0, R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH, R_TO, R_CHILDREN,
+       R_FUNC, R_COUNT, R_SIZE };
+
+const char *heap_err_code(int err) {
+  switch (err) {
+    case HEAP_OK: return "OK";
+    case HEAP_ENOENT: return "ENOENT";
+    case HEAP_EIO: return "EIO";
+    case HEAP_EFORMAT: return "EFORMAT";
+    case HEAP_ETRUNCATED: return "ETRUNCATED";
+    case HEAP_ERANGE: return "ERANGE";
+    case HEAP_ENOMEM: return "ENOMEM";
+    default: return "EUNKNOWN";
+  }
+}
+
+void heap_free(struct heap_snapshot *s) {
+  if (!s) return;
+  for (uint32_t i = 0; i < s->node_type_count; i++) free(s->node_type_names[i]);
+  for (uint32_t i = 0; i < s->edge_type_count; i++) free(s->edge_type_names[i]);
+  free(s->node_type_names); free(s->edge_type_names);
+  free(s->node_type); free(s->node_name); free(s->node_id); free(s->self_size);
+  free(s->first_edge); free(s->trace_node); free(s->detachedness);
+  free(s->edge_type); free(s->edge_name); free(s->edge_to);
+  free(s->pool); free(s->str_off);
+  free(s->trace_fn); free(s->trace_tree);
+  free(s->ret_first); free(s->ret_from); free(s->parent_edge); free(s->nonessential);
+  free(s->idom); free(s->retained); free(s->distance); free(s->by_id);
+  if (s->class_label)
+    for (uint32_t c = 0; c < s->class_count; c++)
+      if (s->class_name[c] == HEAP_NO_NODE) free((void *)s->class_label[c]);
+  free(s->class_of); free(s->class_name); free(s->class_label);
+  free(s->dom_first); free(s->dom_child);
+  free(s);
+}
+
+static uint8_t kind_of_node_type(const char *t) {
+  static const char *names[] = {"hidden", "array", "string", "object", "code", "closure", "regexp", "number",
+                                "native", "synthetic", "concatenated string", "sliced string", "symbol",
+                                "bigint", "object shape"};
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strcmp(t, names[i])) return (uint8_t)i;
+  return HT_OTHER;
+}
+
+static uint8_t kind_of_edge_type(const char *t) {
+  static const char *names[] = {"context", "element", "property", "internal", "hidden", "shortcut", "weak"};
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strcmp(t, names[i])) return (uint8_t)i;
+  return ET_OTHER;
+}
+
+/* Copies a meta string list (e.g. meta.node_types[0]) into owned names. */
+static uint32_t take_names(struct parser *P, const struct jval *arr, char ***out, uint8_t *kinds,
+                           uint8_t (*kind)(const char *), const char *what) {
+  struct scanner *sc = &P->sc;
+  if (!arr || arr->type != J_ARR || arr->n == 0 || arr->n > 255)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..255 names", P->snapshot_off,
+              what);
+  *out = scan_alloc(sc, arr->n * sizeof **out);
+  memset(*out, 0, arr->n * sizeof **out);
+  for (size_t i = 0; i < arr->n; i++) {
+    const char *n = arr->items[i].type == J_STR ? arr->items[i].str : "?";
+    (*out)[i] = strdup(n);
+    if (!(*out)[i]) scan_fail(sc, HEAP_ENOMEM, "out of memory");
+    kinds[i] = kind(n);
+  }
+  return (uint32_t)arr->n;
+}
+
+static uint32_t field_roles(struct parser *P, const struct jval *fields, int8_t *roles, const char *what,
+                            const char *const *names, const int *values, int nnames) {
+  struct scanner *sc = &P->sc;
+  if (!fields || fields->type != J_ARR || fields->n == 0 || fields->n > MAX_FIELDS)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..%d field names",
+              P->snapshot_off, what, MAX_FIELDS);
+  for (size_t i = 0; i < fields->n; i++) {
+    roles[i] = R_SKIP;
+    if (fields->items[i].type != J_STR) continue;
+    for (int k = 0; k < nnames; k++)
+      if (!strcmp(fields->items[i].str, names[k])) roles[i] = (int8_t)values[k];
+  }
+  return (uint32_t)fields->n;
+}
+
+static int has_role(const int8_t *roles, uint32_t n, int role) {
+  for (uint32_t i = 0; i < n; i++)
+    if (roles[i] == role) return 1;
+  return 0;
+}
+
+static int64_t meta_int(const struct jval *o, const char *key) {
+  const struct jval *v = jget(o, key);
+  if (!v || v->type != J_NUM || v->num < 0 || v->num > 4294967295.0) return -1;
+  return (int64_t)v->num;
+}
+
+/* Reads "snapshot": {meta, node_count, edge_count, ...} and sets up the layout. */
+static void parse_snapshot_meta(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  struct heap_snapshot *s = P->s;
+  P->snapshot_off = scan_offset(sc);
+  if (P->snapshot) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"snapshot\" key", P->snapshot_off);
+  P->snapshot = scan_dom(sc, 0);
+  const struct jval *meta = jget(P->snapshot, "meta");
+  if (!meta) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected snapshot.meta", P->snapshot_off);
+
+  static const char *nnames[] = {"type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"};
+  static const int nroles[] = {R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH};
+  P->nf = field_roles(P, jget(meta, "node_fields"), P->node_role, "node_fields", nnames, nroles, 7);
+  for (int k = 0; k < 5; k++)
+    if (!has_role(P->node_role, P->nf, nroles[k]))
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.node_fields lacks \"%s\"", P->snapshot_off,
+                nnames[k]);
+  static const char *enames[] = {"type", "name_or_index", "to_node"};
+  static const int eroles[] = {R_TYPE, R_NAME, R_TO};
+  P->ef = field_roles(P, jget(meta, "edge_fields"), P->edge_role, "edge_fields", enames, eroles, 3);
+  for (int k = 0; k < 3; k++)
+    if (!has_role(P->edge_role, P->ef, eroles[k]))
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.edge_fields lacks \"%s\"", P->snapshot_off,
+                enames[k]);
+  const struct jval *tfields = jget(meta, "trace_node_fields");
+  static const char *tnames[] = {"id", "function_info_index", "count", "size", "children"};
+  static const int troles[] = {R_ID, R_FUNC, R_COUNT, R_SIZE, R_CHILDREN};
+  if (tfields && tfields->type == J_ARR && tfields->n > 0) {
+    P->tf = field_roles(P, tfields, P->trace_role, "trace_node_fields", tnames, troles, 5);
+  } else {
+    P->tf = 5;
+    for (int k = 0; k < 5; k++) P->trace_role[k] = (int8_t)troles[k];
+  }
+  const struct jval *ffields = jget(meta, "trace_function_info_fields");
+  s->trace_fn_fields = 6;
+  s->trace_fn_name = 1; s->trace_fn_script = 2; s->trace_fn_line = 4; s->trace_fn_column = 5;
+  if (ffields && ffields->type == J_ARR && ffields->n > 0 && ffields->n < MAX_FIELDS) {
+    s->trace_fn_fields = (uint32_t)ffields->n;
+    s->trace_fn_name = s->trace_fn_script = s->trace_fn_line = s->trace_fn_column = -1;
+    for (size_t i = 0; i < ffields->n; i++) {
+      const char *f = ffields->items[i].type == J_STR ? ffields->items[i].str : "";
+      if (!strcmp(f, "name")) s->trace_fn_name = (int)i;
+      if (!strcmp(f, "script_name")) s->trace_fn_script = (int)i;
+      if (!strcmp(f, "line")) s->trace_fn_line = (int)i;
+      if (!strcmp(f, "column")) s->trace_fn_column = (int)i;
+    }
+  }
+
+  const struct jval *nt = jget(meta, "node_types"), *et = jget(meta, "edge_types");
+  for (uint32_t i = 0; i < P->nf; i++)
+    if (P->node_role[i] == R_TYPE) {
+      if (!nt || nt->type != J_ARR || nt->n <= i)
+        scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.node_types lacks the type list", P->snapshot_off);
+      s->node_type_count = take_names(P, &nt->items[i], &s->node_type_names, s->node_kind, kind_of_node_type,
+                                      "node_types");
+    }
+  for (uint32_t i = 0; i < P->ef; i++)
+    if (P->edge_role[i] == R_TYPE) {
+      if (!et || et->type != J_ARR || et->n <= i)
+        scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.edge_types lacks the type list", P->snapshot_off);
+      s->edge_type_count = take_names(P, &et->items[i], &s->edge_type_names, s->edge_kind, kind_of_edge_type,
+                                      "edge_types");
+    }
+  P->declared_nodes = meta_int(P->snapshot, "node_count");
+  P->declared_edges = meta_int(P->snapshot, "edge_count");
+  P->root_index = meta_int(P->snapshot, "root_index");
+}
+
+/* Never trust a declared count for an allocation: cap it by what the rest of
+ * the input could hold (each number takes at least two bytes). */
+static uint64_t plausible(struct parser *P, int64_t declared, uint32_t fields) {
+  uint64_t left = (uint64_t)(P->sc.end - P->sc.p);
+  uint64_t most = left / (2 * (uint64_t)fields) + 1;
+  if (declared < 0) return most < 1024 ? most : 1024;
+  return (uint64_t)declared < most ? (uint64_t)declared : most;
+}
+
+static void grow_nodes(struct parser *P, uint64_t cap) {
+  struct heap_snapshot *s = P->s;
+  struct scanner *sc = &P->sc;
+  if (cap >= UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 nodes", scan_offset(sc));
+  if (P->ids_only) {
+    P->ids.v = scan_realloc(sc, P->ids.v, cap * sizeof *P->ids.v);
+    P->ids.cap = cap;
+    P->node_cap = cap;
+    return;
+  }
+  s->node_type = scan_realloc(sc, s->node_type, cap);
+  s->node_name = scan_realloc(sc, s->node_name, cap * 4);
+  s->node_id = scan_realloc(sc, s->node_id, cap * 4);
+  s->self_size = scan_realloc(sc, s->self_size, cap * 8);
+  s->first_edge = scan_realloc(sc, s->first_edge, (cap + 1) * 4);
+  if (has_role(P->node_role, P->nf, R_TRACE)) s->trace_node = scan_realloc(sc, s->trace_node, cap * 4);
+  if (has_role(P->node_role, P->nf, R_DETACH)) s->detachedness = scan_realloc(sc, s->detachedness, cap);
+  P->node_cap = cap;
+}
+
+#define NUM_OR_FAIL(what)                                                                         \
+  do {                                                                                            \
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;                 \
+    if (p >= end || (unsigned)(*p - '0') > 9) { sc->p = p; scan_expected(sc, what); }             \
+    const char *d0 = p;                                                                           \
+    v = (uint64_t)(*p++ - '0');                                                                   \
+    while (p < end && (unsigned)(*p - '0') <= 9) v = v * 10 + (uint64_t)(*p++ - '0');             \
+    if (p - d0 > 19) { sc->p = d0; scan_fail(sc, HEAP_ERANGE, "at byte %zu: number too large", scan_offset(sc)); } \
+  } while (0)
+
+#define SEP_OR_BREAK(what)                                                                        \
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;                   \
+  if (p < end && *p == ',') { p++; }                                                              \
+  else if (p < end && *p == ']') { p++; break; }                                                  \
+  else { sc->p = p; scan_expected(sc, what); }
+
+static void parse_v8_nodes(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  struct heap_snapshot *s = P->s;
+  if (!P->snapshot)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"snapshot\" (with meta) before \"nodes\"", scan_offset(sc));
+  if (P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
+  P->have_nodes = 1;
+  P->nodes_off = scan_offset(sc);
+  scan_expect(sc, '[', "'[' starting the nodes array");
+  grow_nodes(P, plausible(P, P->declared_nodes, P->nf));
+  const int8_t *role = P->node_role;
+  const uint32_t nf = P->nf, ntypes = s->node_type_count;
+  uint64_t n = 0, v;
+  uint32_t f = 0;
+  const char *p = sc->p, *end = sc->end;
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  if (p < end && *p == ']') {
+    p++;
+  } else {
+    for (;;) {
+      NUM_OR_FAIL("a number in the nodes array");
+      if (f == 0 && n == P->node_cap) {
+        sc->p = p;
+        grow_nodes(P, P->node_cap + P->node_cap / 2 + 1024);
+      }
+      if (P->ids_only) {
+        if (role[f] == R_ID) {
+          if (v > UINT32_MAX) { sc->p = p; scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc)); }
+          P->ids.v[n] = (uint32_t)v;
+        }
+      } else {
+        switch (role[f]) {
+          case R_TYPE:
+            if (v >= ntypes) {
+              sc->p = p;
+              scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node type %llu is not in meta.node_types (%u types)",
+                        scan_offset(sc), (unsigned long long)v, ntypes);
+            }
+            s->node_type[n] = (uint8_t)v;
+            break;
+          case R_NAME: s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
+          case R_ID:
+            if (v > UINT32_MAX) { sc->p = p; scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc)); }
+            s->node_id[n] = (uint32_t)v;
+            break;
+          case R_SELF: s->self_size[n] = v; break;
+          case R_EDGES:
+            if (v > UINT32_MAX) { sc->p = p; scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc)); }
+            s->first_edge[n] = (uint32_t)v;
+            break;
+          case R_TRACE: s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
+          case R_DETACH: s->detachedness[n] = v > 255 ? 255 : (uint8_t)v; break;
+          default: break;
+        }
+      }
+      if (++f == nf) { f = 0; n++; }
+      if (p >= sc->next_mark) { sc->p = p; scan_checkpoint(sc); }
+      SEP_OR_BREAK("',' or ']' in the nodes array");
+    }
+  }
+  sc->p = p;
+  if (f != 0)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array ends inside a node (%u of %u fields)",
+              scan_offset(sc) - 1, f, nf);
+  if (P->declared_nodes >= 0 && n != (uint64_t)P->declared_nodes)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array holds %llu nodes but snapshot.node_count is %lld",
+              scan_offset(sc) - 1, (unsigned long long)n, (long long)P->declared_nodes);
+  if (n == 0) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array is empty", P->nodes_off);
+  if (P->ids_only) { P->ids.n = n; return; }
+  s->node_count = (uint32_t)n;
+  /* edge counts -> first-edge offsets */
+  uint64_t sum = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    uint32_t c = s->first_edge[i];
+    s->first_edge[i] = (uint32_t)sum;
+    sum += c;
+    if (sum >= UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", P->nodes_off);
+  }
+  s->first_edge[n] = (uint32_t)sum;
+}
+
+static void grow_edges(struct parser *P, uint64_t cap) {
+  struct heap_snapshot *s = P->s;
+  struct scanner *sc = &P->sc;
+  if (cap >= UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", scan_offset(sc));
+  s->edge_type = scan_realloc(sc, s->edge_type, cap);
+  s->edge_name = scan_realloc(sc, s->edge_name, cap * 4);
+  s->edge_to = scan_realloc(sc, s->edge_to, cap * 4);
+  P->edge_cap = cap;
+}
+
+static void parse_v8_edges(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  struct heap_snapshot *s = P->s;
+  if (!P->have_nodes)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"nodes\" before \"edges\"", scan_offset(sc));
+  if (P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
+  P->have_edges = 1;
+  P->edges_off = scan_offset(sc);
+  scan_expect(sc, '[', "'[' starting the edges array");
+  uint64_t want = s->first_edge[s->node_count];
+  if (P->declared_edges >= 0 && (uint64_t)P->declared_edges != want)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes' edge counts add up to %llu but snapshot.edge_count is %lld",
+              P->edges_off, (unsigned long long)want, (long long)P->declared_edges);
+  grow_edges(P, plausible(P, (int64_t)want, P->ef));
+  const int8_t *role = P->edge_role;
+  const uint32_t ef = P->ef, ntypes = s->edge_type_count, nf = P->nf;
+  const uint64_t node_limit = (uint64_t)s->node_count * nf;
+  uint64_t n = 0, v;
+  uint32_t f = 0;
+  const char *p = sc->p, *end = sc->end;
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  if (p < end && *p == ']') {
+    p++;
+  } else {
+    for (;;) {
+      NUM_OR_FAIL("a number in the edges array");
+      if (f == 0 && n == P->edge_cap) {
+        if (n >= want) {
+          sc->p = p;
+          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array is longer than the nodes' edge counts (%llu)",
+                    scan_offset(sc), (unsigned long long)want);
+        }
+        sc->p = p;
+        uint64_t cap = P->edge_cap + P->edge_cap / 2 + 1024;
+        grow_edges(P, cap < want ? cap : want);
+      }
+      switch (role[f]) {
+        case R_TYPE:
+          if (v >= ntypes) {
+            sc->p = p;
+            scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
+                      scan_offset(sc), (unsigned long long)v, ntypes);
+          }
+          s->edge_type[n] = (uint8_t)v;
+          break;
+        case R_NAME: s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
+        case R_TO:
+          if (v >= node_limit || v % nf) {
+            sc->p = p;
+            scan_fail(sc, HEAP_EFORMAT,
+                      "at byte %zu: edge %llu points to node offset %llu, %s", scan_offset(sc),
+                      (unsigned long long)n, (unsigned long long)v,
+                      v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
+          }
+          s->edge_to[n] = (uint32_t)(v / nf);
+          break;
+        default: break;
+      }
+      if (++f == ef) { f = 0; n++; }
+      if (p >= sc->next_mark) { sc->p = p; scan_checkpoint(sc); }
+      SEP_OR_BREAK("',' or ']' in the edges array");
+    }
+  }
+  sc->p = p;
+  if (f != 0)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array ends inside an edge (%u of %u fields)",
+              scan_offset(sc) - 1, f, ef);
+  if (n != want)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array holds %llu edges but the nodes' edge counts add up to %llu",
+              scan_offset(sc) - 1, (unsigned long long)n, (unsigned long long)want);
+  s->edge_count = (uint32_t)n;
+}
+
+static void trace_push_level(struct parser *P, uint32_t parent) {
+  if (P->tstack_n == P->tstack_cap) {
+    P->tstack_cap = P->tstack_cap ? P->tstack_cap * 2 : 64;
+    P->tstack = scan_realloc(&P->sc, P->tstack, P->tstack_cap * sizeof *P->tstack);
+  }
+  P->tstack[P->tstack_n++] = (struct trace_level){parent, 0, HEAP_NO_NODE};
+}
+
+/* trace_tree is nested: [id, function_info_index, count, size, [children...], ...]. */
+static void parse_trace_tree(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  scan_expect(sc, '[', "'[' starting trace_tree");
+  P->tstack_n = 0;
+  trace_push_level(P, HEAP_NO_NODE);
+  for (;;) {
+    int c = scan_peek(sc);
+    if (c == ']') {
+      sc->p++;
+      if (--P->tstack_n == 0) break;
+    } else {
+      struct trace_level *L = &P->tstack[P->tstack_n - 1];
+      int role = P->trace_role[L->k];
+      if (c == '[') {
+        if (role != R_CHILDREN || L->rec == HEAP_NO_NODE) scan_expected(sc, "a number in trace_tree");
+        sc->p++;
+        L->k = (L->k + 1) % P->tf;
+        trace_push_level(P, L->rec);
+        if (scan_peek(sc) == ']') continue;
+        continue; /* no separator right after '[' */
+      }
+      uint64_t v = scan_uint(sc);
+      if (L->k == 0) {
+        if (P->trace_n == P->trace_cap) {
+          P->trace_cap = P->trace_cap ? P->trace_cap * 2 : 256;
+          P->trace = scan_realloc(sc, P->trace, P->trace_cap * sizeof *P->trace);
+        }
+        L->rec = (uint32_t)P->trace_n;
+        P->trace[P->trace_n++] = (struct heap_trace_node){0, HEAP_NO_NODE, 0, L->parent, 0};
+      }
+      struct heap_trace_node *t = &P->trace[L->rec];
+      uint32_t v32 = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+      switch (role) {
+        case R_ID: t->id = v32; break;
+        case R_FUNC: t->function_info = v32; break;
+        case R_COUNT: t->count = v32; break;
+        case R_SIZE: t->size = v; break;
+        case R_CHILDREN: scan_expected(sc, "a children array in trace_tree");
+        default: break;
+      }
+      L->k = (L->k + 1) % P->tf;
+    }
+    c = scan_peek(sc);
+    if (c == ',') { sc->p++; continue; }
+    if (c == ']') continue;
+    scan_expected(sc, "',' or ']' in trace_tree");
+  }
+}
+
+/* Checks what could not be checked while streaming (strings come last). */
+static void finish_v8(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  struct heap_snapshot *s = P->s;
+  size_t end = scan_offset(sc);
+  if (!P->snapshot) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot", end);
+  if (!P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", end);
+  if (!P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"edges\" array", end);
+  if (!P->have_strings) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"strings\" array", end);
+  s->format = HEAP_FORMAT_V8;
+  s->string_count = (uint32_t)P->str_off.n;
+  s->pool = P->pool.v; P->pool.v = NULL;
+  s->str_off = P->str_off.v; P->str_off.v = NULL;
+  for (uint32_t i = 0; i < s->node_count; i++)
+    if (s->node_name[i] >= s->string_count)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node %u (id %u) names string %u but there are only %u strings",
+                P->nodes_off, i, s->node_id[i], s->node_name[i], s->string_count);
+  for (uint32_t e = 0; e < s->edge_count; e++)
+    if (!heap_edge_is_indexed(s, e) && s->edge_name[e] >= s->string_count)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %u names string %u but there are only %u strings",
+                P->edges_off, e, s->edge_name[e], s->string_count);
+  s->root = 0;
+  if (P->root_index >= 0) {
+    if ((uint64_t)P->root_index % P->nf || (uint64_t)P->root_index / P->nf >= s->node_count)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.root_index %lld is not a node", P->snapshot_off,
+                (long long)P->root_index);
+    s->root = (uint32_t)(P->root_index / P->nf);
+  }
+  s->trace_fn = P->trace_fn.v; P->trace_fn.v = NULL;
+  s->trace_fn_count = s->trace_fn_fields ? (uint32_t)(P->trace_fn.n / s->trace_fn_fields) : 0;
+  s->trace_tree = P->trace; P->trace = NULL;
+  s->trace_tree_count = (uint32_t)P->trace_n;
+}
+
+static void parse_top(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  if (sc->end - sc->p >= 3 && !memcmp(sc->p, "\xEF\xBB\xBF", 3)) sc->p += 3;
+  scan_expect(sc, '{', "'{' starting a heap snapshot");
+  if (scan_peek(sc) == '}') scan_fail(sc, HEAP_EFORMAT, "at byte %zu: an empty object is not a heap snapshot", scan_offset(sc));
+  for (;;) {
+    char key[64];
+    scan_key(sc, key, sizeof key);
+    scan_ws(sc);
+    if (!strcmp(key, "snapshot") && !P->jsc) {
+      parse_snapshot_meta(P);
+    } else if (!strcmp(key, "nodes") && P->snapshot) {
+      parse_v8_nodes(P);
+      if (P->ids_only) return; /* ids are all we wanted */
+    } else if (!strcmp(key, "edges") && P->snapshot) {
+      parse_v8_edges(P);
+    } else if (!strcmp(key, "strings") && P->snapshot) {
+      if (P->have_strings) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"strings\" key", scan_offset(sc));
+      P->have_strings = 1;
+      scan_string_array(sc, &P->pool, &P->str_off);
+    } else if (!strcmp(key, "trace_function_infos") && P->snapshot) {
+      scan_uint_array(sc, &P->trace_fn, "trace_function_infos");
+    } else if (!strcmp(key, "trace_tree") && P->snapshot) {
+      parse_trace_tree(P);
+    } else if ((!strcmp(key, "version") || !strcmp(key, "type")) && !P->snapshot) {
+      P->jsc = 1;
+      scan_skip_value(sc);
+    } else if (!strcmp(key, "nodes") && P->jsc) {
+      if (P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
+      P->have_nodes = 1;
+      P->nodes_off = scan_offset(sc);
+      scan_uint_array(sc, &P->jnodes, "nodes");
+      if (P->ids_only) return;
+    } else if (!strcmp(key, "edges") && P->jsc) {
+      if (P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
+      P->have_edges = 1;
+      P->edges_off = scan_offset(sc);
+      scan_uint_array(sc, &P->jedges, "edges");
+    } else if (!strcmp(key, "nodeClassNames") && P->jsc) {
+      scan_string_array(sc, &P->jpool, &P->jcls_off);
+    } else if (!strcmp(key, "edgeNames") && P->jsc) {
+      scan_string_array(sc, &P->jpool, &P->jname_off);
+    } else if (!strcmp(key, "edgeTypes") && P->jsc) {
+      scan_string_array(sc, &P->jtypes_pool, &P->jtypes_off);
+    } else if ((!strcmp(key, "nodes") || !strcmp(key, "edges"))) {
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"snapshot\" (V8) or \"version\" (JSC) before \"%s\"",
+                scan_offset(sc), key);
+    } else {
+      scan_skip_value(sc); /* samples, locations, scopes, ...: not needed */
+    }
+    int c = scan_peek(sc);
+    if (c == ',') { sc->p++; continue; }
+    if (c == '}') { sc->p++; break; }
+    scan_expected(sc, "',' or '}' after a top-level value");
+  }
+  scan_ws(sc);
+  if (sc->p != sc->end) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: trailing data after the snapshot", scan_offset(sc));
+}
+
+static void parser_cleanup(struct parser *P) {
+  jval_free(P->snapshot);
+  free(P->ids.v); free(P->pool.v); free(P->str_off.v); free(P->trace_fn.v);
+  free(P->trace); free(P->tstack);
+  free(P->jnodes.v); free(P->jedges.v); free(P->jpool.v); free(P->jtypes_pool.v);
+  free(P->jcls_off.v); free(P->jname_off.v); free(P->jtypes_off.v);
+  free(P->sc.scratch.v);
+}
+
+static void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_t errlen,
+                        heap_progress_fn progress, void *ud) {
+  memset(P, 0, sizeof *P);
+  P->sc.base = P->sc.p = buf;
+  P->sc.end = buf + len;
+  P->sc.err = err;
+  P->sc.errlen = errlen;
+  P->sc.progress = progress;
+  P->sc.progress_ud = ud;
+  P->sc.released = buf;
+  P->sc.next_mark = buf; /* report 0 at once */
+}
+
+/* The whole pipeline after the text is read: graph, dominators, distances. */
+static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
+  int rc = heap_build_graph(s, err, errlen);
+  if (rc) return rc;
+  if (heap_compute_dominators(s) || heap_compute_distances(s)) {
+    snprintf(err, errlen, "out of memory computing dominators");
+    return HEAP_ENOMEM;
+  }
+  return HEAP_OK;
+}
+
+static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out, char *err,
+                        size_t errlen, heap_progress_fn progress, void *ud) {
+  struct parser *P = calloc(1, sizeof *P);
+  *out = NULL;
+  if (!P) { snprintf(err, errlen, "out of memory"); return HEAP_ENOMEM; }
+  parser_init(P, buf, len, err, errlen, progress, ud);
+  P->sc.release_pages = release;
+  P->s = calloc(1, sizeof *P->s);
+  if (!P->s) { free(P); snprintf(err, errlen, "out of memory"); return HEAP_ENOMEM; }
+  if (setjmp(P->sc.fail)) {
+    int code = P->sc.code;
+    heap_free(P->s);
+    parser_cleanup(P);
+    free(P);
+    return code;
+  }
+  scan_checkpoint(&P->sc);
+  parse_top(P);
+  if (P->jsc) jsc_finish(P);
+  else finish_v8(P);
+  struct heap_snapshot *s = P->s;
+  parser_cleanup(P);
+  free(P);
+  if (progress) progress(ud, len, len);
+  int rc = analyse(s, err, errlen);
+  if (rc) { heap_free(s); return rc; }
+  *out = s;
+  return HEAP_OK;
+}
+
+int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen,
+                         heap_progress_fn progress, void *ud) {
+  return parse_buffer(buf, len, 0, out, err, errlen, progress, ud);
+}
+
+int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen) {
+  return parse_buffer(buf, len, 0, out, err, errlen, NULL, NULL);
+}
+
+/* Maps a file read-only; *len 0 gives a static empty buffer. */
+static int map_file(const char *path, const char **buf, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    snprintf(err, errlen, "%s: %s", path, strerror(e));
+    return e == ENOENT ? HEAP_ENOENT : HEAP_EIO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a regular file", path);
+    close(fd);
+    return HEAP_EIO;
+  }
+  *len = (size_t)st.st_size;
+  if (*len == 0) {
+    *buf = "";
+    close(fd);
+    return HEAP_OK;
+  }
+  void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) {
+    snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+    return HEAP_EIO;
+  }
+  madvise(m, *len, MADV_SEQUENTIAL);
+  *buf = m;
+  return HEAP_OK;
+}
+
+static void prefix_path(const char *path, char *err, size_t errlen) {
+  /* "path: message" so the CLI can print it as is */
+  size_t pl = strlen(path);
+  size_t ml = strlen(err);
+  if (pl + 2 + ml + 1 > errlen) return;
+  memmove(err + pl + 2, err, ml + 1);
+  memcpy(err, path, pl);
+  err[pl] = ':';
+  err[pl + 1] = ' ';
+}
+
+int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
+                   heap_progress_fn progress, void *ud) {
+  const char *buf;
+  size_t len;
+  *out = NULL;
+  int rc = map_file(path, &buf, &len, err, errlen);
+  if (rc) return rc;
+  rc = parse_buffer(buf, len, len > 0, out, err, errlen, progress, ud);
+  if (len) munmap((void *)buf, len);
+  if (rc) prefix_path(path, err, errlen);
+  return rc;
+}
+
+int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
+                  heap_progress_fn progress, void *ud) {
+  const char *buf;
+  size_t len;
+  *ids = NULL;
+  *count = 0;
+  int rc = map_file(path, &buf, &len, err, errlen);
+  if (rc) return rc;
+  struct parser *P = calloc(1, sizeof *P);
+  struct heap_snapshot *s = calloc(1, sizeof *s);
+  if (!P || !s) {
+    free(P); free(s);
+    if (len) munmap((void *)buf, len);
+    snprintf(err, errlen, "out of memory");
+    return HEAP_ENOMEM;
+  }
+  parser_init(P, buf, len, err, errlen, progress, ud);
+  P->sc.release_pages = len > 0;
+  P->s = s;
+  P->ids_only = 1;
+  if (setjmp(P->sc.fail)) {
+    rc = P->sc.code;
+    goto done;
+  }
+  scan_checkpoint(&P->sc);
+  parse_top(P);
+  if (!P->have_nodes) scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", scan_offset(&P->sc));
+  if (P->jsc) {
+    /* JSC nodes are [id, size, classNameIndex, flags] */
+    if (P->jnodes.n % 4)
+      scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: the nodes array length is not a multiple of 4", P->nodes_off);
+    size_t n = P->jnodes.n / 4;
+    for (size_t i = 0; i < n; i++) P->jnodes.v[i] = P->jnodes.v[i * 4];
+    P->ids.v = P->jnodes.v;
+    P->ids.n = n;
+    P->jnodes.v = NULL;
+  }
+  uint32_t *tmp = malloc((P->ids.n ? P->ids.n : 1) * sizeof *tmp);
+  if (!tmp) scan_fail(&P->sc, HEAP_ENOMEM, "out of memory");
+  heap_radix_sort_u32(P->ids.v, tmp, P->ids.n);
+  free(tmp);
+  *ids = P->ids.v;
+  *count = (uint32_t)P->ids.n;
+  P->ids.v = NULL;
+  rc = HEAP_OK;
+  if (progress) progress(ud, len, len);
+done:
+  heap_free(P->s);
+  parser_cleanup(P);
+  free(P);
+  if (len) munmap((void *)buf, len);
+  if (rc) prefix_path(path, err, errlen);
+  return rc;
+}

@@ -1,0 +1,163 @@
+--- memdbg.heap: heap snapshot analysis (V8 .heapsnapshot and JSC/Bun snapshots).
+--
+--   local heap = require "memdbg.heap"
+--   local snap, err, code = heap.load("a.heapsnapshot", { onProgress = function(done, total) end })
+--   snap.nodeCount, snap.edgeCount, snap.format ("v8" | "jsc"), snap.totalSize
+--   snap:summary{ top = 50 }   -> { {name, count, shallowSize, retainedSize, distance}, ... } by retainedSize desc
+--   snap:diff(base)            -> { {name, new, deleted, delta, allocSize, freedSize, sizeDelta}, ... } by sizeDelta desc
+--   snap:node(id)              -> {id, name, className, type, selfSize, retainedSize, distance, edgeCount,
+--                                  dominatorId, detached?, traceNodeId?}   | nil, err, "ERANGE"
+--   snap:retainerPath(id)      -> array of steps from a GC root down to the node | nil, err, code
+--   snap:top{ n = 20 }         -> the n largest objects by retained size (tables as snap:node returns)
+--   snap:detached()            -> detached DOM nodes per class {name, count, retainedSize}
+--   snap:allocationSites()     -> live objects per allocation site (snapshots taken with allocation tracking)
+--   snap:close()               -> frees the native memory now (idempotent; also on __gc / __close)
+--   heap.findLeaks{ baseline = "a", target = "b", final = "c", onProgress = fn }
+--       -> { {class, count, retainedSize, exampleId, retainerPath = {"step", ...}}, ... } by retainedSize desc
+--
+-- Retainer path steps are tables { text, id, name, className, type, edge, edgeType }: the first step is
+-- the root's child the path starts from (text is its label, e.g. "global @6049" or "(GC roots) @3"), every
+-- later step's text reads "edge (edgeType) → Class @id", so table.concat of the texts with " → " gives
+-- e.g. "global @6049 → cache (property) → Map @123 → [0] (element) → Foo @456". findLeaks paths are the
+-- text strings alone.
+--
+-- Failures (missing, unreadable, truncated or malformed files) return nil, message, code with code one of
+-- "ENOENT", "EIO", "EFORMAT", "ETRUNCATED", "ERANGE", "ENOMEM"; messages name the byte offset and what was
+-- expected there. Argument mistakes raise errors.
+--
+-- Semantics follow Chrome DevTools: dominators ignore weak edges, self edges, shortcut edges not from the
+-- root and WeakMap table->value edges; distances are BFS from the root skipping weak edges (system-only
+-- nodes get 100000000 added, unreachable nodes have no distance); the summary groups by constructor name
+-- for objects ("(string)", "(array)", "(closure)", "(system)", ... otherwise) and skips nodes of self size 0.
+-- For JSC snapshots the root is the node with id 0 ("<root>") and nodes are grouped by JSC class name.
+local core = require "memdbg._heap"
+
+local heap = {}
+
+local Snapshot = {}
+Snapshot.__index = Snapshot
+
+local function wrap(ud)
+  local info = ud:info()
+  return setmetatable({
+    _ud = ud,
+    nodeCount = info.nodeCount,
+    edgeCount = info.edgeCount,
+    format = info.format,
+    totalSize = info.totalSize,
+    hasAllocationTraces = info.hasAllocationTraces,
+  }, Snapshot)
+end
+
+local function opt_table(t, fname)
+  if t == nil then return {} end
+  if type(t) ~= "table" then error(fname .. ": options must be a table", 3) end
+  return t
+end
+
+local function check_id(id, fname)
+  if math.type then
+    if math.type(id) ~= "integer" then
+      if type(id) == "number" and id == math.floor(id) then return math.floor(id) end
+      error(fname .. ": node id must be an integer, got " .. tostring(id), 3)
+    end
+  elseif type(id) ~= "number" or id ~= math.floor(id) then
+    error(fname .. ": node id must be an integer, got " .. tostring(id), 3)
+  end
+  return id
+end
+
+--- heap.load(path[, opts]) -> snapshot | nil, message, code
+function heap.load(path, opts)
+  if type(path) ~= "string" then error("heap.load: path must be a string", 2) end
+  opts = opt_table(opts, "heap.load")
+  if opts.onProgress ~= nil and type(opts.onProgress) ~= "function" then
+    error("heap.load: onProgress must be a function", 2)
+  end
+  local ud, err, code = core.load(path, opts.onProgress)
+  if not ud then return nil, err, code end
+  return wrap(ud)
+end
+
+--- heap.parse(text) -> snapshot | nil, message, code   (a snapshot held in a Lua string)
+function heap.parse(text)
+  if type(text) ~= "string" then error("heap.parse: text must be a string", 2) end
+  local ud, err, code = core.parse(text)
+  if not ud then return nil, err, code end
+  return wrap(ud)
+end
+
+local function ud_of(self, fname)
+  if getmetatable(self) ~= Snapshot then error(fname .. ": call it as snap:" .. fname .. "(...)", 3) end
+  if not self._ud then error(fname .. ": the snapshot is closed", 3) end
+  return self._ud
+end
+
+function Snapshot:summary(opts)
+  local ud = ud_of(self, "summary")
+  opts = opt_table(opts, "summary")
+  if opts.top ~= nil and type(opts.top) ~= "number" then error("summary: top must be a number", 2) end
+  return ud:summary(opts.top or 0)
+end
+
+function Snapshot:diff(base)
+  local ud = ud_of(self, "diff")
+  if getmetatable(base) ~= Snapshot then error("diff: base must be a snapshot from heap.load", 2) end
+  if not base._ud then error("diff: the base snapshot is closed", 2) end
+  return ud:diff(base._ud)
+end
+
+function Snapshot:node(id)
+  return ud_of(self, "node"):node(check_id(id, "node"))
+end
+
+function Snapshot:retainerPath(id)
+  return ud_of(self, "retainerPath"):retainer_path(check_id(id, "retainerPath"))
+end
+
+function Snapshot:top(opts)
+  local ud = ud_of(self, "top")
+  opts = opt_table(opts, "top")
+  if opts.n ~= nil and type(opts.n) ~= "number" then error("top: n must be a number", 2) end
+  return ud:top(opts.n or 20)
+end
+
+function Snapshot:detached()
+  return ud_of(self, "detached"):detached()
+end
+
+function Snapshot:allocationSites()
+  return ud_of(self, "allocationSites"):allocation_sites()
+end
+
+--- Frees the native memory; safe to call more than once.
+function Snapshot:close()
+  if self._ud then
+    self._ud:close()
+    self._ud = nil
+  end
+end
+
+Snapshot.__close = Snapshot.close
+Snapshot.__gc = Snapshot.close -- Lua 5.4; under LuaJIT the userdata's own __gc frees it
+
+function Snapshot:__tostring()
+  if not self._ud then return "heap snapshot (closed)" end
+  return tostring(self._ud)
+end
+
+--- heap.findLeaks{baseline=, target=, final=[, onProgress=]} -> groups | nil, message, code
+function heap.findLeaks(opts)
+  if type(opts) ~= "table" then error("heap.findLeaks: expects a table {baseline=, target=, final=}", 2) end
+  for _, k in ipairs { "baseline", "target", "final" } do
+    if type(opts[k]) ~= "string" then error("heap.findLeaks: " .. k .. " must be a file path", 2) end
+  end
+  if opts.onProgress ~= nil and type(opts.onProgress) ~= "function" then
+    error("heap.findLeaks: onProgress must be a function", 2)
+  end
+  local groups, err, code = core.find_leaks(opts.baseline, opts.target, opts.final, opts.onProgress)
+  if not groups then return nil, err, code end
+  return groups
+end
+
+return heap
