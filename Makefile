@@ -4,26 +4,42 @@ LUA        ?= lua5.4
 PREFIX     ?= /usr/local
 SANITIZE   ?=
 
+# luarocks gives LUADIR (.../share/lua/5.x): the Lua version is its last part.
+ifneq ($(LUADIR),)
+  LUA_VERSION ?= $(lastword $(subst /, ,$(LUADIR)))
+endif
 ifeq ($(LUA),luajit)
   LUA_PC      := luajit
-  LUA_VERSION := 5.1
+  LUA_VERSION ?= 5.1
 else
   LUA_PC      := lua5.4
-  LUA_VERSION := 5.4
+  LUA_VERSION ?= 5.4
 endif
+# luarocks passes LUA_INCDIR (and the install folders below); otherwise pkg-config.
+ifneq ($(LUA_INCDIR),)
+  LUA_CFLAGS := -I$(LUA_INCDIR)
+else
+  LUA_CFLAGS := $(shell pkg-config --cflags $(LUA_PC))
+endif
+LUADIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+BINDIR ?= $(PREFIX)/bin
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter
-CFLAGS  += $(shell pkg-config --cflags $(LUA_PC) libwebsockets)
-CFLAGS  += -Icsrc
+# Our own flags live apart from CFLAGS, which luarocks sets on the command line.
+MY_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter \
+             $(LUA_CFLAGS) $(shell pkg-config --cflags libwebsockets) -Icsrc
 LWS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
 LDFLAGS += -shared -pthread
 
-BUILD := build/$(LUA)
+BUILD ?= build/$(LUA)
+ifneq ($(ROCKS_BUILD),)
+  BUILD := build/rocks-$(LUA_VERSION)
+endif
 ifneq ($(SANITIZE),)
-  BUILD   := build/$(LUA)-san
-  CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  BUILD   := $(BUILD)-san
+  MY_CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
   # The interpreter is not built with ASan, so the runtime must be preloaded.
   SAN_ENV := LD_PRELOAD="$(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)" \
@@ -39,20 +55,23 @@ MOCK_BIN := $(BUILD)/mock_inspector
 HDRS     := $(wildcard csrc/*.h csrc/core/*.h csrc/heap/*.h)
 
 BUSTED   := $(LUA) /usr/bin/busted
+VALGRIND_SPECS ?= spec/transport_mock_spec.lua
 SPEC_ENV := MEMDBG_BUILD=$(BUILD) $(SAN_ENV)
 
-.PHONY: all deps test test-fast sanitize install lint format clean fuzz bench demo
+.PHONY: all modules deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
 
 all: $(CORE_SO) $(HEAP_SO) $(MOCK_BIN)
 
+modules: $(CORE_SO) $(HEAP_SO)
+
 $(CORE_SO): $(CORE_SRC) $(HDRS) | $(BUILD)/memdbg
-	$(CC) $(CFLAGS) -o $@ $(CORE_SRC) $(LDFLAGS) $(LWS_LIBS)
+	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(CORE_SRC) $(LDFLAGS) $(LWS_LIBS)
 
 $(HEAP_SO): $(HEAP_SRC) $(HDRS) | $(BUILD)/memdbg
-	$(CC) $(CFLAGS) -o $@ $(HEAP_SRC) $(LDFLAGS) -lm
+	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(HEAP_SRC) $(LDFLAGS) -lm
 
 $(MOCK_BIN): spec/mock/mock_inspector.c | $(BUILD)/memdbg
-	$(CC) $(filter-out -fPIC,$(CFLAGS)) -o $@ $< $(filter-out -shared,$(LDFLAGS)) $(LWS_LIBS)
+	$(CC) $(CFLAGS) $(filter-out -fPIC,$(MY_CFLAGS)) -o $@ $< $(filter-out -shared,$(LDFLAGS)) $(LWS_LIBS)
 
 $(BUILD)/memdbg:
 	mkdir -p $@
@@ -67,13 +86,35 @@ test: all
 sanitize:
 	$(MAKE) test SANITIZE=1
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/memdbg $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/memdbg $(DESTDIR)$(PREFIX)/bin
+test-luajit:
+	$(MAKE) test LUA=luajit
+
+# The C core under valgrind (memcheck) on the transport and heap specs.
+valgrind: all
+	MEMDBG_BUILD=$(BUILD) MEMDBG_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=no \
+	  --suppressions=tools/valgrind.supp $(BUSTED) --cpath='$(BUILD)/?.so' $(VALGRIND_SPECS)
+
+# The main job end to end: build, start a leaking demo Node app, hunt the leak.
+demo:
+	sh tools/demo.sh
+
+# Everything CI runs, from a fresh machine: installs what is missing, then the
+# whole suite under Lua 5.4, again under ASan+UBSan, and under LuaJIT.
+check:
+	sh tools/install-deps.sh
+	sh tools/install-runtimes.sh
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) test SANITIZE=1
+	$(MAKE) test LUA=luajit
+
+install: $(CORE_SO) $(HEAP_SO)
+	install -d $(DESTDIR)$(LUADIR)/memdbg $(DESTDIR)$(LIBDIR)/memdbg $(DESTDIR)$(BINDIR)
 	cd lua && find memdbg -name '*.lua' | while read f; do \
-	  install -D -m 0644 "$$f" "$(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/$$f"; done
-	install -m 0755 $(CORE_SO) $(HEAP_SO) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/memdbg/
-	sed '1s|.*|#!/usr/bin/env $(LUA)|' scripts/memdbg > $(DESTDIR)$(PREFIX)/bin/memdbg
-	chmod 0755 $(DESTDIR)$(PREFIX)/bin/memdbg
+	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
+	install -m 0755 $(CORE_SO) $(HEAP_SO) $(DESTDIR)$(LIBDIR)/memdbg/
+	sed '1s|.*|#!/usr/bin/env $(LUA)|' scripts/memdbg > $(DESTDIR)$(BINDIR)/memdbg
+	chmod 0755 $(DESTDIR)$(BINDIR)/memdbg
 
 lint:
 	luacheck lua scripts spec bench

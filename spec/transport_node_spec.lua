@@ -96,17 +96,20 @@ describe("transport against real Node", function()
     s:close() -- idempotent
   end)
 
-  it("closes through a to-be-closed variable", function()
-    local s = assert(memdbg.connect { endpoint = app.endpoint })
-    do
-      local closing <close> = s
-      assert.is_truthy(closing:pollfd())
-    end
-    assert.is_false(s:isOpen())
-    local r, _, code = s:sendCommand { method = "Runtime.evaluate", params = { expression = "1" } }
-    assert.is_nil(r)
-    assert.are.equal("ECLOSED", code)
-  end)
+  if _VERSION == "Lua 5.1" then
+    pending("closing through a to-be-closed variable: needs Lua 5.4 (this run is LuaJIT)")
+  else
+    it("closes through a to-be-closed variable", function()
+      local s = assert(memdbg.connect { endpoint = app.endpoint })
+      -- loaded from text so that this file also parses under LuaJIT
+      local scope = assert(load("local s = ... do local c <close> = s end"))
+      scope(s)
+      assert.is_false(s:isOpen())
+      local r, _, code = s:sendCommand { method = "Runtime.evaluate", params = { expression = "1" } }
+      assert.is_nil(r)
+      assert.are.equal("ECLOSED", code)
+    end)
+  end
 end)
 
 describe("connecting to nothing", function()
