@@ -729,11 +729,16 @@ static void build_snapshot_items(struct sb *s, size_t items) {
 /* Sizes the padding so that the snapshot comes out at about `target` bytes. */
 static void build_snapshot(struct sb *s, size_t target) {
   build_snapshot_items(s, 3);
-  size_t base = s->len;
-  s->len = 0;
-  build_snapshot_items(s, 1000);
-  double per_item = (double)(s->len - base) / 997.0;
-  size_t items = target > base ? (size_t)((double)(target - base) / per_item) + 3 : 3;
+  size_t base = s->len, items = 3;
+  /* item lines grow with their ids' digits: re-estimate from the last try (converges fast) */
+  for (int pass = 0; pass < 4 && target > base; pass++) {
+    size_t guess = items < 1000 ? 1000 : items;
+    s->len = 0;
+    build_snapshot_items(s, guess);
+    double per_item = (double)(s->len - base) / (double)(guess - 3);
+    items = (size_t)((double)(target - base) / per_item) + 3;
+    if (s->len > target - target / 100 && s->len < target + target / 100 && guess == items) break;
+  }
   s->len = 0;
   build_snapshot_items(s, items);
 }
