@@ -288,3 +288,33 @@ describe("an endpoint that accepts and never answers", function()
     assert.matches(url, err, 1, true)
   end)
 end)
+
+describe("a waiter set on the session", function()
+  it("does the waiting for blocking calls, so a coroutine driver can yield", function()
+    local m = mock.start { runtime = "node" }
+    finally(function() mock.stop(m) end)
+    local s = assert(memdbg.connect { endpoint = m.endpoint })
+    local co
+    local yields = 0
+    s:setWaiter(function(wait)
+      if coroutine.running() ~= co then return false end
+      yields = yields + 1
+      coroutine.yield(wait)
+      return true
+    end)
+    local result
+    co = coroutine.create(function()
+      result = s:sendCommand { method = "Mock.events", params = { count = 3, method = "Test.tick" } }
+    end)
+    local deadline = core.now() + 5
+    while coroutine.status(co) ~= "dead" and core.now() < deadline do
+      assert(coroutine.resume(co))
+      core.sleep(0.01) -- the outside loop's own work would run here
+    end
+    assert.are.equal(3, result.sent)
+    assert.is_true(yields >= 1)
+    -- outside the coroutine the waiter declines and the call blocks as usual
+    assert.are.equal(1, s:sendCommand { method = "Mock.events", params = { count = 1 } }.sent)
+    s:close()
+  end)
+end)

@@ -135,9 +135,16 @@ function methods:_timeoutMessage(p)
 end
 
 -- Services the connection for up to `wait` seconds and delivers what came.
+-- With a waiter set (setWaiter), the waiting is the waiter's: an editor's
+-- driver yields there to its event loop, so every blocking call (commands,
+-- snapshots, workflows) becomes non-blocking inside the driver's coroutine.
 function methods:_pump(wait)
   if self._closed then return end
   local conn = self._conn
+  local waiter = rawget(self, "_waiter")
+  if waiter and wait > 0 then
+    if waiter(wait, self) then wait = 0 end
+  end
   conn:service(wait)
   while true do
     local text = conn:recv()
@@ -246,6 +253,14 @@ function methods:step()
   expire(self)
   if self._closed then return nil, self._closed[1], self._closed[2] end
   return true
+end
+
+--- setWaiter(fn | nil): fn(seconds, session) is called before each wait;
+--- when it returns true it has done the waiting (e.g. yielded to an event
+--- loop that resumes it once pollfd() is readable or the time is up).
+function methods:setWaiter(fn)
+  if fn ~= nil and type(fn) ~= "function" then error("setWaiter takes a function or nil", 2) end
+  rawset(self, "_waiter", fn)
 end
 
 function methods:isOpen()
