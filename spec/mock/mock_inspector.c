@@ -438,7 +438,7 @@ static size_t ws_header(unsigned char *h, int fin, int opcode, uint64_t len) {
 struct mw {
   struct conn *c;
   uint64_t remaining, frag, in_frame;
-  int first;
+  int first, ping_between; /* ping_between: a ping frame before every continuation frame */
   size_t blen;
   unsigned char buf[64 * 1024];
 };
@@ -454,6 +454,7 @@ static void mw_begin(struct mw *w, struct conn *c, uint64_t total, uint64_t frag
   w->frag = frag;
   w->in_frame = 0;
   w->first = 1;
+  w->ping_between = 0;
   w->blen = 0;
 }
 
@@ -463,7 +464,13 @@ static void mw_put(struct mw *w, const void *data, size_t n) {
   while (n > 0) {
     if (w->in_frame == 0) {
       uint64_t len = (w->frag && w->frag < w->remaining) ? w->frag : w->remaining;
-      if (sizeof w->buf - w->blen < 16) mw_flush(w);
+      if (sizeof w->buf - w->blen < 32) mw_flush(w);
+      if (w->ping_between && !w->first) {
+        w->blen += ws_header(w->buf + w->blen, 1, 9, 8);
+        memcpy(w->buf + w->blen, "mid-ping", 8);
+        w->blen += 8;
+        w->c->pings_sent++;
+      }
       w->blen += ws_header(w->buf + w->blen, len == w->remaining, w->first ? 1 : 0, len);
       w->first = 0;
       w->in_frame = len;
@@ -890,6 +897,7 @@ static void dispatch(struct conn *c, const char *msg, size_t len) {
     static struct mw w;
     static char data[64 * 1024];
     mw_begin(&w, c, total, frag);
+    w.ping_between = !big && jbool(ps, pe, "pingBetween");
     mw_put(&w, prefix, (size_t)pl);
     for (uint64_t done = 0; done < (uint64_t)size;) {
       size_t n = sizeof data;
@@ -901,6 +909,31 @@ static void dispatch(struct conn *c, const char *msg, size_t len) {
     }
     mw_put(&w, suffix, sizeof suffix - 1);
     mw_end(&w);
+  } else if (!strcmp(method, "Mock.trickle")) {
+    /* one reply frame written `chunk` bytes (header included) per TCP segment */
+    long long size = jnum(ps, pe, "size", 100), chunk = jnum(ps, pe, "chunk", 1);
+    long long delay = jnum(ps, pe, "delayMs", 1);
+    if (size < 0 || size > (16 << 20)) size = 100;
+    if (chunk < 1) chunk = 1;
+    if (delay < 0 || delay > 1000) delay = 1;
+    struct sb b = {0};
+    sb_printf(&b, "{\"id\":%lld,\"result\":{\"data\":\"", id);
+    sb_reserve(&b, (size_t)size + 4);
+    memset(b.p + b.len, 'x', (size_t)size);
+    b.len += (size_t)size;
+    sb_add(&b, "\"}}");
+    unsigned char h[16];
+    size_t hl = ws_header(h, 1, 1, b.len);
+    struct sb f = {0};
+    sb_addn(&f, (const char *)h, hl);
+    sb_addn(&f, b.p, b.len);
+    for (size_t off = 0; off < f.len; off += (size_t)chunk) {
+      size_t n = f.len - off < (size_t)chunk ? f.len - off : (size_t)chunk;
+      write_all(c, f.p + off, n);
+      if (delay) usleep((useconds_t)delay * 1000);
+    }
+    sb_free(&b);
+    sb_free(&f);
   } else if (!strcmp(method, "Mock.malformed")) {
     send_textf(c, "{\"id\":%lld,\"result\":{\"broken\": ", id);
   } else if (!strcmp(method, "Mock.malformedEvent")) {
