@@ -34,7 +34,7 @@ local function repo_root()
   local dir = src:match("^(.*)/spec/support/[^/]+$") or "."
   if dir:sub(1, 1) ~= "/" then
     local p = io.popen("pwd")
-    local cwd = p:read("l")
+    local cwd = p:read("*l")
     p:close()
     dir = (dir == "." or dir == "") and cwd or (cwd .. "/" .. dir)
   end
@@ -46,16 +46,28 @@ M.apps = M.root .. "/spec/apps"
 local NM = M.root .. "/node_modules"
 
 local q = proc.quote
+local unpack = table.unpack or _G.unpack
+local function pack(...) return { n = select("#", ...), ... } end
+
+-- Helper commands (curl, node -e, ps) must not inherit a sanitizer build's
+-- LD_PRELOAD of libasan, as proc.spawn's children do not.
+local CLEAN_ENV = "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS "
+
+-- os.execute: true in Lua 5.4, 0 in LuaJIT / 5.1.
+local function run(cmd)
+  local r = os.execute(CLEAN_ENV .. "sh -c " .. q(cmd))
+  return r == true or r == 0
+end
 
 local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok
+  local p = assert(io.popen(CLEAN_ENV .. "sh -c " .. q(cmd)))
+  local out = p:read("*a")
+  p:close()
+  return out
 end
 
 local function is_exec(path)
-  return path and os.execute("test -x " .. q(path)) == true
+  return path ~= nil and run("test -x " .. q(path))
 end
 
 local function on_path(name)
@@ -68,7 +80,7 @@ end
 local function now()
   local f = io.open("/proc/uptime")
   if f then
-    local t = tonumber(f:read("n"))
+    local t = tonumber(f:read("*n"))
     f:close()
     if t then return t end
   end
@@ -106,7 +118,10 @@ const s = require("net").connect(%s, %q);
 const t = setTimeout(() => { console.log(0); process.exit(0); }, %d);
 s.on("connect", () => s.write("GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-s.on("data", d => { const m = /^HTTP\/1\.1 (\d+)/.exec(d.toString()); console.log(m ? m[1] : 0); clearTimeout(t); s.destroy(); });
+s.on("data", d => {
+  const m = /^HTTP\/1\.1 (\d+)/.exec(d.toString());
+  console.log(m ? m[1] : 0); clearTimeout(t); s.destroy();
+});
 s.on("error", () => { console.log(0); clearTimeout(t); });]], port, host, math.floor((timeout or 3) * 1000),
     path, host, port)) .. " 2>/dev/null")
   return tonumber(out:match("%d+")) or 0
@@ -125,7 +140,7 @@ next();]], n or 1)))
   local ports = {}
   for p in out:gmatch("%d+") do ports[#ports + 1] = tonumber(p) end
   assert(#ports == (n or 1), "could not get free ports from the kernel: " .. out)
-  return table.unpack(ports)
+  return unpack(ports)
 end
 
 -- Binaries ------------------------------------------------------------------
@@ -142,22 +157,22 @@ local finders = {
     return os.getenv("MEMDBG_NODE") or on_path("node"), "node not on PATH"
   end,
   chromium = function()
-    local p = first_exec(table.pack(os.getenv("MEMDBG_CHROMIUM"))) or on_path("chromium")
+    local p = first_exec(pack(os.getenv("MEMDBG_CHROMIUM"))) or on_path("chromium")
       or on_path("chromium-browser")
     return p, "no chromium on PATH: " .. INSTALL_HINT .. " as root (apt-get install chromium)"
   end,
   deno = function()
-    return first_exec(table.pack(os.getenv("MEMDBG_DENO"), NM .. "/.bin/deno")) or on_path("deno"),
+    return first_exec(pack(os.getenv("MEMDBG_DENO"), NM .. "/.bin/deno")) or on_path("deno"),
       "no node_modules/.bin/deno: " .. INSTALL_HINT
   end,
   bun = function()
     -- bun's postinstall hard-links the binary behind .bin/bun; with scripts
     -- ignored .bin/bun is a placeholder and the binary stays in @oven.
-    local cands = table.pack(os.getenv("MEMDBG_BUN"), NM .. "/.bin/bun", NM .. "/@oven/bun-linux-x64/bin/bun",
+    local cands = pack(os.getenv("MEMDBG_BUN"), NM .. "/.bin/bun", NM .. "/@oven/bun-linux-x64/bin/bun",
       NM .. "/@oven/bun-linux-x64-baseline/bin/bun")
     for i = 1, cands.n do
       local p = cands[i]
-      if p and is_exec(p) and os.execute(q(p) .. " --version >/dev/null 2>&1") == true then return p end
+      if p and is_exec(p) and run(q(p) .. " --version >/dev/null 2>&1") then return p end
     end
     return on_path("bun"), "no working bun in node_modules: " .. INSTALL_HINT
   end,
@@ -168,7 +183,7 @@ local finders = {
     return nil, "no node_modules/wrangler: " .. INSTALL_HINT
   end,
   workerd = function()
-    return first_exec(table.pack(os.getenv("MEMDBG_WORKERD"), NM .. "/.bin/workerd",
+    return first_exec(pack(os.getenv("MEMDBG_WORKERD"), NM .. "/.bin/workerd",
       NM .. "/@cloudflare/workerd-linux-64/bin/workerd")) or on_path("workerd"),
       "no node_modules/.bin/workerd: " .. INSTALL_HINT
   end,
@@ -192,7 +207,7 @@ function M.available(kind)
   local p, why = M.binary(kind)
   if not p then return false, why end
   if kind == "wrangler" and not M.binary("node") then return false, "node not on PATH" end
-  if not os.execute("command -v curl >/dev/null 2>&1") then return false, "curl not on PATH" end
+  if not run("command -v curl >/dev/null 2>&1") then return false, "curl not on PATH" end
   if not json then return false, "lua-cjson missing: run tools/install-deps.sh" end
   return true
 end
@@ -217,7 +232,7 @@ end
 local function wait_until(rt, what, fn)
   repeat
     local r = { fn() }
-    if r[1] then return table.unpack(r) end
+    if r[1] then return unpack(r) end
     if not proc.alive(rt.handle) then fail(rt, "the process exited while waiting for " .. what) end
     proc.sleep(0.05)
   until now() > rt.deadline
@@ -270,7 +285,7 @@ end
 
 local function copy_file(from, to)
   local f = assert(io.open(from, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   local g = assert(io.open(to, "wb"))
   g:write(s)
@@ -350,7 +365,7 @@ function launch.chromium(rt, opts)
   local port, path = wait_until(rt, "DevToolsActivePort in " .. rt.tmpdir, function()
     local f = io.open(rt.tmpdir .. "/DevToolsActivePort")
     if not f then return nil end
-    local s = f:read("a")
+    local s = f:read("*a")
     f:close()
     return s:match("^(%d+)\n(/devtools/browser/%S+)")
   end)
