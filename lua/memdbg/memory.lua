@@ -26,6 +26,7 @@
 --   timeout = 30     idle timeout: fail when neither a chunk nor a progress
 --                    report arrived for this many seconds (no total deadline)
 --   keepPartial = false
+--   whileWaiting = fn()  called about every 0.25 s while the snapshot runs
 --
 -- THE ADAPTER SEAM. Everything runtime-specific lives in
 -- lua/memdbg/adapters/<name>.lua; memory.adapters maps session.runtime to
@@ -34,7 +35,7 @@
 -- implement any of the methods below (a missing one means EUNSUPPORTED). Each
 -- returns its result or nil, message, code. Arguments arrive validated.
 --   adapter:getHeapUsage()               -> {usedSize=, totalSize=, ...}
---   adapter:collectGarbage()             -> true
+--   adapter:collectGarbage{whileWaiting=, timeout=} -> true
 --   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
 --       options above with o.partial (PATH.partial) set when o.path is; the
 --       adapter streams to o.partial (or o.onChunk), calls o.onProgress and
@@ -109,8 +110,13 @@ function Memory:getHeapUsage()
   return call(self, "getHeapUsage", "reading heap usage")
 end
 
-function Memory:collectGarbage()
-  return call(self, "collectGarbage", "garbage collection")
+--- collectGarbage([{whileWaiting = fn, timeout = s}]): whileWaiting is
+--- called about every 0.25 s until the runtime answers (workerd collects only
+--- while it handles requests: send it traffic from there).
+function Memory:collectGarbage(opts)
+  opts = check_opts(opts, "collectGarbage")
+  check_fn(opts, "whileWaiting", "collectGarbage")
+  return call(self, "collectGarbage", "garbage collection", opts)
 end
 
 function Memory:evaluate(expr, opts)
@@ -132,6 +138,7 @@ local function snapshot(self, method, what, opts, name)
   check_fn(opts, "onChunk", name)
   check_fn(opts, "onProgress", name)
   check_fn(opts, "onBytes", name)
+  check_fn(opts, "whileWaiting", name)
   if opts.path and opts.onChunk then error(name .. ": give path or onChunk, not both", 3) end
   if not opts.path and not opts.onChunk then error(name .. ": needs path = FILE or onChunk = function", 3) end
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
@@ -262,7 +269,12 @@ function memory.stream(session, o, start)
   end)
   if not id then return fail(serr or "sending the command failed", scode or "ECLOSED") end
 
+  local nextHook = core.now()
   while not reply do
+    if o.whileWaiting and core.now() >= nextHook then
+      nextHook = core.now() + 0.25
+      o.whileWaiting()
+    end
     session:_pump(0.1)
     if sinking then
       local b, c, emsg, ecode = conn:sinkStatus()

@@ -46,12 +46,27 @@ function Adapter:getHeapUsage()
   return r
 end
 
-function Adapter:collectGarbage()
+function Adapter:collectGarbage(opts)
   local ok, msg, code = self:enableHeapProfiler()
   if not ok then return nil, msg, code end
-  local r
-  r, msg, code = self:send("HeapProfiler.collectGarbage", nil, SLOW, "garbage collection")
-  if not r then return nil, msg, code end
+  local timeout = opts.timeout or SLOW
+  if not opts.whileWaiting then
+    local r
+    r, msg, code = self:send("HeapProfiler.collectGarbage", nil, timeout, "garbage collection")
+    if not r then return nil, msg, code end
+    return true
+  end
+  local reply
+  local s = self.session
+  local id, serr, scode = s:sendCommand { method = "HeapProfiler.collectGarbage", timeout = timeout,
+    callback = function(r, err, ecode) reply = { r, err, ecode } end }
+  if not id and not reply then return nil, serr, scode end
+  while not reply do
+    opts.whileWaiting()
+    local okp, perr, pcode = s:poll(0.25)
+    if not okp and not reply then return nil, perr, pcode end
+  end
+  if not reply[1] then return unsupported_reply(self, reply[2], reply[3], "garbage collection") end
   return true
 end
 
@@ -113,8 +128,11 @@ local function describe_exception(d)
   local text = ex.description or ex.value or d.text or "an exception"
   if type(text) ~= "string" then text = tostring(text) end
   text = text:match("^[^\n]*") or text
-  if type(d.lineNumber) == "number" and d.lineNumber > 0 then
-    text = text .. string.format(" (line %d)", d.lineNumber + 1)
+  local st = type(d.stackTrace) == "table" and d.stackTrace.callFrames
+  local top = type(st) == "table" and st[1]
+  if type(top) == "table" and type(top.url) == "string" and top.url ~= "" then
+    text = text .. string.format(" (at %s %s:%d)", top.functionName ~= "" and top.functionName or "(anonymous)",
+      top.url, (top.lineNumber or 0) + 1)
   end
   return text
 end

@@ -1,0 +1,58 @@
+-- memdbg leaks: three-snapshot leak hunt around an action.
+local common = require("memdbg.workflows.common")
+local workflow = require("memdbg.workflows.detect_leak")
+local M = {}
+
+M.help = [[
+usage: memdbg leaks --action EXPR [--endpoint URL] [--dir DIR] [--gc-rounds N] [--top N]
+                    [--timeout S] [--keep] [--json]
+GC and baseline snapshot; evaluate EXPR in the target (awaiting a promise);
+GC and target snapshot; EXPR again; GC and final snapshot. Objects that the
+first run of EXPR left alive and the second one grew are grouped by class and
+listed by retained size, with a retainer path from a GC root. Snapshots go to
+DIR (default a new private temp dir, kept when leaks are found or with --keep).
+Exits 1 when it finds a leak.
+]]
+
+function M.run(argv)
+  return common.command({
+    name = "leaks", help = M.help,
+    options = { action = "string", dir = "string", ["gc-rounds"] = { "number", 2 }, top = { "number", 10 },
+      timeout = { "number", 30 }, keep = "flag" },
+    check = function(opts)
+      local args = require("memdbg.cli.args")
+      if not opts.action or opts.action == "" then args.usage_error("--action EXPR is required") end
+      if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
+    end,
+    run = function(session, opts)
+      local update, finish = common.progress("snapshot", not opts.json)
+      local step = 0
+      local report, err, code = workflow.run(session, {
+        action = opts.action, dir = opts.dir, gcRounds = opts["gc-rounds"], timeout = opts.timeout,
+        onStep = function(what, detail)
+          finish()
+          if not opts.json and common.stderr_is_tty() then
+            step = step + 1
+            io.stderr:write(string.format("[%d] %s %s\n", step, what, detail or ""))
+          end
+        end,
+        onProgress = function(d, t) update(d, t) end,
+      })
+      finish()
+      if not report then return nil, err, code end
+      local found = #report.leaks > 0
+      if opts.json then
+        common.print_json { snapshots = report.snapshots, leaks = report.leaks }
+      else
+        io.write(workflow.format(report, opts.top))
+      end
+      if not found and not opts.keep and not opts.dir then
+        for _, p in ipairs(report.snapshots) do os.remove(p) end
+        os.remove(report.dir)
+      end
+      return found and 1 or 0
+    end,
+  }, argv)
+end
+
+return M

@@ -1,0 +1,293 @@
+-- Shared pieces of the workflows, their scripts and the CLI subcommands:
+-- running an action (Lua function or JavaScript expression), GC rounds,
+-- timestamped names, private temp dirs, JSON with real empty arrays, exit
+-- codes, and a progress bar on a terminal.
+local core = require("memdbg.core")
+local json = require("memdbg.json")
+
+local common = {}
+
+common.DEFAULT_ENDPOINT = "http://127.0.0.1:9229"
+
+-- Exit codes of the CLI and the scripts.
+common.EXIT_OK, common.EXIT_FOUND, common.EXIT_USAGE, common.EXIT_RUNTIME = 0, 1, 2, 3
+
+--- Runs an action: a Lua function(session) or a JavaScript expression
+--- evaluated in the target (awaiting a promise). Returns value | nil, msg, code.
+function common.run_action(session, action, label)
+  label = label or "action"
+  if type(action) == "function" then
+    local ok, v = pcall(action, session)
+    if not ok then return nil, string.format("the %s failed: %s", label, tostring(v)), "EACTION" end
+    if v == nil then v = true end
+    return v
+  elseif type(action) == "string" then
+    local v, err, code = session.memory:evaluate(action, { awaitPromise = true })
+    if v == nil then return nil, string.format("the %s failed: %s", label, tostring(err)), code end
+    return v
+  elseif action == nil then
+    return true
+  end
+  error("the " .. label .. " must be a Lua function or a JavaScript expression", 3)
+end
+
+--- GC `rounds` times; a `traffic` function is called while waiting (workerd
+--- collects only while it handles requests).
+function common.collect(session, rounds, traffic)
+  for _ = 1, rounds or 1 do
+    local ok, err, code = session.memory:collectGarbage { whileWaiting = traffic }
+    if not ok then return nil, err, code end
+  end
+  return true
+end
+
+--- "20261127-044301-123": sortable, unique within a process.
+local last_stamp, seq = nil, 0
+function common.timestamp()
+  local t = core.now()
+  local ms = math.floor((t % 1) * 1000)
+  local s = os.date("!%Y%m%d-%H%M%S") .. string.format("-%03d", ms)
+  if s == last_stamp then
+    seq = seq + 1
+    s = s .. "-" .. seq
+  else
+    last_stamp, seq = s, 0
+  end
+  return s
+end
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+common.shell_quote = shell_quote
+
+--- A new private directory (mode 0700) under $TMPDIR or /tmp.
+function common.tempdir(prefix)
+  local base = os.getenv("TMPDIR") or "/tmp"
+  local f = io.popen("mktemp -d " .. shell_quote(base .. "/" .. (prefix or "memdbg") .. "-XXXXXX") .. " 2>&1")
+  local out = f:read("l")
+  local ok = f:close()
+  if not ok or not out or out == "" then return nil, "cannot create a temporary directory: " .. tostring(out), "EIO" end
+  os.execute("chmod 700 " .. shell_quote(out))
+  return out
+end
+
+--- Makes dir (and parents) with mode 0700 if it does not exist.
+function common.mkdir(dir)
+  local ok = os.execute("mkdir -p -m 0700 " .. shell_quote(dir) .. " 2>/dev/null")
+  if not ok then return nil, "cannot create the directory " .. dir, "EIO" end
+  return dir
+end
+
+function common.exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+function common.bytes(n)
+  n = n or 0
+  local a = math.abs(n)
+  if a >= 1073741824 then return string.format("%.2f GB", n / 1073741824) end
+  if a >= 1048576 then return string.format("%.1f MB", n / 1048576) end
+  if a >= 1024 then return string.format("%.1f KB", n / 1024) end
+  return string.format("%d B", math.floor(n))
+end
+
+------------------------------------------------------------------------ JSON
+
+local ARRAY = {}
+--- Marks a table as a JSON array (so an empty one encodes as []).
+function common.array(t)
+  return setmetatable(t or {}, ARRAY)
+end
+
+local function encode(v, out)
+  local t = type(v)
+  if t == "table" and v ~= json.null then
+    local n = #v
+    if getmetatable(v) == ARRAY or n > 0 then
+      out[#out + 1] = "["
+      for i = 1, n do
+        if i > 1 then out[#out + 1] = "," end
+        encode(v[i], out)
+      end
+      out[#out + 1] = "]"
+    else
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      out[#out + 1] = "{"
+      for i, k in ipairs(keys) do
+        if i > 1 then out[#out + 1] = "," end
+        out[#out + 1] = json.encode(k)
+        out[#out + 1] = ":"
+        local val = v[k]
+        if val == nil then val = v[tonumber(k)] end
+        encode(val, out)
+      end
+      out[#out + 1] = "}"
+    end
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      out[#out + 1] = "null"
+    elseif math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2 ^ 53 then
+      out[#out + 1] = string.format("%d", v)
+    else
+      out[#out + 1] = json.encode(v)
+    end
+  elseif t == "string" or t == "boolean" then
+    out[#out + 1] = json.encode(v)
+  else
+    out[#out + 1] = "null"
+  end
+end
+
+--- JSON text; tables marked with common.array stay arrays when empty.
+function common.json(v)
+  local out = {}
+  encode(v, out)
+  return table.concat(out)
+end
+
+-------------------------------------------------------------------- progress
+
+--- isatty(2), without a C helper.
+function common.stderr_is_tty()
+  if common._tty == nil then
+    common._tty = os.execute("test -t 2") == true
+  end
+  return common._tty
+end
+
+--- A progress reporter for long steps: a bar on stderr when it is a
+--- terminal (memdbg.cli.output's when available), nothing otherwise.
+--- Returns update(done, total) and finish().
+function common.progress(label, enabled)
+  if enabled == false or not common.stderr_is_tty() then
+    return function() end, function() end
+  end
+  local ok, output = pcall(require, "memdbg.cli.output")
+  if ok and type(output) == "table" and type(output.progress) == "function" then
+    local okp, bar = pcall(output.progress, label)
+    if okp and type(bar) == "table" and bar.update and bar.finish then
+      return function(d, t) bar:update(d, t) end, function() bar:finish() end
+    end
+  end
+  local last = 0
+  local function update(done, total)
+    local t = core.now()
+    if t - last < 0.1 then return end
+    last = t
+    local text
+    if total and total > 0 then
+      local frac = math.min(1, done / total)
+      local width = 30
+      local fill = math.floor(frac * width)
+      text = string.format("\r%s [%s%s] %3d%%", label, string.rep("#", fill), string.rep("-", width - fill),
+        math.floor(frac * 100))
+    else
+      text = string.format("\r%s %s", label, common.bytes(done))
+    end
+    io.stderr:write(text)
+    io.stderr:flush()
+  end
+  local function finish()
+    io.stderr:write("\r\27[K")
+    io.stderr:flush()
+  end
+  return update, finish
+end
+
+------------------------------------------------------------------- connecting
+
+--- Connects for a command or script; on failure returns nil, msg, exit code 3.
+function common.connect(opts)
+  local memdbg = require("memdbg")
+  local s, err, code = memdbg.connect {
+    endpoint = opts.endpoint or common.DEFAULT_ENDPOINT,
+    allowRemote = opts["allow-remote"] or opts.allowRemote,
+    target = opts.target,
+    timeout = opts["connect-timeout"] or 10,
+  }
+  if not s then return nil, string.format("%s [%s]", err, tostring(code)), common.EXIT_RUNTIME end
+  return s
+end
+
+---------------------------------------------------------------- subcommands
+
+common.COMMON_HELP = [[
+
+Common options:
+  --endpoint URL     inspector endpoint (default http://127.0.0.1:9229; ws://... for Bun)
+  --target ID        which target at the endpoint (id or type; default: the first page/node)
+  --allow-remote     allow a non-loopback endpoint (an inspector gives full control)
+  --json             print one JSON document instead of the human report
+Exit codes: 0 success, 1 found what it looks for (a leak, memory not released,
+an alert), 2 usage error (or the action threw), 3 runtime unreachable or failed.
+]]
+
+--- Exit code for an error code: the user's expression failing is theirs (2),
+--- everything else is the runtime or the disk (3).
+function common.exit_for(code)
+  if code == "EEXCEPTION" or code == "EACTION" then return common.EXIT_USAGE end
+  return common.EXIT_RUNTIME
+end
+
+--- Reports a failure (stderr, and a JSON document with --json); returns the exit code.
+function common.fail(name, opts, msg, code, exit)
+  io.stderr:write(string.format("memdbg %s: %s\n", name, tostring(msg)))
+  if opts and opts.json then
+    io.stdout:write(common.json { error = tostring(msg), code = code and tostring(code) or nil }, "\n")
+  end
+  return exit or common.exit_for(code)
+end
+
+--- common.command(def, argv): the frame of a subcommand.
+---   def = {name=, help=, options = {name = kind|{kind, default}}, positional = false,
+---          check = fn(opts, pos) (may raise args.usage_error), connect = true,
+---          run = fn(session, opts, pos) -> exit code | nil, msg, code}
+function common.command(def, argv)
+  local args = require("memdbg.cli.args")
+  local spec = { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag", json = "flag",
+    target = "string" }
+  for k, v in pairs(def.options or {}) do spec[k] = v end
+  local opts, pos = args.parse(argv, spec, def.help .. common.COMMON_HELP)
+  if #pos > 0 and not def.positional then args.usage_error("unexpected argument '" .. pos[1] .. "'") end
+  if def.check then def.check(opts, pos) end
+  if def.connect == false then
+    local code, msg, ecode = def.run(nil, opts, pos)
+    if code == nil then return common.fail(def.name, opts, msg, ecode) end
+    return code
+  end
+  local session, err = common.connect(opts)
+  if not session then return common.fail(def.name, opts, err, nil, common.EXIT_RUNTIME) end
+  local ok, code, msg, ecode = xpcall(def.run, debug.traceback, session, opts, pos)
+  session:close()
+  if not ok then error(code, 0) end
+  if code == nil then return common.fail(def.name, opts, msg, ecode) end
+  return code
+end
+
+--- Prints a JSON document on stdout.
+function common.print_json(v)
+  io.stdout:write(common.json(v), "\n")
+end
+
+--- Runs a script's main(argv) -> exit code, turning usage errors into exit 2.
+function common.script(main, argv)
+  local USAGE = "memdbg%-usage: "
+  local ok, code = xpcall(main, debug.traceback, argv)
+  if not ok then
+    local msg = tostring(code)
+    if msg:match(USAGE) then
+      io.stderr:write((arg and arg[0] or "script") .. ": " .. msg:match(USAGE .. "(.-)\n") .. "\n")
+      os.exit(common.EXIT_USAGE)
+    end
+    io.stderr:write("internal error: " .. msg .. "\n")
+    os.exit(70)
+  end
+  os.exit(code or 0)
+end
+
+return common

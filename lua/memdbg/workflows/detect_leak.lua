@@ -1,0 +1,105 @@
+-- Detect-leak workflow (three snapshots):
+--   GC, baseline snapshot; run the action; GC, target snapshot; run the action
+--   again; GC, final snapshot. Objects allocated by the first action and still
+--   alive at the end (and grown by the second) are the leak candidates, grouped
+--   by class by the native heap engine (heap.findLeaks).
+--   local detect_leak = require "memdbg.workflows.detect_leak"
+--   local report, err, code = detect_leak.run(session, {
+--     action = "handleRequests(1000)",   -- or function(session) ... end
+--     traffic = function() end,           -- called while waiting on GC / snapshots
+--   })
+--   -- report = {dir=, snapshots = {a, b, c}, leaks = {{class=, count=, retainedSize=, retainerPath={...}}, ...}}
+local common = require("memdbg.workflows.common")
+local snapshot = require("memdbg.workflows.snapshot")
+
+local detect_leak = {}
+
+--- run(session, {action=fn|expr, traffic=fn, dir=, gcRounds=2, timeout=30,
+---   onStep=fn(step, detail), onProgress=fn(done, total), analyse=true})
+function detect_leak.run(session, opts)
+  opts = opts or {}
+  if type(opts.action) ~= "function" and type(opts.action) ~= "string" then
+    error("detect_leak.run: action must be a Lua function or a JavaScript expression", 2)
+  end
+  if opts.traffic ~= nil and type(opts.traffic) ~= "function" then
+    error("detect_leak.run: traffic must be a function", 2)
+  end
+  local step = opts.onStep or function() end
+  local dir = opts.dir
+  if dir then
+    local ok, err, code = common.mkdir(dir)
+    if not ok then return nil, err, code end
+  else
+    local err, code
+    dir, err, code = common.tempdir("memdbg-leaks")
+    if not dir then return nil, err, code end
+  end
+  local report = { dir = dir, snapshots = common.array(), leaks = common.array() }
+  local names = { "baseline", "target", "final" }
+  for i, name in ipairs(names) do
+    if i > 1 then
+      step("action", i - 1)
+      local ok, err, code = common.run_action(session, opts.action, "action")
+      if ok == nil then return nil, err, code, report end
+    end
+    step("gc", name)
+    local ok, err, code = common.collect(session, opts.gcRounds or 2, opts.traffic)
+    if not ok then return nil, err, code, report end
+    step("snapshot", name)
+    local info
+    info, err, code = snapshot.run(session, {
+      path = snapshot.name(dir, string.format("%d-%s", i, name)),
+      onProgress = opts.onProgress,
+      onBytes = opts.onBytes,
+      timeout = opts.timeout,
+      traffic = opts.traffic,
+    })
+    if not info then return nil, err, code, report end
+    report.snapshots[i] = info.path
+    report.bytes = (report.bytes or 0) + info.bytes
+  end
+  if opts.analyse == false then return report end
+  step("analyse")
+  local okh, heap = pcall(require, "memdbg.heap")
+  if not okh then return nil, "the native heap engine (memdbg.heap) is not available: " .. tostring(heap), "EUNSUPPORTED", report end
+  local leaks, err, code = heap.findLeaks {
+    baseline = report.snapshots[1], target = report.snapshots[2], final = report.snapshots[3],
+    onProgress = opts.onAnalyseProgress,
+  }
+  if not leaks then return nil, err, code, report end
+  for i, g in ipairs(leaks) do
+    report.leaks[i] = {
+      class = g.class,
+      count = g.count,
+      retainedSize = g.retainedSize,
+      retainerPath = common.array(g.retainerPath or {}),
+    }
+  end
+  table.sort(report.leaks, function(a, b) return (a.retainedSize or 0) > (b.retainedSize or 0) end)
+  return report
+end
+
+--- A human report of the leak groups.
+function detect_leak.format(report, top)
+  local out = {}
+  if #report.leaks == 0 then
+    out[#out + 1] = "No leaks found: nothing allocated by the action stayed alive and grew.\n"
+  else
+    out[#out + 1] = string.format("%d leak group%s (largest first):\n", #report.leaks, #report.leaks == 1 and "" or "s")
+    for i, g in ipairs(report.leaks) do
+      if top and i > top then
+        out[#out + 1] = string.format("  ... and %d more\n", #report.leaks - top)
+        break
+      end
+      out[#out + 1] = string.format("%2d. %s: %d objects, %s retained\n", i, tostring(g.class), g.count or 0,
+        common.bytes(g.retainedSize))
+      if g.retainerPath and #g.retainerPath > 0 then
+        out[#out + 1] = "    retained by: " .. table.concat(g.retainerPath, " -> ") .. "\n"
+      end
+    end
+  end
+  out[#out + 1] = "Snapshots: " .. table.concat(report.snapshots, " ") .. "\n"
+  return table.concat(out)
+end
+
+return detect_leak

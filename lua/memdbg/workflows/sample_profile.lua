@@ -1,0 +1,51 @@
+-- Sample-profile workflow: run the sampling heap profiler for a duration or
+-- around an action, then save .heapprofile and folded stacks and list the top
+-- allocation sites.
+--   local sample = require "memdbg.workflows.sample_profile"
+--   local r = sample.run(session, { duration = 10, out = "alloc" })
+--   -- r = {profile=, sites=, files = {heapprofile=, folded=}}
+local common = require("memdbg.workflows.common")
+local profile = require("memdbg.profile")
+
+local sample = {}
+
+--- run(session, {interval=32768, duration=, action=fn|expr, out=PREFIX, top=20, traffic=fn})
+--- With an action the profile covers it; otherwise `duration` seconds (default 10).
+function sample.run(session, opts)
+  opts = opts or {}
+  local ok, err, code = session.memory:startSamplingHeapProfiler { samplingInterval = opts.interval or 32768 }
+  if not ok then return nil, err, code end
+  if opts.action then
+    ok, err, code = common.run_action(session, opts.action, "action")
+    if ok == nil then
+      session.memory:stopSamplingHeapProfiler()
+      return nil, err, code
+    end
+  else
+    local deadline = require("memdbg.core").now() + (opts.duration or 10)
+    local core = require("memdbg.core")
+    while core.now() < deadline do
+      if opts.traffic then opts.traffic() end
+      ok, err, code = session:poll(math.min(0.25, math.max(0, deadline - core.now())))
+      if not ok then return nil, err, code end
+    end
+  end
+  local p
+  p, err, code = session.memory:stopSamplingHeapProfiler()
+  if not p then return nil, err, code end
+  local r = { profile = p, sites = profile.top_sites(p, opts.top or 20), files = {} }
+  if opts.out then
+    local hp, fo = opts.out .. ".heapprofile", opts.out .. ".folded"
+    ok, err, code = profile.save_heapprofile(p, hp)
+    if not ok then return nil, err, code end
+    ok, err, code = profile.save_folded(p, fo)
+    if not ok then return nil, err, code end
+    r.files = { heapprofile = hp, folded = fo }
+  end
+  local total = 0
+  for _, s in ipairs(p.samples) do total = total + (s.size or 0) end
+  r.sampledBytes, r.sampleCount = total, #p.samples
+  return r
+end
+
+return sample

@@ -1,0 +1,51 @@
+-- Track-allocations workflow: track heap objects with allocation stacks for a
+-- duration or around an action, then stream the timeline snapshot (with
+-- trace_tree) to a file and summarise its allocation sites.
+--   local track = require "memdbg.workflows.track_allocations"
+--   local r = track.run(session, { action = "handleRequests(100)", dir = "." })
+--   -- r = {path=, bytes=, seconds=, sites = {{functionName, url, line, count, self, total}, ...}}
+local common = require("memdbg.workflows.common")
+local snapshot = require("memdbg.workflows.snapshot")
+local core = require("memdbg.core")
+
+local track = {}
+
+--- run(session, {action=fn|expr, duration=10, path=, dir=".", top=20, traffic=fn,
+---   onProgress=, onBytes=, timeout=})
+function track.run(session, opts)
+  opts = opts or {}
+  local ok, err, code = session.memory:startTrackingAllocations { trackAllocations = true }
+  if not ok then return nil, err, code end
+  local path = opts.path
+  if not path then
+    local dir = opts.dir or "."
+    ok, err, code = common.mkdir(dir)
+    if not ok then return nil, err, code end
+    path = snapshot.name(dir, "track")
+  end
+  if opts.action then
+    ok, err, code = common.run_action(session, opts.action, "action")
+  else
+    local deadline = core.now() + (opts.duration or 10)
+    ok = true
+    while core.now() < deadline do
+      if opts.traffic then opts.traffic() end
+      ok, err, code = session:poll(math.min(0.25, math.max(0, deadline - core.now())))
+      if not ok then break end
+    end
+  end
+  local aerr, acode = err, code
+  local r
+  r, err, code = session.memory:stopTrackingAllocations {
+    path = path, top = opts.top or 20, onProgress = opts.onProgress, onBytes = opts.onBytes,
+    timeout = opts.timeout, whileWaiting = opts.traffic,
+  }
+  if ok == nil then
+    if r then os.remove(r.path) end
+    return nil, aerr, acode
+  end
+  if not r then return nil, err, code end
+  return r
+end
+
+return track
