@@ -207,6 +207,13 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   P->node_cap = cap;
 }
 
+/* Cold path of the number loops: say why the text after a number is wrong. */
+static _Noreturn void separator_error(struct scanner *sc, const char *what) {
+  if (sc->p < sc->end && (*sc->p == '.' || *sc->p == 'e' || *sc->p == 'E'))
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected an integer, found a fraction or exponent", scan_offset(sc));
+  scan_expected(sc, what);
+}
+
 #define NUM_OR_FAIL(what)                                                                         \
   do {                                                                                            \
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;                 \
@@ -221,7 +228,7 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;                   \
   if (p < end && *p == ',') { p++; }                                                              \
   else if (p < end && *p == ']') { p++; break; }                                                  \
-  else { sc->p = p; scan_expected(sc, what); }
+  else { sc->p = p; separator_error(sc, what); }
 
 static void parse_v8_nodes(struct parser *P) {
   struct scanner *sc = &P->sc;
@@ -479,8 +486,70 @@ static void finish_v8(struct parser *P) {
   s->trace_tree_count = (uint32_t)P->trace_n;
 }
 
+/* Parses the value at the cursor for a top-level key. Returns 0 when the
+ * key must wait (nodes/edges before the meta that lays them out). */
+static int parse_key_value(struct parser *P, const char *key) {
+  struct scanner *sc = &P->sc;
+  int v8 = P->snapshot != NULL, jsc = P->jsc;
+  if (!strcmp(key, "snapshot") && !jsc) {
+    parse_snapshot_meta(P);
+  } else if (!strcmp(key, "nodes") && v8) {
+    parse_v8_nodes(P);
+  } else if (!strcmp(key, "edges") && v8) {
+    if (!P->have_nodes) return 0;
+    parse_v8_edges(P);
+  } else if (!strcmp(key, "strings") && !jsc) {
+    if (P->have_strings) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"strings\" key", scan_offset(sc));
+    P->have_strings = 1;
+    scan_string_array(sc, &P->pool, &P->str_off);
+  } else if (!strcmp(key, "trace_function_infos") && !jsc) {
+    scan_uint_array(sc, &P->trace_fn, "trace_function_infos");
+  } else if (!strcmp(key, "trace_tree") && !jsc) {
+    parse_trace_tree(P);
+  } else if ((!strcmp(key, "version") || !strcmp(key, "type")) && !v8) {
+    P->jsc = 1;
+    scan_skip_value(sc);
+  } else if (!strcmp(key, "nodes") && jsc) {
+    if (P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
+    P->have_nodes = 1;
+    P->nodes_off = scan_offset(sc);
+    scan_uint_array(sc, &P->jnodes, "nodes");
+  } else if (!strcmp(key, "edges") && jsc) {
+    if (P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
+    P->have_edges = 1;
+    P->edges_off = scan_offset(sc);
+    scan_uint_array(sc, &P->jedges, "edges");
+  } else if (!strcmp(key, "nodeClassNames") && jsc) {
+    scan_string_array(sc, &P->jpool, &P->jcls_off);
+  } else if (!strcmp(key, "edgeNames") && jsc) {
+    scan_string_array(sc, &P->jpool, &P->jname_off);
+  } else if (!strcmp(key, "edgeTypes") && jsc) {
+    scan_string_array(sc, &P->jtypes_pool, &P->jtypes_off);
+  } else if (!strcmp(key, "nodes") || !strcmp(key, "edges")) {
+    return 0; /* the format or layout is not known yet */
+  } else {
+    scan_skip_value(sc); /* samples, locations, scopes, ...: not needed */
+  }
+  return 1;
+}
+
+/* Re-reads a value skipped earlier (the text is all mapped, so seeking back
+ * is free; released pages fault back in from the file). */
+static void parse_deferred(struct parser *P, const char *key, const char *at) {
+  struct scanner *sc = &P->sc;
+  const char *resume = sc->p;
+  sc->p = at;
+  if (!parse_key_value(P, key)) {
+    if (!P->snapshot && !P->jsc)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot", scan_offset(sc));
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"nodes\" before \"%s\"", scan_offset(sc), key);
+  }
+  sc->p = resume;
+}
+
 static void parse_top(struct parser *P) {
   struct scanner *sc = &P->sc;
+  const char *nodes_at = NULL, *edges_at = NULL;
   if (sc->end - sc->p >= 3 && !memcmp(sc->p, "\xEF\xBB\xBF", 3)) sc->p += 3;
   scan_expect(sc, '{', "'{' starting a heap snapshot");
   if (scan_peek(sc) == '}') scan_fail(sc, HEAP_EFORMAT, "at byte %zu: an empty object is not a heap snapshot", scan_offset(sc));
@@ -488,46 +557,13 @@ static void parse_top(struct parser *P) {
     char key[64];
     scan_key(sc, key, sizeof key);
     scan_ws(sc);
-    if (!strcmp(key, "snapshot") && !P->jsc) {
-      parse_snapshot_meta(P);
-    } else if (!strcmp(key, "nodes") && P->snapshot) {
-      parse_v8_nodes(P);
-      if (P->ids_only) return; /* ids are all we wanted */
-    } else if (!strcmp(key, "edges") && P->snapshot) {
-      parse_v8_edges(P);
-    } else if (!strcmp(key, "strings") && P->snapshot) {
-      if (P->have_strings) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"strings\" key", scan_offset(sc));
-      P->have_strings = 1;
-      scan_string_array(sc, &P->pool, &P->str_off);
-    } else if (!strcmp(key, "trace_function_infos") && P->snapshot) {
-      scan_uint_array(sc, &P->trace_fn, "trace_function_infos");
-    } else if (!strcmp(key, "trace_tree") && P->snapshot) {
-      parse_trace_tree(P);
-    } else if ((!strcmp(key, "version") || !strcmp(key, "type")) && !P->snapshot) {
-      P->jsc = 1;
+    if (!parse_key_value(P, key)) {
+      /* JSON objects are unordered: come back once the meta is known */
+      if (!strcmp(key, "nodes")) nodes_at = sc->p;
+      else edges_at = sc->p;
       scan_skip_value(sc);
-    } else if (!strcmp(key, "nodes") && P->jsc) {
-      if (P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
-      P->have_nodes = 1;
-      P->nodes_off = scan_offset(sc);
-      scan_uint_array(sc, &P->jnodes, "nodes");
-      if (P->ids_only) return;
-    } else if (!strcmp(key, "edges") && P->jsc) {
-      if (P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
-      P->have_edges = 1;
-      P->edges_off = scan_offset(sc);
-      scan_uint_array(sc, &P->jedges, "edges");
-    } else if (!strcmp(key, "nodeClassNames") && P->jsc) {
-      scan_string_array(sc, &P->jpool, &P->jcls_off);
-    } else if (!strcmp(key, "edgeNames") && P->jsc) {
-      scan_string_array(sc, &P->jpool, &P->jname_off);
-    } else if (!strcmp(key, "edgeTypes") && P->jsc) {
-      scan_string_array(sc, &P->jtypes_pool, &P->jtypes_off);
-    } else if ((!strcmp(key, "nodes") || !strcmp(key, "edges"))) {
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"snapshot\" (V8) or \"version\" (JSC) before \"%s\"",
-                scan_offset(sc), key);
-    } else {
-      scan_skip_value(sc); /* samples, locations, scopes, ...: not needed */
+    } else if (P->ids_only && P->have_nodes) {
+      return; /* ids are all we wanted */
     }
     int c = scan_peek(sc);
     if (c == ',') { sc->p++; continue; }
@@ -536,6 +572,11 @@ static void parse_top(struct parser *P) {
   }
   scan_ws(sc);
   if (sc->p != sc->end) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: trailing data after the snapshot", scan_offset(sc));
+  if (nodes_at) {
+    parse_deferred(P, "nodes", nodes_at);
+    if (P->ids_only) return;
+  }
+  if (edges_at) parse_deferred(P, "edges", edges_at);
 }
 
 static void parser_cleanup(struct parser *P) {
