@@ -2,12 +2,20 @@
  * mock_inspector: a scriptable Chrome DevTools Protocol endpoint for memdbg's specs.
  *
  *   mock_inspector [--runtime node|chrome|deno|workerd|bun] [--port 0] [--snapshot-bytes N]
+ *                  [--watch-pid PID]
  *
  * Binds 127.0.0.1, prints "LISTENING <port>" and "WS <first target ws url>" on stdout and
- * serves until killed. Each accepted connection is handled by a forked child (which dies with
- * the parent via PR_SET_PDEATHSIG) with plain blocking POSIX socket I/O, so that every byte on
- * the wire is under control: partial frames, raw drops, stalls. Everything is logged on stderr.
- * The list of scripted methods (Mock.*, Runtime.*, HeapProfiler.*) is in dispatch() below.
+ * serves until killed (or until PID is gone). Each accepted connection is handled by a forked
+ * child (which dies with the parent via PR_SET_PDEATHSIG) with plain blocking POSIX socket
+ * I/O, so that every byte on the wire is under control: partial frames, raw drops, stalls.
+ * Everything is logged on stderr, one line per event.
+ *
+ * Scripted methods (see dispatch()): Mock.echo, .error, .events{count,method},
+ * .replyWithMethod, .unknownIdReply, .fragmented{size,fragment,pingBetween},
+ * .big{size,frame:"one"}, .trickle{size,chunk,delayMs}, .malformed, .malformedEvent, .stall,
+ * .drop, .close{code,reason}, .ping, .stats, .exit, .setSnapshotFault{fault,afterChunks};
+ * Runtime.enable/evaluate/getHeapUsage; HeapProfiler.takeHeapSnapshot/stopTrackingHeapObjects
+ * {reportProgress}, stopSampling/getSamplingProfile; anything else -> {"result":{}}.
  */
 #include <arpa/inet.h>
 #include <errno.h>
