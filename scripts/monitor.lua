@@ -1,0 +1,39 @@
+#!/usr/bin/env lua5.4
+-- Watch a runtime's heap: print "Heap: U MB / T MB" every interval, alert when
+-- used/total crosses a threshold, save the series as CSV and an SVG plot.
+--   lua5.4 scripts/monitor.lua --endpoint http://127.0.0.1:9229 --duration 60 --csv heap.csv --svg heap.svg
+-- Copy this file and edit the alert below (page someone, take a snapshot...).
+-- Runs from a checkout after `make`: the paths below are relative to this file.
+local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
+package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
+package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+
+local args = require("memdbg.cli.args")
+local common = require("memdbg.workflows.common")
+local monitor = require("memdbg.workflows.monitor")
+
+local HELP = [[
+usage: lua5.4 scripts/monitor.lua [--endpoint URL] [--interval S] [--duration S | --count N]
+                                  [--threshold PCT] [--csv FILE] [--svg FILE] [--allow-remote]
+]]
+
+common.script(function(argv)
+  local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
+    interval = { "number", 1 }, duration = "number", count = "number", threshold = { "number", 90 },
+    csv = "string", svg = "string" }, HELP)
+  local session, err, exit = common.connect(opts)
+  if not session then io.stderr:write(err, "\n") return exit end
+
+  local result, merr = monitor.run(session, {
+    interval = opts.interval, duration = opts.duration, count = opts.count,
+    threshold = opts.threshold / 100, csv = opts.csv, svg = opts.svg,
+    onAlert = function(sample, threshold)
+      -- edit me: what to do when the heap crosses the threshold
+      io.stderr:write(string.format("ALERT: heap at %.0f%% (threshold %.0f%%)\n", 100 * sample.ratio, 100 * threshold))
+    end,
+  })
+  session:close()
+  if not result then io.stderr:write(merr, "\n") return 3 end
+  print(string.format("%d samples, peak %s, %d alerts", #result.samples, common.bytes(result.peak.usedSize), result.alerts))
+  return result.alerts > 0 and 1 or 0
+end, arg)
