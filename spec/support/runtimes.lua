@@ -360,7 +360,11 @@ function launch.chromium(rt, opts)
   argv[#argv + 1] = "--js-flags=--expose-gc"
   for _, a in ipairs(opts.runtimeArgs or {}) do argv[#argv + 1] = a end
   argv[#argv + 1] = url
-  rt.handle = proc.spawn { argv = argv, env = opts.env }
+  -- Debian's chromium keeps crashpad's "Crash Reports" under
+  -- $XDG_CONFIG_HOME/chromium whatever --user-data-dir says: keep them in TMP.
+  local env = { XDG_CONFIG_HOME = rt.tmpdir .. "/config" }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  rt.handle = proc.spawn { argv = argv, env = env }
   -- DevToolsActivePort: the port, then the browser websocket path.
   local port, path = wait_until(rt, "DevToolsActivePort in " .. rt.tmpdir, function()
     local f = io.open(rt.tmpdir .. "/DevToolsActivePort")
