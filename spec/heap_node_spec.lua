@@ -1,0 +1,215 @@
+-- The heap engine on real snapshots that the specs take from Node.js
+-- themselves, checked against a straight reading of the JSON with cjson.
+local heap = require "memdbg.heap"
+local fx = require "support.heapfixture"
+
+local function by_name(rows)
+  local t = {}
+  for _, r in ipairs(rows) do t[r.name] = r end
+  return t
+end
+
+local have_node = fx.have_node()
+local describe_node = have_node and describe or pending
+
+describe_node("heap engine on Node.js snapshots", function()
+  local dir, plain, before, after
+
+  setup(function()
+    dir = fx.tmpdir()
+    local ok, out = fx.node(dir, [==[
+      const v8 = require('v8');
+      class LeakyThing { constructor(i) { this.i = i; this.payload = 'p' + i; } }
+      globalThis.keep = new Map([['caf\u00e9 \u{1F600}', { weak: new WeakMap() }]]);
+      v8.writeHeapSnapshot('plain.heapsnapshot');
+      v8.writeHeapSnapshot('before.heapsnapshot');
+      globalThis.things = [];
+      for (let i = 0; i < 1000; i++) globalThis.things.push(new LeakyThing(i));
+      v8.writeHeapSnapshot('after.heapsnapshot');
+    ]==])
+    assert(ok, out)
+    plain, before, after = dir .. "/plain.heapsnapshot", dir .. "/before.heapsnapshot", dir .. "/after.heapsnapshot"
+  end)
+
+  teardown(fx.cleanup)
+
+  it("loads with node and edge counts equal to the meta and the arrays", function()
+    local ref = fx.read_v8(plain)
+    local snap = assert(heap.load(plain))
+    assert.are.equal(ref.snapshot.node_count, snap.nodeCount)
+    assert.are.equal(ref.snapshot.edge_count, snap.edgeCount)
+    assert.are.equal(#ref.nodes, snap.nodeCount)
+    assert.are.equal(ref.edge_total, snap.edgeCount)
+    snap:close()
+  end)
+
+  it("counts objects and shallow sizes per class as a straight reading of the JSON does", function()
+    local ref = fx.read_v8(plain)
+    local want = {}
+    for _, n in ipairs(ref.nodes) do
+      if n.self > 0 then
+        local c = fx.class_name(n)
+        want[c] = want[c] or { count = 0, shallow = 0 }
+        want[c].count = want[c].count + 1
+        want[c].shallow = want[c].shallow + n.self
+      end
+    end
+    local snap = assert(heap.load(plain))
+    local got = by_name(snap:summary { top = 0 })
+    local nwant = 0
+    for c, w in pairs(want) do
+      nwant = nwant + 1
+      assert.is_table(got[c], "missing class " .. c)
+      assert.are.same({ c, w.count, w.shallow }, { c, got[c].count, got[c].shallowSize })
+    end
+    local ngot = 0
+    for _ in pairs(got) do ngot = ngot + 1 end
+    assert.are.equal(nwant, ngot)
+    assert.is_true(nwant > 50)
+    snap:close()
+  end)
+
+  it("computes the same retained size for every node as DevTools' algorithm", function()
+    local ref = fx.devtools_retained(fx.read_v8(plain))
+    local snap = assert(heap.load(plain))
+    local checked = 0
+    for id, size in pairs(ref) do
+      local n = snap:node(id)
+      if n.retainedSize ~= size then
+        error(string.format("node @%d (%s): retained %d, DevTools' algorithm %d", id, n.className, n.retainedSize,
+          size))
+      end
+      checked = checked + 1
+    end
+    assert.are.equal(snap.nodeCount, checked)
+    snap:close()
+  end)
+
+  it("decodes the non-ASCII strings Node escapes", function()
+    local text = fx.read(plain)
+    -- V8 writes non-ASCII as \uXXXX (upper-case hex; astral characters lose their high bits)
+    assert.truthy(text:lower():find("caf\\u00e9 ", 1, true))
+    local snap = assert(heap.load(plain))
+    local found = false
+    for _, r in ipairs(snap:top { n = snap.nodeCount }) do
+      if r.name:sub(1, 6) == "caf\195\169 " then found = true end
+    end
+    assert.is_true(found, "the string 'café ...' was not found decoded")
+    snap:close()
+  end)
+
+  it("finds in the diff the objects the app added between two snapshots", function()
+    local a, b = assert(heap.load(before)), assert(heap.load(after))
+    local d = by_name(b:diff(a))
+    assert.is_table(d.LeakyThing)
+    assert.are.equal(1000, d.LeakyThing.new)
+    assert.are.equal(0, d.LeakyThing.deleted)
+    -- the alloc size is the self sizes of the new LeakyThing nodes as the JSON gives them
+    local ids = {}
+    for _, n in ipairs(fx.read_v8(before).nodes) do ids[n.id] = true end
+    local sum = 0
+    for _, n in ipairs(fx.read_v8(after).nodes) do
+      if n.type == "object" and n.name == "LeakyThing" and not ids[n.id] then sum = sum + n.self end
+    end
+    assert.are.equal(sum, d.LeakyThing.allocSize)
+    assert.are.equal(sum, d.LeakyThing.sizeDelta)
+    -- and the path to one of them goes through the global `things` array
+    local thing
+    for _, r in ipairs(b:top { n = b.nodeCount }) do
+      if r.className == "LeakyThing" then thing = r break end
+    end
+    local path = assert(b:retainerPath(thing.id))
+    local texts = {}
+    for i, s in ipairs(path) do texts[i] = s.text end
+    local line = table.concat(texts, " → ")
+    assert.matches("things %(property%)", line)
+    assert.matches("LeakyThing @" .. thing.id .. "$", line)
+    a:close()
+    b:close()
+  end)
+end)
+
+describe_node("heap.findLeaks on three snapshots of a Node.js app", function()
+  teardown(fx.cleanup)
+
+  -- The app writes its own snapshots around an action: baseline, after the
+  -- action, after the action again. `cleanup` decides whether it leaks.
+  local function run_app(leaks)
+    local dir = fx.tmpdir()
+    local ok, out = fx.node(dir, [[
+      const v8 = require('v8');
+      class LeakyThing { constructor(i) { this.i = i; this.buf = new Array(20).fill(i); } }
+      const listeners = [];
+      const things = [];
+      function action() {
+        for (let i = 0; i < 100; i++) {
+          const payload = new LeakyThing(i);
+          listeners.push(function onEvent() { return payload.i; });
+          things.push(new LeakyThing(-i));
+        }
+      }
+      function cleanup() { ]] .. (leaks and "" or "listeners.length = 0; things.length = 0;") .. [[ }
+      globalThis.app = { listeners, things };
+      v8.writeHeapSnapshot('a.heapsnapshot');
+      action();
+      v8.writeHeapSnapshot('b.heapsnapshot');
+      cleanup();
+      action();
+      cleanup();
+      v8.writeHeapSnapshot('c.heapsnapshot');
+    ]])
+    assert(ok, out)
+    return dir
+  end
+
+  local function group_ending(groups, pattern)
+    for _, g in ipairs(groups) do
+      local last = g.retainerPath[#g.retainerPath] or ""
+      if last:match(pattern) then return g end
+    end
+  end
+
+  it("reports the leaked closures and objects, grouped, largest first", function()
+    local dir = run_app(true)
+    local groups = assert(heap.findLeaks { baseline = dir .. "/a.heapsnapshot", target = dir .. "/b.heapsnapshot",
+      final = dir .. "/c.heapsnapshot" })
+    local closures = group_ending(groups, "%(closure%) onEvent @%d+$")
+    assert.is_table(closures, "no group of onEvent closures")
+    assert.are.equal("(closure)", closures.class)
+    assert.are.equal(100, closures.count)
+    -- each closure holds its LeakyThing payload, so the group retains more than the closures themselves
+    assert.is_true(closures.retainedSize > 100 * 32)
+    local things = group_ending(groups, "LeakyThing @%d+$")
+    assert.is_table(things, "no group of LeakyThing objects")
+    assert.are.equal("LeakyThing", things.class)
+    assert.are.equal(100, things.count)
+    assert.matches("things %(property%)", table.concat(things.retainerPath, " "))
+    for i = 2, #groups do assert.is_true(groups[i - 1].retainedSize >= groups[i].retainedSize) end
+    -- a path starts at a root's child and every later step reads "edge (type) → node"
+    for _, step in ipairs({ table.unpack(closures.retainerPath, 2) }) do
+      assert.matches("^.+ %(%a+%) → .+ @%d+$", step)
+    end
+  end)
+
+  it("reports no group for them when the app cleans up", function()
+    local dir = run_app(false)
+    local groups = assert(heap.findLeaks { baseline = dir .. "/a.heapsnapshot", target = dir .. "/b.heapsnapshot",
+      final = dir .. "/c.heapsnapshot" })
+    assert.is_nil(group_ending(groups, "onEvent @%d+$"))
+    assert.is_nil(group_ending(groups, "LeakyThing @%d+$"))
+    for _, g in ipairs(groups) do assert.are_not.equal("LeakyThing", g.class) end
+  end)
+
+  it("returns nil, message, code for a missing or malformed file", function()
+    local dir = fx.tmpdir()
+    local bad = fx.write(dir .. "/bad.json", '{"snapshot":')
+    local g, err, code = heap.findLeaks { baseline = dir .. "/none", target = bad, final = bad }
+    assert.is_nil(g)
+    assert.are.equal("ENOENT", code)
+    assert.matches("none", err)
+    g, err, code = heap.findLeaks { baseline = bad, target = bad, final = bad }
+    assert.is_nil(g)
+    assert.are.equal("ETRUNCATED", code)
+    assert.matches("byte 12", err)
+  end)
+end)
