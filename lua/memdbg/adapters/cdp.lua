@@ -144,7 +144,6 @@ function Adapter:evaluate(expr, opts)
     expression = expr,
     awaitPromise = await,
     returnByValue = opts.returnByValue ~= false,
-    includeCommandLineAPI = true,
     contextId = opts.contextId,
   }
   local r, msg, code = self.session:sendCommand {

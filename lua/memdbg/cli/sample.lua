@@ -12,13 +12,14 @@ JavaScript expression evaluated in the target, then prints the top allocation
 sites and, with --out, writes PREFIX.heapprofile (DevTools' Memory panel) and
 PREFIX.folded (flamegraph.pl, speedscope).
   --interval BYTES   mean bytes between samples (default 32768)
+  --include-collected  keep samples of objects GC freed meanwhile (default: live objects only)
 ]]
 
 function M.run(argv)
   return common.command({
     name = "sample", help = M.help,
     options = { duration = "number", action = "string", interval = { "number", 32768 }, out = "string",
-      top = { "number", 20 } },
+      top = { "number", 20 }, ["include-collected"] = "flag" },
     check = function(opts)
       local args = require("memdbg.cli.args")
       if opts.duration and opts.action then args.usage_error("give --duration or --action, not both") end
@@ -26,7 +27,7 @@ function M.run(argv)
     end,
     run = function(session, opts)
       local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action,
-        interval = opts.interval, out = opts.out, top = opts.top })
+        interval = opts.interval, out = opts.out, top = opts.top, includeCollected = opts["include-collected"] })
       if not r then return nil, err, code end
       if opts.json then
         local sites = common.array()

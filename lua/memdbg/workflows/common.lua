@@ -41,18 +41,15 @@ function common.collect(session, rounds, traffic)
   return true
 end
 
---- "20261127-044301-123": sortable, unique within a process.
-local last_stamp, seq = nil, 0
+--- "20261127-044301Z" (UTC, sortable); "-2", "-3"... within the same second.
+local last_stamp, seq = nil, 1
 function common.timestamp()
-  local t = core.now()
-  local ms = math.floor((t % 1) * 1000)
-  local s = os.date("!%Y%m%d-%H%M%S") .. string.format("-%03d", ms)
+  local s = os.date("!%Y%m%d-%H%M%SZ")
   if s == last_stamp then
     seq = seq + 1
-    s = s .. "-" .. seq
-  else
-    last_stamp, seq = s, 0
+    return s .. "-" .. seq
   end
+  last_stamp, seq = s, 1
   return s
 end
 

@@ -9,11 +9,18 @@ local profile = require("memdbg.profile")
 
 local sample = {}
 
---- run(session, {interval=32768, duration=, action=fn|expr, out=PREFIX, top=20, traffic=fn})
+--- run(session, {interval=32768, duration=, action=fn|expr, out=PREFIX, top=20, traffic=fn,
+---   includeCollected=false})
 --- With an action the profile covers it; otherwise `duration` seconds (default 10).
+--- By default the profile holds what is still alive at the end (DevTools'
+--- "allocation sampling"); includeCollected keeps what GC freed meanwhile too.
 function sample.run(session, opts)
   opts = opts or {}
-  local ok, err, code = session.memory:startSamplingHeapProfiler { samplingInterval = opts.interval or 32768 }
+  local ok, err, code = session.memory:startSamplingHeapProfiler {
+    samplingInterval = opts.interval or 32768,
+    includeObjectsCollectedByMajorGC = opts.includeCollected or nil,
+    includeObjectsCollectedByMinorGC = opts.includeCollected or nil,
+  }
   if not ok then return nil, err, code end
   if opts.action then
     ok, err, code = common.run_action(session, opts.action, "action")

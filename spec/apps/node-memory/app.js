@@ -27,6 +27,7 @@ class Filler {
 }
 
 const bus = new EventTarget();
+require("node:events").setMaxListeners(0, bus); // many listeners is the point, not a warning
 let handled = 0;
 
 globalThis.handleRequests = function handleRequests(n) {
