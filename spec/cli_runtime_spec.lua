@@ -1,0 +1,188 @@
+-- The memdbg subcommands (targets usage gc snapshot monitor sample track leaks
+-- verify) run as a user runs them, against real Node apps: exit codes and JSON.
+local json = require("cjson")
+local node = require("support.node")
+local proc = require("support.proc")
+
+local APP = "spec/apps/node-memory/app.js"
+local q = proc.quote
+
+-- Runs `memdbg ARGS...`; returns exit code, stdout, stderr.
+local function memdbg(...)
+  local argv = { "lua5.4", "scripts/memdbg", ... }
+  for i, a in ipairs(argv) do argv[i] = q(a) end
+  local errf = os.tmpname()
+  local env = "MEMDBG_BUILD=" .. q(os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. " "
+  local p = io.popen(env .. table.concat(argv, " ") .. " 2>" .. errf)
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local f = io.open(errf)
+  local err = f:read("a")
+  f:close()
+  os.remove(errf)
+  return code, out, err
+end
+
+local function tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -m 0700 " .. p))
+  return p
+end
+
+describe("memdbg CLI", function()
+  local leaky, clean, dir
+
+  setup(function()
+    leaky = node.start { script = APP, args = { "leaky" }, ready = "memdbg%-memory%-app ready" }
+    clean = node.start { script = APP, args = { "clean" }, ready = "memdbg%-memory%-app ready" }
+    dir = tmpdir()
+  end)
+
+  teardown(function()
+    node.stop(leaky)
+    node.stop(clean)
+    if dir then os.execute("rm -rf " .. dir) end
+  end)
+
+  it("leaks --json: exit 1 and the documented shape for a leaky app", function()
+    local code, out, err = memdbg("leaks", "--endpoint", leaky.endpoint, "--action", "handleRequests(200)", "--json",
+      "--dir", dir .. "/leaky")
+    assert.equal(1, code, err)
+    local doc = json.decode(out)
+    assert.equal(3, #doc.snapshots)
+    for _, p in ipairs(doc.snapshots) do assert.is_string(p) assert.is_truthy(io.open(p)) end
+    assert.is_true(#doc.leaks > 0)
+    local keys = {}
+    for k in pairs(doc) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({ "leaks", "snapshots" }, keys)
+    for i, g in ipairs(doc.leaks) do
+      assert.is_string(g.class)
+      assert.is_number(g.count)
+      assert.is_number(g.retainedSize)
+      assert.is_table(g.retainerPath)
+      assert.is_true(#g.retainerPath > 0)
+      for _, step in ipairs(g.retainerPath) do assert.is_string(step) end
+      if i > 1 then assert.is_true(doc.leaks[i - 1].retainedSize >= g.retainedSize) end
+    end
+  end)
+
+  it("leaks --json: exit 0 and an empty array for a clean app; the temp dir is removed", function()
+    local code, out, err = memdbg("leaks", "--endpoint", clean.endpoint, "--action", "handleRequests(200)", "--json")
+    assert.equal(0, code, err .. out)
+    assert.matches('"leaks":%[%]', out)
+    local doc = json.decode(out)
+    assert.equal(3, #doc.snapshots)
+    assert.is_nil(io.open(doc.snapshots[1]))
+  end)
+
+  it("leaks: exit 2 when the action throws, with the exception in the message", function()
+    local code, _, err = memdbg("leaks", "--endpoint", clean.endpoint, "--action", "failingAction()")
+    assert.equal(2, code)
+    assert.matches("action failed on purpose", err)
+  end)
+
+  it("verify: exit 0 when memory is released, 1 when it is not", function()
+    local code, out, err = memdbg("verify", "--endpoint", clean.endpoint, "--allocate", "allocate(8)",
+      "--cleanup", "release()", "--json")
+    assert.equal(0, code, err)
+    local doc = json.decode(out)
+    assert.is_true(doc.released)
+    assert.is_true(doc.allocated > 7 * 1048576)
+    code, out = memdbg("verify", "--endpoint", clean.endpoint, "--allocate", "allocate(8)", "--cleanup",
+      "releaseBroken()")
+    assert.equal(1, code)
+    assert.matches("NOT RELEASED", out)
+  end)
+
+  it("usage, gc, targets, snapshot, sample, track: exit 0 with JSON", function()
+    local code, out, err = memdbg("usage", "--endpoint", clean.endpoint, "--json")
+    assert.equal(0, code, err)
+    local u = json.decode(out)
+    assert.is_true(u.usedSize > 0 and u.usedSize <= u.totalSize)
+    assert.equal("node", u.runtime)
+
+    code, out = memdbg("usage", "--endpoint", clean.endpoint)
+    assert.equal(0, code)
+    assert.matches("^Heap: [%d.]+ MB / [%d.]+ MB", out)
+
+    code, out = memdbg("gc", "--endpoint", clean.endpoint, "--json")
+    assert.equal(0, code)
+    assert.is_true(json.decode(out).collected)
+
+    code, out = memdbg("targets", "--endpoint", clean.endpoint, "--json")
+    assert.equal(0, code)
+    local t = json.decode(out).targets
+    assert.equal("node", t[1].type)
+    assert.matches("^ws://127%.0%.0%.1:", t[1].webSocketDebuggerUrl)
+
+    local path = dir .. "/cli.heapsnapshot"
+    code, out, err = memdbg("snapshot", "--endpoint", clean.endpoint, "--out", path, "--json")
+    assert.equal(0, code, err)
+    local info = json.decode(out)
+    assert.equal(path, info.path)
+    local f = assert(io.open(path, "rb"))
+    assert.equal(info.bytes, f:seek("end"))
+    f:close()
+
+    code, out, err = memdbg("sample", "--endpoint", leaky.endpoint, "--action", "handleRequests(50)", "--interval",
+      "4096", "--out", dir .. "/p", "--json")
+    assert.equal(0, code, err)
+    local sdoc = json.decode(out)
+    assert.equal("LeakyListener", sdoc.sites[1].functionName)
+    assert.is_truthy(io.open(dir .. "/p.heapprofile"))
+
+    code, out, err = memdbg("track", "--endpoint", clean.endpoint, "--action", "handleRequests(50)", "--dir", dir,
+      "--json")
+    assert.equal(0, code, err)
+    local tdoc = json.decode(out)
+    assert.matches("track%-", tdoc.path)
+    assert.equal("LeakyListener", tdoc.sites[1].functionName)
+  end)
+
+  it("monitor: exit 1 when the threshold is crossed, 0 when not; CSV written", function()
+    local csv = dir .. "/m.csv"
+    local code, out = memdbg("monitor", "--endpoint", clean.endpoint, "--interval", "0.05", "--count", "3",
+      "--threshold", "1", "--csv", csv)
+    assert.equal(1, code)
+    assert.matches("Heap: ", out)
+    assert.is_truthy(io.open(csv))
+    code, out = memdbg("monitor", "--endpoint", clean.endpoint, "--interval", "0", "--count", "2",
+      "--threshold", "100", "--json")
+    assert.equal(0, code)
+    assert.equal(2, #json.decode(out).samples)
+  end)
+
+  it("exit 2 on usage errors", function()
+    assert.equal(2, (memdbg("leaks", "--endpoint", clean.endpoint)))           -- no --action
+    assert.equal(2, (memdbg("usage", "--bogus")))
+    assert.equal(2, (memdbg("monitor", "--threshold", "0")))
+    assert.equal(2, (memdbg("gc", "--rounds", "many")))
+    assert.equal(2, (memdbg("verify", "--allocate", "x()")))                 -- no --cleanup
+    assert.equal(2, (memdbg("snapshot", "stray-argument")))
+  end)
+
+  it("exit 3 when the runtime cannot be reached", function()
+    for _, cmd in ipairs { "targets", "usage", "gc", "snapshot", "monitor", "sample", "track", "verify" } do
+      local extra = cmd == "verify" and { "--allocate", "1", "--cleanup", "1" } or {}
+      local code, _, err = memdbg(cmd, "--endpoint", "http://127.0.0.1:9", table.unpack(extra))
+      assert.equal(3, code, cmd .. ": " .. err)
+    end
+    local code, out = memdbg("leaks", "--endpoint", "http://127.0.0.1:9", "--action", "1", "--json")
+    assert.equal(3, code)
+    assert.is_string(json.decode(out).error)
+    -- a remote endpoint is refused without --allow-remote
+    code = memdbg("usage", "--endpoint", "http://192.0.2.1:9229")
+    assert.equal(3, code)
+  end)
+
+  it("prints --help and exits 0", function()
+    for _, cmd in ipairs { "targets", "usage", "gc", "snapshot", "monitor", "sample", "track", "leaks", "verify" } do
+      local code, out = memdbg(cmd, "--help")
+      assert.equal(0, code)
+      assert.matches("usage: memdbg " .. cmd, out)
+      assert.matches("%-%-endpoint", out)
+    end
+  end)
+end)
