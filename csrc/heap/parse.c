@@ -519,11 +519,14 @@ static int parse_key_value(struct parser *P, const char *key) {
     P->have_edges = 1;
     P->edges_off = scan_offset(sc);
     scan_uint_array(sc, &P->jedges, "edges");
-  } else if (!strcmp(key, "nodeClassNames") && jsc) {
+  } else if (!strcmp(key, "nodeClassNames") && !v8) {
+    P->jsc = 1; /* only JSC has this key */
     scan_string_array(sc, &P->jpool, &P->jcls_off);
-  } else if (!strcmp(key, "edgeNames") && jsc) {
+  } else if (!strcmp(key, "edgeNames") && !v8) {
+    P->jsc = 1; /* only JSC has this key */
     scan_string_array(sc, &P->jpool, &P->jname_off);
-  } else if (!strcmp(key, "edgeTypes") && jsc) {
+  } else if (!strcmp(key, "edgeTypes") && !v8) {
+    P->jsc = 1; /* only JSC has this key */
     scan_string_array(sc, &P->jtypes_pool, &P->jtypes_off);
   } else if (!strcmp(key, "nodes") || !strcmp(key, "edges")) {
     return 0; /* the format or layout is not known yet */
