@@ -1,0 +1,455 @@
+-- memdbg.nvim: memdbg inside Neovim, without ever blocking the editor.
+--
+--   local mn = require("memdbg.nvim")
+--   mn.usage({ endpoint = "http://127.0.0.1:9229" }, function(usage, err, code) end)
+--   local h = mn.snapshot({ endpoint = ..., path = "x.heapsnapshot",
+--     onProgress = function(done, total) end }, function(info, err, code) end)
+--   mn.leaks({ endpoint = ..., action = "handleRequests(100)" }, function(report, err, code) end)
+--   h:cancel()   -- the callback then gets nil, "... cancelled", "ECANCELLED"
+--
+-- Every entry point returns a handle at once; the callback (and onProgress,
+-- onBytes, onStep) run later through vim.schedule, so they may use any
+-- Neovim API.
+--
+-- HOW IT WORKS. The session's blocking API (sendCommand, takeHeapSnapshot,
+-- the workflows) runs unchanged inside a coroutine. The session's waiter hook
+-- (session:setWaiter) is called before each wait; when the caller is the
+-- task's coroutine it yields instead of waiting. The driver then arms one
+-- libuv poll handle on session:pollfd() (for session:events()) and a one-shot
+-- timer (the wait, capped at SLICE so libwebsockets' buffered data and timers
+-- keep turning), and resumes the coroutine when either fires; the coroutine
+-- calls the non-blocking service pass and carries on until its next wait.
+-- Each resume does one bounded slice of work (one read of the socket), so the
+-- loop's other timers and Neovim's input keep running in between.
+-- libuv's rules: one poll handle per fd (checked in `polled`), and the poll
+-- is stopped and closed before the session (and its socket) is closed.
+-- The leak hunt's analysis (a blocking C parse of three snapshots) runs in a
+-- child process (scripts/memdbg find-leaks --json) that cancel() stops.
+--
+-- What still blocks briefly: memdbg.connect (discovery over HTTP and the
+-- websocket handshake; milliseconds on loopback, up to `timeout` for a hung
+-- endpoint, 5 s by default here) and session:close() (waits up to 0.5 s for
+-- the close handshake).
+local M = {}
+
+local uv = vim.uv or vim.loop
+
+M.SLICE = 0.05 -- longest sleep between two service passes while waiting (s)
+M.DEFAULT_ENDPOINT = "http://127.0.0.1:9229"
+
+local CANCEL = setmetatable({}, { __tostring = function() return "memdbg.nvim: cancelled" end })
+
+-- fd -> task: never two poll handles on one fd
+local polled = {}
+
+-- The checkout this file lives in: <root>/lua/memdbg/nvim.lua
+local function plugin_root()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) ~= "@" then return nil end
+  return vim.fn.fnamemodify(src:sub(2), ":p:h:h:h")
+end
+M.root = plugin_root()
+
+-- memdbg.core must be the LuaJIT build; from a checkout that is
+-- <root>/build/luajit (make LUA=luajit). An installed rock is found as usual.
+local function load_memdbg()
+  local ok, mod = pcall(require, "memdbg")
+  if ok then return mod end
+  local first = mod
+  if M.root then
+    package.cpath = M.root .. "/build/luajit/?.so;" .. package.cpath
+    ok, mod = pcall(require, "memdbg")
+    if ok then return mod end
+  end
+  return nil, "memdbg's C modules cannot be loaded in Neovim's LuaJIT (run `make LUA=luajit` in "
+    .. tostring(M.root) .. "): " .. tostring(first)
+end
+
+------------------------------------------------------------------ the task
+
+local Task = {}
+Task.__index = Task
+
+local function in_fast() return vim.in_fast_event and vim.in_fast_event() end
+
+-- Runs fn now unless we are in a libuv callback, where most of the API is off limits.
+local function main_loop(fn)
+  if in_fast() then vim.schedule(fn) else fn() end
+end
+
+function Task:_stopPoll()
+  local p = self.poll
+  if not p then return end
+  self.poll, self.events = nil, nil
+  if polled[self.fd] == self then polled[self.fd] = nil end
+  self.fd = nil
+  p:stop()
+  if not p:is_closing() then p:close() end
+end
+
+-- Stops the handles, then closes the session (poll first: libuv's rule).
+function Task:_release()
+  self:_stopPoll()
+  if self.timer then
+    self.timer:stop()
+    if not self.timer:is_closing() then self.timer:close() end
+    self.timer = nil
+  end
+  local s = self.session
+  if s then
+    self.session = nil
+    s:setWaiter(nil)
+    pcall(s.close, s)
+  end
+  if self.job then
+    local job = self.job
+    self.job = nil
+    main_loop(function() pcall(vim.fn.jobstop, job) end)
+  end
+end
+
+function Task:_finish(result, err, code)
+  if self.finished then return end
+  self.finished = true
+  self.status = err and (code == "ECANCELLED" and "cancelled" or "failed") or "done"
+  self:_release()
+  if self.cleanup then pcall(self.cleanup, self, result, err, code) end
+  local cb = self.callback
+  vim.schedule(function()
+    if cb then cb(result, err, code) end
+  end)
+end
+
+--- handle:cancel(): stops the operation; the callback gets nil, "<what> cancelled", "ECANCELLED".
+--- Returns false when the operation had already finished.
+function Task:cancel()
+  if self.finished then return false end
+  self.cancelled = true
+  local co = self.co
+  if co and self.started and coroutine.status(co) == "suspended" then
+    -- unwind the blocking call stack: the waiter raises CANCEL when resumed
+    coroutine.resume(co, CANCEL)
+  end
+  self:_finish(nil, self.name .. " cancelled", "ECANCELLED")
+  return true
+end
+
+function Task:isDone() return self.finished == true end
+
+-- Resumes the coroutine for one slice of work.
+function Task:_resume(value)
+  if self.finished or self.resuming then return end
+  local co = self.co
+  if not co or coroutine.status(co) ~= "suspended" then return end
+  self.resuming, self.started = true, true
+  local ok, a, b, c = coroutine.resume(co, value)
+  self.resuming = false
+  if self.finished then return end
+  if not ok then
+    if a == CANCEL then return self:_finish(nil, self.name .. " cancelled", "ECANCELLED") end
+    return self:_finish(nil, "memdbg.nvim: " .. self.name .. " failed: " .. debug.traceback(co, tostring(a)),
+      "EINTERNAL")
+  end
+  if coroutine.status(co) == "dead" then
+    self.co = nil
+    -- the session is done with: stop polling before it closes
+    self:_stopPoll()
+    if self.session then
+      local s = self.session
+      self.session = nil
+      s:setWaiter(nil)
+      pcall(s.close, s)
+    end
+    if self.after and a ~= nil then return self.after(self, a) end
+    return self:_finish(a, b, c)
+  end
+  self:_arm(a)
+end
+
+-- Arms the poll handle (on the session's fd, for its events) and the timer.
+function Task:_arm(seconds)
+  local s = self.session
+  local fd = s and s:pollfd()
+  if fd ~= self.fd then self:_stopPoll() end
+  if fd and not self.poll then
+    local other = polled[fd]
+    if other and other ~= self then
+      -- cannot happen with one session per task; refuse rather than break libuv
+      return self:_finish(nil, "memdbg.nvim: fd " .. fd .. " is already polled", "EINTERNAL")
+    end
+    self.poll = assert(uv.new_poll(fd))
+    self.fd = fd
+    polled[fd] = self
+  end
+  if self.poll then
+    local ev = s:events() or "r"
+    if ev ~= self.events then
+      self.events = ev
+      self.poll:start(ev, function() self:_resume() end)
+    end
+  end
+  local wait = type(seconds) == "number" and seconds or M.SLICE
+  if wait > M.SLICE then wait = M.SLICE end
+  if wait < 0 then wait = 0 end
+  self.timer:stop()
+  self.timer:start(math.floor(wait * 1000 + 0.5), 0, function() self:_resume() end)
+end
+
+-- Wraps a user callback so it runs on the main loop, at most one call queued
+-- at a time with the latest arguments (progress can come thousands of times).
+local function deliver(task, fn)
+  if type(fn) ~= "function" then return nil end
+  local queued, latest = false, nil
+  return function(...)
+    latest = { n = select("#", ...), ... }
+    if queued then return end
+    queued = true
+    vim.schedule(function()
+      queued = false
+      if task.cancelled then return end
+      fn(unpack(latest, 1, latest.n))
+    end)
+  end
+end
+
+local function check_args(name, opts, callback)
+  if opts == nil then opts = {} end
+  if type(opts) == "string" then opts = { endpoint = opts } end
+  if type(opts) ~= "table" then error("memdbg.nvim." .. name .. " takes a table of options", 3) end
+  if type(callback) ~= "function" then error("memdbg.nvim." .. name .. ": the last argument must be a callback", 3) end
+  return opts
+end
+
+-- Starts a task: connect, then body(session, task) in a coroutine whose waits
+-- yield to the loop. Returns the handle at once.
+local function start(name, opts, callback, body, after)
+  local task = setmetatable({ name = name, opts = opts, callback = callback, after = after,
+    status = "running" }, Task)
+  task.timer = uv.new_timer()
+  task.co = coroutine.create(function()
+    local memdbg, lerr = load_memdbg()
+    if not memdbg then return nil, lerr, "ENOMODULE" end
+    local session, err, code = memdbg.connect {
+      endpoint = opts.endpoint or vim.g.memdbg_endpoint or M.DEFAULT_ENDPOINT,
+      target = opts.target,
+      timeout = opts.connectTimeout or 5,
+      allowRemote = opts.allowRemote,
+    }
+    if not session then return nil, err, code end
+    task.session = session
+    -- connect's timeout is also the default command timeout: GC and actions may take longer
+    session.timeout_default = opts.commandTimeout or 60
+    if task.cancelled then return nil, name .. " cancelled", "ECANCELLED" end
+    session:setWaiter(function(_, _)
+      if coroutine.running() ~= task.co then return false end
+      if task.cancelled then error(CANCEL, 0) end
+      local v = coroutine.yield()
+      if v == CANCEL or task.cancelled then error(CANCEL, 0) end
+      return true
+    end)
+    return body(session, task)
+  end)
+  -- the first slice runs from the loop, so the caller gets its handle first
+  task.timer:start(0, 0, function() task:_resume() end)
+  return task
+end
+
+------------------------------------------------------------ entry points
+
+--- usage({endpoint=}, function(usage, err, code)) -> handle
+--- usage = {usedSize=, totalSize=, ...} (session.memory:getHeapUsage())
+function M.usage(opts, callback)
+  opts = check_args("usage", opts, callback)
+  return start("usage", opts, callback, function(session)
+    return session.memory:getHeapUsage()
+  end)
+end
+
+local function default_snapshot_path(dir)
+  local stamp = os.date("!%Y%m%d-%H%M%S") .. string.format("-%03d", math.floor((uv.hrtime() / 1e6) % 1000))
+  return string.format("%s/heap-%s.heapsnapshot", dir or vim.fn.getcwd(), stamp)
+end
+
+--- snapshot({endpoint=, path=, dir=, gc=false, timeout=30, onProgress=fn(done, total),
+---   onBytes=fn(bytes, chunks)}, function(info, err, code)) -> handle
+--- info = {path=, bytes=, seconds=, chunks=}. A cancelled or failed snapshot
+--- leaves no file (nor a .partial).
+function M.snapshot(opts, callback)
+  opts = check_args("snapshot", opts, callback)
+  local path = opts.path or default_snapshot_path(opts.dir)
+  local task
+  task = start("snapshot", opts, callback, function(session)
+    if opts.gc then
+      local ok, err, code = session.memory:collectGarbage()
+      if not ok then return nil, err, code end
+    end
+    local info, err, code = session.memory:takeHeapSnapshot {
+      path = path,
+      timeout = opts.timeout,
+      onProgress = deliver(task, opts.onProgress),
+      onBytes = deliver(task, opts.onBytes),
+    }
+    if not info then return nil, err, code end
+    info.result = nil
+    return info
+  end)
+  task.path = path
+  task.cleanup = function(_, _, _, code)
+    -- destroying the connection removes the sink's .partial; belt and braces
+    if code then os.remove(path .. ".partial") end
+  end
+  return task
+end
+
+-- The command that analyses three snapshots out of process.
+local function analyser(opts)
+  if opts.analyser then return vim.deepcopy(opts.analyser) end
+  local script = M.root and (M.root .. "/scripts/memdbg")
+  if script and vim.fn.filereadable(script) == 1 then return { opts.lua or "lua5.4", script } end
+  return { "memdbg" }
+end
+M.analyser = analyser
+
+local function remove_tree(dir)
+  main_loop(function() vim.fn.delete(dir, "rf") end)
+end
+
+--- leaks({endpoint=, action="JS expression", dir=, top=20, gcRounds=2, timeout=30,
+---   onStep=fn(step, detail), onProgress=fn(done, total)}, function(report, err, code)) -> handle
+--- Three snapshots around the action (workflows/detect_leak, capture only),
+--- then `memdbg find-leaks A B C --json` in a child process.
+--- report = {dir=, snapshots={a,b,c}, bytes=, leaks={{class=, count=, retainedSize=, retainerPath={...}}}}
+--- Without dir the snapshots go to a fresh temporary directory, removed on
+--- cancel or failure.
+function M.leaks(opts, callback)
+  opts = check_args("leaks", opts, callback)
+  if type(opts.action) ~= "string" or opts.action == "" then
+    error("memdbg.nvim.leaks: action must be a JavaScript expression (e.g. \"handleRequests(100)\")", 2)
+  end
+  local own_dir = opts.dir == nil
+  local dir = opts.dir or vim.fn.tempname() .. "-memdbg-leaks"
+  vim.fn.mkdir(dir, "p", tonumber("700", 8))
+  local task, step
+  task = start("leak hunt", opts, callback, function(session)
+    local detect_leak = require("memdbg.workflows.detect_leak")
+    local report, err, code = detect_leak.run(session, {
+      action = opts.action,
+      dir = dir,
+      gcRounds = opts.gcRounds,
+      timeout = opts.timeout,
+      analyse = false,
+      onStep = step,
+      onProgress = deliver(task, opts.onProgress),
+      onBytes = deliver(task, opts.onBytes),
+    })
+    if not report then return nil, err, code end
+    return report
+  end, function(t, report)
+    -- capture done, session closed: the parse runs in a child process
+    if step then step("analyse") end
+    main_loop(function()
+      if t.finished then return end
+      local cmd = analyser(opts)
+      vim.list_extend(cmd, { "find-leaks", report.snapshots[1], report.snapshots[2], report.snapshots[3],
+        "--json", "--top", tostring(opts.top or 20) })
+      local out, errs = {}, {}
+      local ok, job = pcall(vim.fn.jobstart, cmd, {
+        stdout_buffered = true,
+        stderr_buffered = true,
+        on_stdout = function(_, data) out = data or {} end,
+        on_stderr = function(_, data) errs = data or {} end,
+        on_exit = function(_, status)
+          t.job = nil
+          if t.finished then return end
+          local text = table.concat(out, "\n")
+          local doc = (status == 0 or status == 1) and require("memdbg.json").decode(text)
+          if type(doc) ~= "table" or type(doc.leaks) ~= "table" then
+            local msg = vim.trim(table.concat(errs, "\n"))
+            return t:_finish(nil, string.format("the leak analysis (%s) failed with status %d: %s",
+              table.concat(cmd, " "), status, msg ~= "" and msg or text:sub(1, 300)), "EANALYSE")
+          end
+          report.leaks = doc.leaks
+          t:_finish(report)
+        end,
+      })
+      if not ok or type(job) ~= "number" or job <= 0 then
+        return t:_finish(nil, "cannot start the leak analysis: " .. table.concat(cmd, " ") .. ": " .. tostring(job),
+          "EANALYSE")
+      end
+      t.job = job
+    end)
+  end)
+  step = deliver(task, opts.onStep)
+  task.dir = dir
+  task.cleanup = function(_, _, err)
+    if err and own_dir then remove_tree(dir) end
+  end
+  return task
+end
+
+------------------------------------------------------------ formatting
+
+local function bytes(n)
+  n = tonumber(n) or 0
+  local a = math.abs(n)
+  if a >= 1073741824 then return string.format("%.2f GB", n / 1073741824) end
+  if a >= 1048576 then return string.format("%.1f MB", n / 1048576) end
+  if a >= 1024 then return string.format("%.1f KB", n / 1024) end
+  return string.format("%d B", math.floor(n))
+end
+M.bytes = bytes
+
+--- Lines for a scratch buffer.
+function M.format_usage(u, endpoint)
+  local lines = { "Heap usage of " .. tostring(endpoint), "" }
+  local keys = {}
+  for k in pairs(u) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = u[k]
+    if type(v) == "number" then
+      lines[#lines + 1] = string.format("  %-24s %14s  (%d)", k, bytes(v), v)
+    elseif type(v) ~= "table" then
+      lines[#lines + 1] = string.format("  %-24s %s", k, tostring(v))
+    end
+  end
+  return lines
+end
+
+function M.format_snapshot(info)
+  return {
+    "Heap snapshot written",
+    "",
+    "  path     " .. tostring(info.path),
+    "  size     " .. bytes(info.bytes) .. string.format("  (%d bytes, %d chunks)", info.bytes or 0, info.chunks or 0),
+    string.format("  seconds  %.2f", info.seconds or 0),
+  }
+end
+
+function M.format_leaks(report, action)
+  local lines = { "Leak hunt" .. (action and (": " .. action) or ""), "" }
+  local leaks = report.leaks or {}
+  if #leaks == 0 then
+    lines[#lines + 1] = "No leaks: nothing allocated by the action stayed alive and grew."
+  else
+    lines[#lines + 1] = string.format("  %-3s %-32s %10s %14s", "#", "class", "count", "retained")
+    for i, g in ipairs(leaks) do
+      lines[#lines + 1] = string.format("  %-3d %-32s %10d %14s", i, tostring(g.class), g.count or 0,
+        bytes(g.retainedSize))
+    end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "Retainer paths"
+    for i, g in ipairs(leaks) do
+      lines[#lines + 1] = string.format("  #%d %s", i, tostring(g.class))
+      for k, stepname in ipairs(g.retainerPath or {}) do
+        lines[#lines + 1] = "    " .. string.rep("  ", k - 1) .. tostring(stepname)
+      end
+    end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Snapshots:"
+  for _, p in ipairs(report.snapshots or {}) do lines[#lines + 1] = "  " .. p end
+  return lines
+end
+
+return M

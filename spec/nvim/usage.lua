@@ -1,0 +1,14 @@
+-- :MemdbgUsage's engine: memdbg.nvim.usage against $MEMDBG_ENDPOINT.
+local B = dofile((os.getenv("MEMDBG_ROOT") or ".") .. "/spec/nvim/boot.lua")
+B.run(function()
+  local mn = require("memdbg.nvim")
+  local t0 = B.now()
+  local returned
+  local handle = mn.usage({ endpoint = B.endpoint }, function(usage, err, code)
+    if not usage then return B.fail(err, { code = code }) end
+    B.finish({ usage = usage, returnedAt = returned, seconds = B.now() - t0,
+      jit = jit and jit.version, json = package.loaded.cjson and "cjson" or "vim.json" })
+  end)
+  returned = B.now() - t0
+  assert(type(handle) == "table" and type(handle.cancel) == "function", "usage returns a handle")
+end)
