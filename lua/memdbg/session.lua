@@ -278,6 +278,94 @@ function methods:close()
   if self._conn then self._conn:close() end
 end
 
+-- Attached sessions (Chromium's browser endpoint): Target.attachToTarget with
+-- flatten gives a sessionId; commands carry it and events are filtered by it.
+-- Everything else (the connection, the pump, the embedding protocol) is the
+-- parent's, so session.memory works unchanged on an attached target.
+local Child = {}
+local child_methods = {}
+
+Child.__index = function(self, key)
+  if key == "memory" then
+    local mem = require("memdbg.memory").new(self)
+    rawset(self, "memory", mem)
+    return mem
+  end
+  local m = child_methods[key]
+  if m ~= nil then return m end
+  local parent = rawget(self, "parent")
+  local v = parent[key]
+  if type(v) == "function" then
+    return function(_, ...) return v(parent, ...) end
+  end
+  return v
+end
+Child.__tostring = function(self)
+  return string.format("memdbg.session{%s %s session %s}", self.runtime, self.url, self.sessionId)
+end
+
+function child_methods:sendCommand(cmd)
+  if type(cmd) ~= "table" then error("sendCommand takes a table {method=, params=}", 2) end
+  local copy = {}
+  for k, v in pairs(cmd) do copy[k] = v end
+  copy.sessionId = self.sessionId
+  if rawget(self, "_detached") then return nil, "the attached session was closed", "ECLOSED" end
+  return self.parent:sendCommand(copy)
+end
+
+function child_methods:subscribe(method, fn)
+  if type(fn) ~= "function" then error("subscribe: handler must be a function", 2) end
+  local sid = self.sessionId
+  return self.parent:subscribe(method, function(params, m, esid)
+    -- the transport's own pseudo-events (memdbg.*) concern every session
+    if esid == sid or (esid == nil and m:sub(1, 7) == "memdbg.") then return fn(params, m, esid) end
+  end)
+end
+
+function child_methods:isOpen()
+  return not rawget(self, "_detached") and self.parent:isOpen()
+end
+
+function child_methods:close()
+  if rawget(self, "_detached") then return end
+  local mem = rawget(self, "memory")
+  if mem and mem.close then mem:close() end
+  if self.parent:isOpen() then
+    self.parent:sendCommand { method = "Target.detachFromTarget", params = { sessionId = self.sessionId }, timeout = 2 }
+  end
+  rawset(self, "_detached", true)
+end
+
+--- attach(target) -> attached session | nil, message, code
+--- target: a targetId, a type ("page"), or function(targetInfo) -> bool;
+--- nil picks the first page. For Chromium's browser-level endpoint, which
+--- answers no heap commands itself.
+function methods:attach(target)
+  if target ~= nil and type(target) ~= "string" and type(target) ~= "function" then
+    error("attach: target must be a targetId, a type or a function", 2)
+  end
+  local list, err, code = self:sendCommand { method = "Target.getTargets" }
+  if not list then return nil, err, code end
+  local chosen
+  for _, t in ipairs(list.targetInfos or {}) do
+    local ok
+    if target == nil then ok = t.type == "page" and not tostring(t.url):match("^chrome")
+    elseif type(target) == "function" then ok = target(t)
+    else ok = t.targetId == target or t.type == target end
+    if ok then chosen = t break end
+  end
+  if not chosen then
+    return nil, string.format("no target matches %s at %s", tostring(target or "the first page"), self.url), "ENOTARGET"
+  end
+  local r
+  r, err, code = self:sendCommand { method = "Target.attachToTarget", params = { targetId = chosen.targetId, flatten = true } }
+  if not r then return nil, err, code end
+  return setmetatable({
+    parent = self, sessionId = r.sessionId, target = chosen, runtime = self.runtime,
+    url = self.url, endpoint = self.endpoint, version = self.version,
+  }, Child)
+end
+
 Session.__gc = function(self) if self._conn then self._conn:close() end end
 Session.__close = function(self) self:close() end
 Session.__tostring = function(self)
