@@ -129,7 +129,8 @@ function fx.file(snap, dir)
 end
 
 function fx.have_node()
-  return os.execute("command -v node >/dev/null 2>&1") == true
+  local r = os.execute("command -v node >/dev/null 2>&1")
+  return r == true or r == 0
 end
 
 --- runs a Node.js script (source text) in dir; returns ok, output
@@ -169,7 +170,7 @@ function fx.read_v8(path)
       n.edges[#n.edges + 1] = {
         type = et,
         name = (et == "element" or et == "hidden") and nm or S[nm + 1],
-        to = E[e * ef + 3] // nf + 1,
+        to = math.floor(E[e * ef + 3] / nf) + 1,
       }
       e = e + 1
     end
