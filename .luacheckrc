@@ -3,3 +3,6 @@ max_line_length = 120
 files["spec"] = { std = "+busted" }
 files["lua/memdbg/nvim.lua"] = { globals = { "vim" } }
 files["lua/memdbg/json.lua"] = { read_globals = { "vim" } }
+-- LuaJIT's global, read where the same code runs on both
+read_globals = { "jit" }
+files["scripts/memdbg"] = { std = "lua54" }

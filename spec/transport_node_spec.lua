@@ -26,7 +26,8 @@ describe("transport against real Node", function()
       local s = assert(memdbg.connect { endpoint = ep })
       assert.are.equal("node", s.runtime)
       assert.are.equal(app.ws, s.url)
-      local r = assert(s:sendCommand { method = "Runtime.evaluate", params = { expression = "6*7", returnByValue = true } })
+      local r = assert(s:sendCommand { method = "Runtime.evaluate",
+        params = { expression = "6*7", returnByValue = true } })
       assert.are.equal(42, r.result.value)
       s:close()
     end
@@ -115,7 +116,8 @@ end)
 describe("connecting to nothing", function()
   it("names the endpoint and the fix for a refused connection", function()
     -- a port that was free a moment ago: bind, read it, release
-    local f = io.popen([[node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"]])
+    local f = io.popen([[node -e "const s=require('net').createServer().listen(0,'127.0.0.1',]]
+      .. [[()=>{console.log(s.address().port);s.close()})"]])
     local port = f:read("n")
     f:close()
     local ep = "http://127.0.0.1:" .. port

@@ -107,7 +107,9 @@ function memdbg.connect(opts)
   end
 
   local ws = endpoint.parse(url)
-  if not ws or ws.scheme ~= "ws" then return nil, "the target's websocket URL is not ws://: " .. tostring(url), "EPROTO" end
+  if not ws or ws.scheme ~= "ws" then
+    return nil, "the target's websocket URL is not ws://: " .. tostring(url), "EPROTO"
+  end
   rerr, rcode = refuse_remote(ws, opts.allowRemote)
   if rerr then return nil, rerr, rcode end
   local conn, err, code = open_ws(url, ws, opts, timeout)

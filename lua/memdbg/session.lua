@@ -358,7 +358,8 @@ function methods:attach(target)
     return nil, string.format("no target matches %s at %s", tostring(target or "the first page"), self.url), "ENOTARGET"
   end
   local r
-  r, err, code = self:sendCommand { method = "Target.attachToTarget", params = { targetId = chosen.targetId, flatten = true } }
+  r, err, code = self:sendCommand { method = "Target.attachToTarget",
+    params = { targetId = chosen.targetId, flatten = true } }
   if not r then return nil, err, code end
   return setmetatable({
     parent = self, sessionId = r.sessionId, target = chosen, runtime = self.runtime,
