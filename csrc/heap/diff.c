@@ -95,7 +95,7 @@ int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap
   uint32_t k = 0;
   for (uint32_t r = 0; r < m.n; r++)
     if (m.rows[r].added || m.rows[r].deleted) m.rows[k++] = m.rows[r];
-  qsort(m.rows, k, sizeof *m.rows, by_size_delta);
+  if (k) qsort(m.rows, k, sizeof *m.rows, by_size_delta);
   *out = m.rows;
   *nout = k;
   return 0;

@@ -164,7 +164,7 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
   for (uint32_t i = 0; i < ng; i++)
     if (top_count[i]) g[kept++] = g[i];
   free(top_count);
-  qsort(g, kept, sizeof *g, by_retained_desc);
+  if (kept) qsort(g, kept, sizeof *g, by_retained_desc);
   *out = g;
   *nout = kept;
   g = NULL;
