@@ -120,6 +120,7 @@ lint:
 	luacheck lua scripts spec bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -Icsrc csrc spec/mock
+	clang-tidy --quiet csrc/core/*.c csrc/heap/*.c -- -std=c11 -D_GNU_SOURCE -Icsrc $(LUA_CFLAGS)
 
 format:
 	clang-format -i csrc/*.h csrc/*/*.[ch] spec/mock/*.c
