@@ -8,6 +8,7 @@
 //   allocate(mb) / release() / releaseBroken()   for verify-cleanup
 //   usedHeap()          v8.getHeapStatistics().used_heap_size
 //   failingAction()     throws, to check that exceptions are reported
+//   writeSnapshot(path) v8.writeHeapSnapshot, timed in-process (bench/capture)
 "use strict";
 const v8 = require("node:v8");
 
@@ -55,6 +56,12 @@ globalThis.releaseBroken = function releaseBroken() { cache.set("held", held); h
 globalThis.usedHeap = () => v8.getHeapStatistics().used_heap_size;
 globalThis.failingAction = function failingAction() { throw new Error("action failed on purpose"); };
 globalThis.slowAction = (ms) => new Promise((r) => setTimeout(() => r(ms), ms));
+// bench/capture: the in-process baseline; returns milliseconds taken
+globalThis.writeSnapshot = function writeSnapshot(path) {
+  const t0 = process.hrtime.bigint();
+  v8.writeHeapSnapshot(path);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
 
 const fill = [];
 for (let i = 0; i < objects; i++) {
