@@ -44,6 +44,11 @@
 --       On failure memory.lua removes o.partial (unless o.keepPartial).
 --       memory.stream(session, o, start) below does this for runtimes that
 --       send chunks as events, given a start(callback) that sends the command.
+--       A runtime that sends the whole snapshot in one reply (Bun's
+--       Heap.snapshot -> result.snapshotData) uses the C sink's reply form
+--       instead: conn:sinkStart{path = o.partial, replyId = session._nextId,
+--       field = "snapshotData"} right before sending, then the reply is
+--       {memdbgSinkBytes = N, ok = true} and conn:sinkFinish(o.path) renames.
 --   adapter:startSampling{samplingInterval=, includeObjectsCollectedByMajorGC=,
 --       includeObjectsCollectedByMinorGC=} -> true
 --   adapter:stopSampling()               -> profile {head=, samples=} (CDP's
@@ -267,7 +272,7 @@ function memory.stream(session, o, start)
   local id, serr, scode = start(function(result, err, code, detail)
     reply = { result, err, code, detail }
   end)
-  if not id then return fail(serr or "sending the command failed", scode or "ECLOSED") end
+  if not id and not reply then return fail(serr or "sending the command failed", scode or "ECLOSED") end
 
   local nextHook = core.now()
   while not reply do
