@@ -65,7 +65,7 @@ local memory = {}
 
 memory.adapters = {
   node = "cdp",
-  chrome = "cdp",
+  chrome = "chrome", -- cdp plus getDOMCounters / getPerformanceMetrics
   deno = "cdp",
   workerd = "cdp",
   unknown = "cdp",
@@ -207,6 +207,17 @@ function Memory:stopTrackingAllocations(opts)
     end
   end
   return res
+end
+
+--- Chromium only (adapters/chrome.lua); EUNSUPPORTED elsewhere:
+--- getDOMCounters() -> {documents=, nodes=, jsEventListeners=} (Memory.getDOMCounters)
+function Memory:getDOMCounters()
+  return call(self, "getDOMCounters", "DOM counters (Memory.getDOMCounters)")
+end
+
+--- getPerformanceMetrics() -> {JSHeapUsedSize=, Nodes=, JSEventListeners=, ...} (Performance.getMetrics)
+function Memory:getPerformanceMetrics()
+  return call(self, "getPerformanceMetrics", "performance metrics (Performance.getMetrics)")
 end
 
 function Memory:close()
