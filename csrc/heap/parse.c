@@ -116,7 +116,7 @@ static void parse_snapshot_meta(struct parser *P) {
   struct heap_snapshot *s = P->s;
   P->snapshot_off = scan_offset(sc);
   if (P->snapshot) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"snapshot\" key", P->snapshot_off);
-  P->snapshot = scan_dom(sc, 0);
+  scan_dom(sc, &P->snapshot);
   const struct jval *meta = jget(P->snapshot, "meta");
   if (!meta) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected snapshot.meta", P->snapshot_off);
 

@@ -319,11 +319,11 @@ void jval_free(struct jval *v) {
 
 static void dom_into(struct scanner *sc, struct jval *out, int depth);
 
-struct jval *scan_dom(struct scanner *sc, int depth) {
+void scan_dom(struct scanner *sc, struct jval **slot) {
   struct jval *v = scan_alloc(sc, sizeof *v);
   memset(v, 0, sizeof *v);
-  dom_into(sc, v, depth);
-  return v;
+  *slot = v; /* owned by the caller before anything can fail */
+  dom_into(sc, v, 0);
 }
 
 /* The DOM nodes are reachable from the root passed in, so on a longjmp the

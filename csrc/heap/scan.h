@@ -85,7 +85,7 @@ struct jval {
   struct jval *items;
   char **keys;        /* J_OBJ */
 };
-struct jval *scan_dom(struct scanner *sc, int depth);
+void scan_dom(struct scanner *sc, struct jval **slot);
 void jval_free(struct jval *v);
 const struct jval *jget(const struct jval *o, const char *key);
 
