@@ -137,6 +137,24 @@ local function describe_exception(d)
   return text
 end
 
+-- workerd (and wrangler) has no default execution context: Runtime.evaluate
+-- needs a contextId, which Runtime.disable + Runtime.enable announces in a
+-- Runtime.executionContextCreated event.
+function Adapter:workerContext(fresh)
+  if self.contextId and not fresh then return self.contextId end
+  local s, id = self.session, nil
+  local sub = s:subscribe("Runtime.executionContextCreated", function(p)
+    if type(p.context) == "table" and p.context.id then id = id or p.context.id end
+  end)
+  s:sendCommand { method = "Runtime.disable" }
+  local r, msg, code = s:sendCommand { method = "Runtime.enable" }
+  sub:cancel()
+  if not r then return nil, msg, code end
+  if not id then return nil, "workerd announced no execution context to evaluate in", "EPROTO" end
+  self.contextId = id
+  return id
+end
+
 function Adapter:evaluate(expr, opts)
   local await = opts.awaitPromise
   if await == nil then await = true end
@@ -146,8 +164,20 @@ function Adapter:evaluate(expr, opts)
     returnByValue = opts.returnByValue ~= false,
     contextId = opts.contextId,
   }
+  local worker = self.session.runtime == "workerd" and not opts.contextId
+  if worker then
+    local id, cmsg, ccode = self:workerContext()
+    if not id then return nil, cmsg, ccode end
+    params.contextId = id
+  end
   local r, msg, code = self.session:sendCommand {
     method = "Runtime.evaluate", params = params, timeout = opts.timeout or SLOW }
+  if not r and worker and code == "ECOMMAND" and tostring(msg):find("context") then
+    -- the worker was reloaded (wrangler): its context id changed
+    params.contextId = self:workerContext(true)
+    r, msg, code = self.session:sendCommand {
+      method = "Runtime.evaluate", params = params, timeout = opts.timeout or SLOW }
+  end
   if not r then return nil, msg, code end
   if type(r.exceptionDetails) == "table" then
     return nil, string.format("the expression %q threw: %s", expr, describe_exception(r.exceptionDetails)),
