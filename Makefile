@@ -55,7 +55,8 @@ MOCK_BIN := $(BUILD)/mock_inspector
 HDRS     := $(wildcard csrc/*.h csrc/core/*.h csrc/heap/*.h)
 
 BUSTED   := $(LUA) /usr/bin/busted
-VALGRIND_SPECS ?= spec/transport_mock_spec.lua
+VALGRIND_SPECS ?= spec/transport_mock_spec.lua spec/transport_node_spec.lua \
+                  spec/heap_parse_spec.lua spec/heap_analysis_spec.lua spec/heap_jsc_spec.lua
 SPEC_ENV := MEMDBG_BUILD=$(BUILD) $(SAN_ENV)
 
 .PHONY: all modules deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
@@ -88,6 +89,7 @@ sanitize:
 
 test-luajit:
 	$(MAKE) test LUA=luajit
+	$(MAKE) valgrind
 
 # The C core under valgrind (memcheck) on the transport and heap specs.
 valgrind: all
@@ -99,7 +101,8 @@ demo:
 	sh tools/demo.sh
 
 # Everything CI runs, from a fresh machine: installs what is missing, then the
-# whole suite under Lua 5.4, again under ASan+UBSan, and under LuaJIT.
+# whole suite under Lua 5.4, again under ASan+UBSan, under LuaJIT, and the C
+# core's specs under valgrind.
 check:
 	sh tools/install-deps.sh
 	sh tools/install-runtimes.sh
