@@ -169,8 +169,13 @@ describe("the adapter seam", function()
   end)
 
   it("serves every V8 runtime with the CDP adapter", function()
-    for _, rt in ipairs { "node", "chrome", "deno", "workerd", "unknown" } do
+    for _, rt in ipairs { "node", "deno", "workerd", "unknown" } do
       assert.equal("cdp", memory.adapters[rt])
     end
+    -- Chromium's adapter extends the CDP one (DOM counters, performance metrics)
+    assert.equal("chrome", memory.adapters.chrome)
+    local base = getmetatable(require("memdbg.adapters.chrome").new({}, {}))
+    assert.is_function(base.getDOMCounters)
+    assert.is_function(base.takeHeapSnapshot)
   end)
 end)
