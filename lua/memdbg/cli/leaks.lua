@@ -42,7 +42,7 @@ function M.run(argv)
       if not report then return nil, err, code end
       local found = #report.leaks > 0
       if opts.json then
-        common.print_json { snapshots = report.snapshots, leaks = report.leaks }
+        common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached }
       else
         io.write(workflow.format(report, opts.top))
       end

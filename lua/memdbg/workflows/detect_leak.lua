@@ -9,6 +9,7 @@
 --     traffic = function() end,           -- called while waiting on GC / snapshots
 --   })
 --   -- report = {dir=, snapshots = {a, b, c}, leaks = {{class=, count=, retainedSize=, retainerPath={...}}, ...}}
+--   --   and on Chromium detached = {{name=, count=, retainedSize=}, ...} (detached DOM nodes at the end)
 local common = require("memdbg.workflows.common")
 local snapshot = require("memdbg.workflows.snapshot")
 
@@ -79,6 +80,19 @@ function detect_leak.run(session, opts)
     }
   end
   table.sort(report.leaks, function(a, b) return (a.retainedSize or 0) > (b.retainedSize or 0) end)
+  -- Chromium: the detached DOM nodes (detachedness 2) of the final snapshot,
+  -- per class, as report.detached = {{name=, count=, retainedSize=}, ...}.
+  if session.runtime == "chrome" then
+    local snap = heap.load(report.snapshots[3])
+    if snap then
+      local d = snap:detached()
+      snap:close()
+      if #d > 0 then
+        table.sort(d, function(x, y) return x.count > y.count or (x.count == y.count and x.name < y.name) end)
+        report.detached = common.array(d)
+      end
+    end
+  end
   return report
 end
 
@@ -99,6 +113,13 @@ function detect_leak.format(report, top)
       if g.retainerPath and #g.retainerPath > 0 then
         out[#out + 1] = "    retained by: " .. table.concat(g.retainerPath, " -> ") .. "\n"
       end
+    end
+  end
+  if report.detached and #report.detached > 0 then
+    out[#out + 1] = "Detached DOM nodes in the final snapshot:\n"
+    for _, d in ipairs(report.detached) do
+      out[#out + 1] = string.format("    Detached %s: %d nodes, %s retained\n", tostring(d.name), d.count or 0,
+        common.bytes(d.retainedSize))
     end
   end
   out[#out + 1] = "Snapshots: " .. table.concat(report.snapshots, " ") .. "\n"
