@@ -89,7 +89,6 @@ sanitize:
 
 test-luajit:
 	$(MAKE) test LUA=luajit
-	$(MAKE) valgrind
 
 # The C core under valgrind (memcheck) on the transport and heap specs.
 valgrind: all
@@ -110,6 +109,7 @@ check:
 	$(MAKE) test
 	$(MAKE) test SANITIZE=1
 	$(MAKE) test LUA=luajit
+	$(MAKE) valgrind
 
 install: $(CORE_SO) $(HEAP_SO)
 	install -d $(DESTDIR)$(LUADIR)/memdbg $(DESTDIR)$(LIBDIR)/memdbg $(DESTDIR)$(BINDIR)
