@@ -68,6 +68,7 @@ memory.adapters = {
   chrome = "chrome", -- cdp plus getDOMCounters / getPerformanceMetrics
   deno = "cdp",
   workerd = "cdp",
+  bun = "bun",
   unknown = "cdp",
 }
 
