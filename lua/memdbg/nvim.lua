@@ -77,6 +77,17 @@ local function main_loop(fn)
   if in_fast() then vim.schedule(fn) else fn() end
 end
 
+-- session:close() waits up to 0.5 s for the websocket close handshake, and a
+-- runtime busy after a snapshot answers late: drop the connection without it
+-- (conn:close(true), as a finalizer does), then let the session fail what is
+-- pending. The poll handle must be stopped before this.
+local function close_session(s)
+  s:setWaiter(nil)
+  local conn = rawget(s, "_conn")
+  if conn then pcall(conn.close, conn, true) end
+  pcall(s.close, s)
+end
+
 function Task:_stopPoll()
   local p = self.poll
   if not p then return end
@@ -98,8 +109,7 @@ function Task:_release()
   local s = self.session
   if s then
     self.session = nil
-    s:setWaiter(nil)
-    pcall(s.close, s)
+    close_session(s)
   end
   if self.job then
     local job = self.job
@@ -142,7 +152,13 @@ function Task:_resume(value)
   local co = self.co
   if not co or coroutine.status(co) ~= "suspended" then return end
   self.resuming, self.started = true, true
+  local t0 = uv.hrtime()
   local ok, a, b, c = coroutine.resume(co, value)
+  local slice = (uv.hrtime() - t0) / 1e9
+  local st = self.stats
+  st.resumes, st.busy = st.resumes + 1, st.busy + slice
+  if slice > st.maxSlice then st.maxSlice = slice end
+  if slice > 0.02 and #st.slow < 20 then st.slow[#st.slow + 1] = { st.resumes, math.floor(slice * 1000) } end
   self.resuming = false
   if self.finished then return end
   if not ok then
@@ -157,8 +173,7 @@ function Task:_resume(value)
     if self.session then
       local s = self.session
       self.session = nil
-      s:setWaiter(nil)
-      pcall(s.close, s)
+      close_session(s)
     end
     if self.after and a ~= nil then return self.after(self, a) end
     return self:_finish(a, b, c)
@@ -224,7 +239,10 @@ end
 -- yield to the loop. Returns the handle at once.
 local function start(name, opts, callback, body, after)
   local task = setmetatable({ name = name, opts = opts, callback = callback, after = after,
-    status = "running" }, Task)
+    status = "running",
+    -- resumes: slices run; busy, maxSlice: seconds spent inside them (the
+    -- time the editor was held), the first slice includes connect
+    stats = { resumes = 0, busy = 0, maxSlice = 0, slow = {} } }, Task)
   task.timer = uv.new_timer()
   task.co = coroutine.create(function()
     local memdbg, lerr = load_memdbg()
@@ -270,6 +288,26 @@ local function default_snapshot_path(dir)
   return string.format("%s/heap-%s.heapsnapshot", dir or vim.fn.getcwd(), stamp)
 end
 
+-- The sink fsyncs the file once the snapshot is complete, inside a service
+-- pass: with 100 MB of dirty pages that alone can hold the editor for 100 ms
+-- or more. So while the data arrives, flush it from libuv's thread pool every
+-- `every` bytes (fdatasync on a second descriptor of the same file), leaving
+-- the final fsync little to do.
+local function background_sync(partial, every)
+  local next_at, busy = every, false
+  return function(bytes)
+    if busy or bytes < next_at then return end
+    busy, next_at = true, bytes + every
+    uv.fs_open(partial, "r", 0, function(oerr, fd)
+      if oerr or not fd then busy = false return end
+      uv.fs_fdatasync(fd, function()
+        uv.fs_close(fd, function() busy = false end)
+      end)
+    end)
+  end
+end
+M.background_sync = background_sync
+
 --- snapshot({endpoint=, path=, dir=, gc=false, timeout=30, onProgress=fn(done, total),
 ---   onBytes=fn(bytes, chunks)}, function(info, err, code)) -> handle
 --- info = {path=, bytes=, seconds=, chunks=}. A cancelled or failed snapshot
@@ -283,11 +321,16 @@ function M.snapshot(opts, callback)
       local ok, err, code = session.memory:collectGarbage()
       if not ok then return nil, err, code end
     end
+    local user_bytes = deliver(task, opts.onBytes)
+    local sync = opts.syncEvery ~= false and background_sync(path .. ".partial", opts.syncEvery or 16 * 1048576)
     local info, err, code = session.memory:takeHeapSnapshot {
       path = path,
       timeout = opts.timeout,
       onProgress = deliver(task, opts.onProgress),
-      onBytes = deliver(task, opts.onBytes),
+      onBytes = function(n, chunks)
+        if sync then sync(n) end
+        if user_bytes then user_bytes(n, chunks) end
+      end,
     }
     if not info then return nil, err, code end
     info.result = nil
