@@ -370,8 +370,16 @@ function M.leaks(opts, callback)
     error("memdbg.nvim.leaks: action must be a JavaScript expression (e.g. \"handleRequests(100)\")", 2)
   end
   local own_dir = opts.dir == nil
-  local dir = opts.dir or vim.fn.tempname() .. "-memdbg-leaks"
-  vim.fn.mkdir(dir, "p", tonumber("700", 8))
+  local dir = opts.dir
+  if dir then
+    vim.fn.mkdir(dir, "p", tonumber("700", 8))
+  else
+    -- not under vim.fn.tempname(): Neovim removes that directory when it exits
+    local base = (os.getenv("TMPDIR") or "/tmp") .. "/memdbg-leaks-XXXXXX"
+    local err
+    dir, err = uv.fs_mkdtemp(base)
+    if not dir then error("memdbg.nvim.leaks: cannot create a directory like " .. base .. ": " .. tostring(err), 2) end
+  end
   local task, step
   task = start("leak hunt", opts, callback, function(session)
     local detect_leak = require("memdbg.workflows.detect_leak")

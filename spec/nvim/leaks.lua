@@ -1,0 +1,34 @@
+-- A leak hunt through memdbg.nvim.leaks: three snapshots around
+-- $MEMDBG_ACTION, then the analysis in a child process. Reports the steps seen,
+-- the progress calls and the leak groups. With MEMDBG_CANCEL_STEP=analyse it
+-- cancels as the analysis starts and reports whether the snapshots are gone.
+local B = dofile((os.getenv("MEMDBG_ROOT") or ".") .. "/spec/nvim/boot.lua")
+B.run(function()
+  local mn = require("memdbg.nvim")
+  local action = B.env("MEMDBG_ACTION", "handleRequests(50)")
+  local cancel_step = B.env("MEMDBG_CANCEL_STEP")
+  local steps, progress = {}, 0
+  local t0 = B.now()
+  local handle
+  handle = mn.leaks({
+    endpoint = B.endpoint,
+    action = action,
+    onStep = function(step, detail)
+      steps[#steps + 1] = detail and (step .. ":" .. tostring(detail)) or step
+      if step == cancel_step then
+        local dir = handle.dir
+        local cancelled = handle:cancel()
+        -- the temporary directory goes on the main loop, right after
+        vim.schedule(function()
+          B.finish({ steps = steps, cancelled = cancelled, dirGone = vim.fn.isdirectory(dir) == 0, dir = dir })
+        end)
+      end
+    end,
+    onProgress = function() progress = progress + 1 end,
+  }, function(report, err, code)
+    if cancel_step then return end
+    if not report then return B.fail(err, { code = code, steps = steps }) end
+    B.finish({ report = report, steps = steps, progress = progress, seconds = B.now() - t0,
+      driver = handle.stats, lines = mn.format_leaks(report, action) })
+  end)
+end)
