@@ -212,8 +212,17 @@ end
 
 -- Wraps a user callback so it runs on the main loop, at most one call queued
 -- at a time with the latest arguments (progress can come thousands of times).
-local function deliver(task, fn)
+-- With every = true each call is delivered (for steps, which are few).
+local function deliver(task, fn, every)
   if type(fn) ~= "function" then return nil end
+  if every then
+    return function(...)
+      local args = { n = select("#", ...), ... }
+      vim.schedule(function()
+        if not task.cancelled then fn(unpack(args, 1, args.n)) end
+      end)
+    end
+  end
   local queued, latest = false, nil
   return function(...)
     latest = { n = select("#", ...), ... }
@@ -344,12 +353,23 @@ function M.snapshot(opts, callback)
   return task
 end
 
--- The command that analyses three snapshots out of process.
+-- The command that analyses three snapshots out of process, and its
+-- MEMDBG_BUILD: from a checkout, the CLI script under the interpreter whose
+-- build is there (build/luajit is, since the driver needs it); else an
+-- installed `memdbg`. opts.analyser = {argv...} overrides.
 local function analyser(opts)
-  if opts.analyser then return vim.deepcopy(opts.analyser) end
-  local script = M.root and (M.root .. "/scripts/memdbg")
-  if script and vim.fn.filereadable(script) == 1 then return { opts.lua or "lua5.4", script } end
-  return { "memdbg" }
+  if opts.analyser then return vim.deepcopy(opts.analyser), nil end
+  local root = M.root
+  local script = root and (root .. "/scripts/memdbg")
+  if script and vim.fn.filereadable(script) == 1 then
+    for _, lua in ipairs({ "luajit", "lua5.4" }) do
+      local build = root .. "/build/" .. lua
+      if vim.fn.executable(lua) == 1 and vim.fn.filereadable(build .. "/memdbg/_heap.so") == 1 then
+        return { lua, script }, build
+      end
+    end
+  end
+  return { "memdbg" }, nil
 end
 M.analyser = analyser
 
@@ -400,11 +420,12 @@ function M.leaks(opts, callback)
     if step then step("analyse") end
     main_loop(function()
       if t.finished then return end
-      local cmd = analyser(opts)
+      local cmd, build = analyser(opts)
       vim.list_extend(cmd, { "find-leaks", report.snapshots[1], report.snapshots[2], report.snapshots[3],
         "--json", "--top", tostring(opts.top or 20) })
       local out, errs = {}, {}
       local ok, job = pcall(vim.fn.jobstart, cmd, {
+        env = build and { MEMDBG_BUILD = build } or nil,
         stdout_buffered = true,
         stderr_buffered = true,
         on_stdout = function(_, data) out = data or {} end,
@@ -430,7 +451,7 @@ function M.leaks(opts, callback)
       t.job = job
     end)
   end)
-  step = deliver(task, opts.onStep)
+  step = deliver(task, opts.onStep, true)
   task.dir = dir
   task.cleanup = function(_, _, err)
     if err and own_dir then remove_tree(dir) end
