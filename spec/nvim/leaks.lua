@@ -16,12 +16,17 @@ B.run(function()
     onStep = function(step, detail)
       steps[#steps + 1] = detail and (step .. ":" .. tostring(detail)) or step
       if step == cancel_step then
-        local dir = handle.dir
-        local cancelled = handle:cancel()
-        -- the temporary directory goes on the main loop, right after
-        vim.schedule(function()
-          B.finish({ steps = steps, cancelled = cancelled, dirGone = vim.fn.isdirectory(dir) == 0, dir = dir })
-        end)
+        -- let the analysis job start, then cancel: the job must be stopped
+        vim.defer_fn(function()
+          local dir, job = handle.dir, handle.job
+          local cancelled = handle:cancel()
+          -- the temporary directory goes on the main loop, right after
+          vim.schedule(function()
+            local waited = job and vim.fn.jobwait({ job }, 3000)[1]
+            B.finish({ steps = steps, cancelled = cancelled, dirGone = vim.fn.isdirectory(dir) == 0, dir = dir,
+              job = job, jobWait = waited, status = handle.status })
+          end)
+        end, 30)
       end
     end,
     onProgress = function() progress = progress + 1 end,
