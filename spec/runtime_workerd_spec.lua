@@ -1,0 +1,4 @@
+-- workerd serve, for real: see spec/support/worker_suite.lua.
+require("support.worker_suite").define("workerd", {
+  describe = describe, it = it, setup = setup, teardown = teardown, pending = pending, assert = assert,
+})
