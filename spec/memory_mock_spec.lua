@@ -169,13 +169,19 @@ describe("the adapter seam", function()
   end)
 
   it("serves every V8 runtime with the CDP adapter", function()
-    for _, rt in ipairs { "node", "deno", "workerd", "unknown" } do
+    for _, rt in ipairs { "node", "workerd", "unknown" } do
       assert.equal("cdp", memory.adapters[rt])
     end
-    -- Chromium's adapter extends the CDP one (DOM counters, performance metrics)
+    -- Chromium's adapter extends the CDP one (DOM counters, performance
+    -- metrics), Deno's replaces evaluate ("Promise was collected")
     assert.equal("chrome", memory.adapters.chrome)
     local base = getmetatable(require("memdbg.adapters.chrome").new({}, {}))
     assert.is_function(base.getDOMCounters)
     assert.is_function(base.takeHeapSnapshot)
+    assert.equal("deno", memory.adapters.deno)
+    local d = require("memdbg.adapters.deno").new({}, {})
+    assert.is_function(d.evaluate)
+    assert.is_function(d.takeHeapSnapshot)
+    assert.is_nil(d.getDOMCounters)
   end)
 end)
