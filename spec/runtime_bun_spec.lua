@@ -215,6 +215,14 @@ describe("bun (WebKit inspector protocol)", function()
     assert.is_true(seen.largest < 4096, "a message of " .. seen.largest .. " bytes reached Lua")
     local _, by = summary(path)
     assert.equal(150, by.LeakyListener.count)
+    -- memdbg diff reads two JSC snapshots of one process: the 50 new listeners
+    local code, out, e = cli("diff", dir .. "/one.heapsnapshot", path, "--json", "--top", "0")
+    assert.equal(0, code, e)
+    local delta
+    for _, c in ipairs(json.decode(out).classes) do
+      if c.name == "LeakyListener" then delta = c.delta end
+    end
+    assert.equal(50, delta, out)
   end)
 
   it("evaluate: values, awaited promises, and exceptions (thrown or rejected) as EEXCEPTION", function()
