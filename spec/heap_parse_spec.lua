@@ -291,3 +291,55 @@ describe("heap parser", function()
     end)
   end)
 end)
+
+-- Big nodes/edges arrays are parsed in two halves at once (columns.c); the
+-- specs force that path on small inputs and expect exactly the serial results.
+describe("heap parser, split path", function()
+  local core = require "memdbg._heap"
+  local saved
+  before_each(function() saved = core._tune(1) end)
+  after_each(function()
+    core._tune(saved)
+    fx.cleanup()
+  end)
+
+  local function both(text)
+    core._tune(1)
+    local a = { heap.parse(text) }
+    core._tune(2 ^ 40)
+    local b = { heap.parse(text) }
+    core._tune(1)
+    return a, b
+  end
+
+  it("gives the serial results on a valid snapshot", function()
+    local nodes, edges = { { "synthetic", "", 1, 0 } }, {}
+    for i = 2, 3000 do
+      nodes[i] = { i % 3 == 0 and "string" or "object", "N" .. (i % 17), i * 2, i % 50 }
+      edges[#edges + 1] = { math.max(1, math.floor(i / 2)), i, "property", "p" .. (i % 5) }
+      edges[#edges + 1] = i % 4 == 0 and { i, math.max(1, i - 7), "weak", "w" } or { i, math.max(1, i - 7), "element", i }
+    end
+    local text = fx.v8_text(fx.v8 { nodes = nodes, edges = edges })
+    local a, b = both(text)
+    assert.is_table(a[1], a[2])
+    assert.are.same(b[1]:summary(), a[1]:summary())
+    for _, id in ipairs { 4, 1000, 3001, 5998 } do assert.are.same(b[1]:node(id), a[1]:node(id)) end
+  end)
+
+  it("reports the same error and offset as the serial path", function()
+    local text = fx.v8_text(small())
+    math.randomseed(11)
+    local cuts = { (text:find('"nodes"', 1, true)) + 12, (text:find('"edges"', 1, true)) + 12, #text - 3 }
+    for _ = 1, 400 do
+      local pos = math.random((text:find('"nodes"', 1, true)), (text:find('"strings"', 1, true)))
+      local ch = ({ "x", "9", ",", " ", "]", "-", "." })[math.random(1, 7)]
+      local bad = text:sub(1, pos - 1) .. ch .. text:sub(pos + 1)
+      local a, b = both(bad)
+      assert.are.same({ b[2], b[3] }, { a[2], a[3] })
+    end
+    for _, cut in ipairs(cuts) do
+      local a, b = both(text:sub(1, cut))
+      assert.are.same({ b[2], b[3] }, { a[2], a[3] })
+    end
+  end)
+end)

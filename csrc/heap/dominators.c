@@ -95,8 +95,9 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   uint32_t n = s->node_count;
   struct lt t = {0};
   size_t sz = (size_t)n * sizeof(uint32_t) + 4;
-  t.vertex = malloc(sz); t.pre = malloc(sz); t.anc = malloc(sz); t.semi = malloc(sz);
-  t.label = malloc(sz); t.idom = malloc(sz); t.head = malloc(sz); t.next = malloc(sz);
+  t.vertex = malloc(sz); t.pre = malloc(sz); t.anc = malloc(sz);
+  t.semi = malloc(sz); t.label = malloc(sz); t.idom = malloc(sz);
+  t.head = malloc(sz); t.next = malloc(sz);
   t.linked = calloc((size_t)n / 8 + 1, 1);
   s->idom = malloc(sz);
   s->retained = malloc((size_t)n * sizeof(uint64_t) + 8);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "columns.h"
 #include "compat.h"
 #include "heap.h"
 
@@ -398,8 +399,16 @@ static const luaL_Reg snap_methods[] = {
   {"retainer_path", l_retainer_path}, {"top", l_top}, {"detached", l_detached},
   {"allocation_sites", l_allocation_sites}, {"close", l_close}, {NULL, NULL}};
 
+/* _tune(split_min_bytes) -> previous value; for the specs only. */
+static int l_tune(lua_State *L) {
+  lua_Integer v = luaL_checkinteger(L, 1);
+  lua_pushinteger(L, (lua_Integer)heap_split_min);
+  heap_split_min = v < 1 ? 1 : (size_t)v;
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
-  {"load", l_load}, {"parse", l_parse}, {"find_leaks", l_find_leaks}, {NULL, NULL}};
+  {"load", l_load}, {"parse", l_parse}, {"find_leaks", l_find_leaks}, {"_tune", l_tune}, {NULL, NULL}};
 
 int luaopen_memdbg__heap(lua_State *L) {
   if (luaL_newmetatable(L, SNAP_MT)) {

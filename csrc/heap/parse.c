@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "columns.h"
 #include "parser.h"
 
 enum { R_SKIP = 0, R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH, R_TO, R_CHILDREN,
@@ -242,8 +244,14 @@ static void parse_v8_nodes(struct parser *P) {
   grow_nodes(P, plausible(P, P->declared_nodes, P->nf));
   const int8_t *role = P->node_role;
   const uint32_t nf = P->nf, ntypes = s->node_type_count;
-  uint64_t n = 0, v;
+  uint64_t n = 0, v, numbers;
   uint32_t f = 0;
+  if (!P->ids_only && P->declared_nodes > 0 && P->node_cap == (uint64_t)P->declared_nodes &&
+      columns_parse_split(P, 0, &numbers)) {
+    n = numbers / nf;
+    f = (uint32_t)(numbers % nf);
+    goto parsed;
+  }
   const char *p = sc->p, *end = sc->end;
   while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   if (p < end && *p == ']') {
@@ -291,6 +299,7 @@ static void parse_v8_nodes(struct parser *P) {
     }
   }
   sc->p = p;
+parsed:
   if (f != 0)
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array ends inside a node (%u of %u fields)",
               scan_offset(sc) - 1, f, nf);
@@ -338,8 +347,13 @@ static void parse_v8_edges(struct parser *P) {
   const int8_t *role = P->edge_role;
   const uint32_t ef = P->ef, ntypes = s->edge_type_count, nf = P->nf;
   const uint64_t node_limit = (uint64_t)s->node_count * nf;
-  uint64_t n = 0, v;
+  uint64_t n = 0, v, numbers;
   uint32_t f = 0;
+  if (want > 0 && P->edge_cap == want && columns_parse_split(P, 1, &numbers)) {
+    n = numbers / ef;
+    f = (uint32_t)(numbers % ef);
+    goto parsed;
+  }
   const char *p = sc->p, *end = sc->end;
   while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   if (p < end && *p == ']') {
@@ -385,6 +399,7 @@ static void parse_v8_edges(struct parser *P) {
     }
   }
   sc->p = p;
+parsed:
   if (f != 0)
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array ends inside an edge (%u of %u fields)",
               scan_offset(sc) - 1, f, ef);
@@ -604,15 +619,36 @@ static void parser_init(struct parser *P, const char *buf, size_t len, char *err
   P->sc.next_mark = buf; /* report 0 at once */
 }
 
+/* MEMDBG_HEAP_TIMING=1 prints each phase's wall time to stderr. */
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void phase(const char *name, double *t) {
+  static int on = -1;
+  if (on < 0) on = getenv("MEMDBG_HEAP_TIMING") != NULL;
+  double n = now_ms();
+  if (on && name) fprintf(stderr, "heap: %-12s %8.1f ms\n", name, n - *t);
+  *t = n;
+}
+
 /* The whole pipeline after the text is read: graph, dominators, distances. */
 static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
+  double t;
+  phase(NULL, &t);
   int rc = heap_build_graph(s, err, errlen);
   if (rc) return rc;
-  if (heap_compute_dominators(s) || heap_compute_distances(s)) {
-    snprintf(err, errlen, "out of memory computing dominators");
-    return HEAP_ENOMEM;
-  }
+  phase("retainers", &t);
+  if (heap_compute_dominators(s)) goto nomem;
+  phase("dominators", &t);
+  if (heap_compute_distances(s)) goto nomem;
+  phase("distances", &t);
   return HEAP_OK;
+nomem:
+  snprintf(err, errlen, "out of memory computing dominators");
+  return HEAP_ENOMEM;
 }
 
 static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out, char *err,
@@ -631,10 +667,14 @@ static int parse_buffer(const char *buf, size_t len, int release, struct heap_sn
     free(P);
     return code;
   }
+  double t;
+  phase(NULL, &t);
   scan_checkpoint(&P->sc);
   parse_top(P);
+  phase("parse", &t);
   if (P->jsc) jsc_finish(P);
   else finish_v8(P);
+  phase("finish", &t);
   struct heap_snapshot *s = P->s;
   parser_cleanup(P);
   free(P);
