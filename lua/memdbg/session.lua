@@ -108,7 +108,13 @@ local function on_closed(self)
     text = "the connection to " .. self.url .. " was lost (did the runtime exit?)"
   end
   if self.runtime == "workerd" then
-    text = text .. "; workerd allows one inspector client at a time: another client connecting closes this one"
+    if tostring(type(self.version) == "table" and self.version.Browser or ""):match("^wrangler") then
+      -- wrangler's proxy keeps the first client and closes the newcomer (1002 "Too many clients")
+      text = text .. "; wrangler dev allows one inspector client at a time: it refuses a new one while another "
+        .. "(DevTools, another memdbg) is connected"
+    else
+      text = text .. "; workerd allows one inspector client at a time: another client connecting closes this one"
+    end
   end
   code = code == "EPROTO" and "EPROTO" or "ECLOSED"
   self._closed = { text, code }
