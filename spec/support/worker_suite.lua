@@ -333,6 +333,7 @@ function M.define(kind, B)
           -- wrangler's proxy refuses the newcomer and keeps the first
           assert.equal(s2, closed)
           assert.matches("only one can be connected at a time", msg)
+          assert.matches("wrangler dev allows one inspector client at a time: it refuses a new one", msg)
         else
           -- workerd closes the first when the second connects
           assert.is_false(s:isOpen())
