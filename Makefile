@@ -59,9 +59,23 @@ VALGRIND_SPECS ?= spec/transport_mock_spec.lua spec/transport_node_spec.lua \
                   spec/heap_parse_spec.lua spec/heap_analysis_spec.lua spec/heap_jsc_spec.lua
 SPEC_ENV := MEMDBG_BUILD=$(BUILD) $(SAN_ENV)
 
+# `make fuzz`: the libFuzzer targets (clang; not part of check), each for FUZZ_SECONDS
+# or FUZZ_RUNS inputs (-1: no limit), from the seeds in csrc/fuzz/corpus/. See docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= -1
+
 .PHONY: all modules deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
 
 all: $(CORE_SO) $(HEAP_SO) $(MOCK_BIN)
+
+fuzz: FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -Icsrc
+fuzz:
+	mkdir -p build/fuzz/heap build/fuzz/jsonscan
+	clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_heap csrc/fuzz/fuzz_heap.c $(filter-out %/lua_heap.c,$(HEAP_SRC)) -lm
+	clang $(FUZZ_CFLAGS) $(LUA_CFLAGS) -o build/fuzz/fuzz_jsonscan csrc/fuzz/fuzz_jsonscan.c csrc/core/jsonscan.c
+	for t in heap:heapsnapshot jsonscan:jsonscan; do build/fuzz/fuzz_$${t%%:*} -max_total_time=$(FUZZ_SECONDS) \
+	  -runs=$(FUZZ_RUNS) -max_len=4096 -dict=csrc/fuzz/$${t#*:}.dict -artifact_prefix=build/fuzz/ \
+	  build/fuzz/$${t%%:*} csrc/fuzz/corpus/$${t%%:*} || exit 1; done
 
 modules: $(CORE_SO) $(HEAP_SO)
 
