@@ -309,8 +309,14 @@ function M.define(kind, B)
         assert.is_nil(classes(report).LeakyListener, detect_leak.format(report))
       end)
 
-      it("verify-cleanup: released", function()
+      it("verify-cleanup: 20 MB of arrays held by an expression then dropped is released; the HTTP work is too", function()
         local r, err = verify.run(cs, { traffic = ctraffic,
+          allocate = "globalThis.__memdbgHold = Array.from({length: 40}, () => new Array(65536).fill(1.5)); 1",
+          cleanup = "globalThis.__memdbgHold = null; 1" })
+        assert.is_table(r, err)
+        assert.is_true(r.grew > 15e6, verify.format(r))
+        assert.is_true(r.released, verify.format(r))
+        r, err = verify.run(cs, { traffic = ctraffic,
           allocate = function() runtimes.request(crt, "/work?n=300") end, cleanup = function() end })
         assert.is_table(r, err)
         assert.is_true(r.released, verify.format(r))
