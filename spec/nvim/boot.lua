@@ -11,6 +11,15 @@ vim.opt.runtimepath:prepend(root)
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
 package.cpath = root .. "/build/luajit/?.so;" .. package.cpath
 
+-- MEMDBG_NO_CJSON=1: behave as if lua-cjson were not installed for LuaJIT,
+-- so memdbg.json falls back to Neovim's vim.json.
+if os.getenv("MEMDBG_NO_CJSON") == "1" then
+  for _, m in ipairs({ "cjson", "cjson.safe" }) do
+    package.loaded[m] = nil
+    package.preload[m] = function() error("lua-cjson hidden by MEMDBG_NO_CJSON") end
+  end
+end
+
 local uv = vim.uv or vim.loop
 local B = {
   root = root,
