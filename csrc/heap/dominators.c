@@ -20,7 +20,11 @@ struct lt {
   uint32_t *vertex;   /* preorder -> node */
   uint32_t *pre;      /* node -> preorder (NONE if not visited) */
   uint32_t *anc;      /* DFS parent, then the path-compressed forest link */
-  uint32_t *semi, *label, *idom, *head, *next;
+  uint32_t *semi, *label, *next;
+  /* bucket heads and immediate dominators share one array: at step w of
+   * the main loop heads are only touched below w and dominators only at or
+   * above w, so each slot is a head first and a dominator after */
+  uint32_t *idom, *head;
   uint8_t *linked;    /* bitset: anc[] is a forest link */
   uint32_t *cstack;
   size_t cstack_cap;
@@ -96,14 +100,11 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   struct lt t = {0};
   size_t sz = (size_t)n * sizeof(uint32_t) + 4;
   t.vertex = malloc(sz); t.pre = malloc(sz); t.anc = malloc(sz);
-  t.semi = malloc(sz); t.label = malloc(sz); t.idom = malloc(sz);
-  t.head = malloc(sz); t.next = malloc(sz);
+  t.semi = malloc(sz); t.label = malloc(sz); t.idom = t.head = malloc(sz);
+  t.next = malloc(sz);
   t.linked = calloc((size_t)n / 8 + 1, 1);
-  s->idom = malloc(sz);
-  s->retained = malloc((size_t)n * sizeof(uint64_t) + 8);
   int rc = -1;
-  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.head || !t.next || !t.linked ||
-      !s->idom || !s->retained)
+  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.next || !t.linked)
     goto out;
   memset(t.pre, 0xFF, (size_t)n * sizeof *t.pre);
 
@@ -152,6 +153,14 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   for (uint32_t w = 1; w < count; w++)
     if (t.idom[w] != t.semi[w]) t.idom[w] = t.idom[t.idom[w]];
 
+  /* the working arrays go before the results arrive: lower peak memory */
+  free(t.anc); free(t.semi); free(t.label); free(t.next); free(t.linked); free(t.cstack);
+  t.anc = t.semi = t.label = t.head = t.next = t.cstack = NULL;
+  t.linked = NULL;
+  s->idom = malloc(sz);
+  s->retained = malloc((size_t)n * sizeof(uint64_t) + 8);
+  if (!s->idom || !s->retained) goto out;
+
   /* back to node ordinals; retained sizes accumulate in reverse preorder */
   for (uint32_t v = 0; v < n; v++) {
     s->idom[v] = s->root;
@@ -164,7 +173,7 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   rc = 0;
 out:
   free(t.vertex); free(t.pre); free(t.anc); free(t.semi); free(t.label); free(t.idom);
-  free(t.head); free(t.next); free(t.linked); free(t.cstack);
+  free(t.next); free(t.linked); free(t.cstack);
   return rc;
 }
 

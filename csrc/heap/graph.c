@@ -61,11 +61,17 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
   for (uint32_t e = 0; e < m; e++) s->ret_first[s->edge_to[e] + 1]++;
   for (uint32_t i = 0; i < n; i++) s->ret_first[i + 1] += s->ret_first[i];
   uint32_t *fill = s->ret_first; /* advance ret_first[t] while filling, then shift back */
+  int check_names = s->format == HEAP_FORMAT_V8;
   for (uint32_t from = 0; from < n; from++) {
     for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
       uint32_t to = s->edge_to[e];
       uint8_t k = s->edge_kind[s->edge_type[e]];
       uint32_t flags = 0;
+      if (check_names && k != ET_ELEMENT && k != ET_HIDDEN && s->edge_name[e] >= s->string_count) {
+        snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
+                 (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
+        return HEAP_EFORMAT;
+      }
       if (k == ET_WEAK) flags = RET_WEAK | RET_NONESSENTIAL;
       else if (to == from || (k == ET_SHORTCUT && from != s->root) ||
                (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))

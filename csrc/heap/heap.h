@@ -41,6 +41,7 @@ struct heap_trace_node { /* one node of the allocation trace_tree, flattened */
 struct heap_snapshot {
   int format;
   uint32_t node_count, edge_count, string_count, root;
+  uint64_t edges_offset;  /* byte offset of the edges array, for late error messages */
 
   /* Type names as the file lists them; the per-node/edge byte below indexes
    * these, and kind[] maps each onto the enums above. */

@@ -3,6 +3,7 @@
  * hand-rolled number loop straight into typed columns laid out by
  * snapshot.meta; nothing builds a DOM for them. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,10 +485,7 @@ static void finish_v8(struct parser *P) {
     if (s->node_name[i] >= s->string_count)
       scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node %u (id %u) names string %u but there are only %u strings",
                 P->nodes_off, i, s->node_id[i], s->node_name[i], s->string_count);
-  for (uint32_t e = 0; e < s->edge_count; e++)
-    if (!heap_edge_is_indexed(s, e) && s->edge_name[e] >= s->string_count)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %u names string %u but there are only %u strings",
-                P->edges_off, e, s->edge_name[e], s->string_count);
+  s->edges_offset = P->edges_off; /* edge names are checked while building the retainer index */
   s->root = 0;
   if (P->root_index >= 0) {
     if ((uint64_t)P->root_index % P->nf || (uint64_t)P->root_index / P->nf >= s->node_count)
@@ -630,25 +628,63 @@ static void phase(const char *name, double *t) {
   static int on = -1;
   if (on < 0) on = getenv("MEMDBG_HEAP_TIMING") != NULL;
   double n = now_ms();
-  if (on && name) fprintf(stderr, "heap: %-12s %8.1f ms\n", name, n - *t);
+  if (on && name) {
+    long rss = 0, hwm = 0;
+    char line[128];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f)) {
+      if (!strncmp(line, "VmRSS:", 6)) rss = atol(line + 6);
+      if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
+    }
+    if (f) fclose(f);
+    fprintf(stderr, "heap: %-22s %8.1f ms  rss %ld MB  peak %ld MB\n", name, n - *t, rss >> 10, hwm >> 10);
+  }
   *t = n;
 }
 
 /* The whole pipeline after the text is read: graph, dominators, distances. */
+static void *distances_thread(void *arg) {
+  struct heap_snapshot *s = arg;
+  return heap_compute_distances(s) ? arg : NULL;
+}
+
+/* Distances (a BFS) run on a second thread while the dominators are
+ * computed: both only read the graph. The retainer index is dropped
+ * afterwards; nothing else needs it. */
 static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   double t;
   phase(NULL, &t);
+  /* columns the file declares but never fills are dropped (Node writes
+   * trace_node_id 0 unless it tracked allocations, detachedness 0 outside
+   * browsers) */
+  if (s->trace_node && !s->trace_tree_count) { free(s->trace_node); s->trace_node = NULL; }
+  if (s->detachedness) {
+    uint32_t v = 0;
+    while (v < s->node_count && !s->detachedness[v]) v++;
+    if (v == s->node_count) { free(s->detachedness); s->detachedness = NULL; }
+  }
   int rc = heap_build_graph(s, err, errlen);
   if (rc) return rc;
   phase("retainers", &t);
-  if (heap_compute_dominators(s)) goto nomem;
-  phase("dominators", &t);
-  if (heap_compute_distances(s)) goto nomem;
-  phase("distances", &t);
+  pthread_t th;
+  int threaded = s->node_count > 100000 && pthread_create(&th, NULL, distances_thread, s) == 0;
+  int dom_failed = heap_compute_dominators(s);
+  int dist_failed = 0;
+  if (threaded) {
+    void *res;
+    pthread_join(th, &res);
+    dist_failed = res != NULL;
+  } else {
+    dist_failed = heap_compute_distances(s);
+  }
+  phase("dominators+distances", &t);
+  free(s->ret_first); free(s->ret_from);
+  s->ret_first = s->ret_from = NULL;
+  if (dom_failed || dist_failed) {
+    snprintf(err, errlen, "out of memory computing dominators and distances");
+    return HEAP_ENOMEM;
+  }
   return HEAP_OK;
-nomem:
-  snprintf(err, errlen, "out of memory computing dominators");
-  return HEAP_ENOMEM;
 }
 
 static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out, char *err,
