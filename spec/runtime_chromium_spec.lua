@@ -246,7 +246,7 @@ describe("Chromium page, leaky app", function()
     local none
     none, err, code = b:attach(by_title("nonexistent"))
     assert.is_nil(none)
-    assert.equal("ENOTARGET", code)
+    assert.equal("ENOTARGET", code, err)
 
     local p = assert(b:attach(by_title("leaky")))
     assert.equal(rt.target.id, p.target.targetId)
