@@ -172,6 +172,24 @@ describe("bun (WebKit inspector protocol)", function()
     assert.is_true(by.Float64Array.count >= 100)
   end)
 
+  it("snapshot: a 30 MB JSC snapshot (200k objects) leaves the Lua heap flat", function()
+    assert(s.memory:evaluate("globalThis.__memdbgMany = Array.from({length: 200000}, (_, i) => ({i, s: 'x' + i})); 1"))
+    local path = dir .. "/big.heapsnapshot"
+    collectgarbage()
+    local before = collectgarbage("count")
+    local info, err = s.memory:takeHeapSnapshot { path = path, timeout = 60 }
+    local grew = collectgarbage("count") - before
+    assert(s.memory:evaluate("globalThis.__memdbgMany = null; 1"))
+    assert.is_table(info, err)
+    assert.is_true(info.bytes > 20e6, "only " .. info.bytes .. " bytes")
+    assert.equal(file_size(path), info.bytes)
+    assert.is_true(grew < 1024, string.format("the Lua heap grew by %.0f KB", grew))
+    local doc, by = summary(path)
+    assert.is_true(by.Object.count >= 200000)
+    assert.is_true(doc.nodeCount > 400000)
+    os.remove(path)
+  end)
+
   it("snapshot: the onChunk route hands the JSC text to Lua in one piece", function()
     local parts = {}
     local info = assert(s.memory:takeHeapSnapshot { onChunk = function(t) parts[#parts + 1] = t end })
