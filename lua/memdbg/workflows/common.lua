@@ -220,6 +220,8 @@ Common options:
   --target ID        which target at the endpoint (id or type; default: the first page/node)
   --allow-remote     allow a non-loopback endpoint (an inspector gives full control)
   --json             print one JSON document instead of the human report
+  --traffic URL      GET http://HOST:PORT/PATH while waiting on the runtime (GC, snapshots,
+                     tracking): a Cloudflare worker collects garbage only while it handles requests
 Exit codes: 0 success, 1 found what it looks for (a leak, memory not released,
 an alert), 2 usage error (or the action threw), 3 runtime unreachable or failed.
 ]]
@@ -247,7 +249,7 @@ end
 function common.command(def, argv)
   local args = require("memdbg.cli.args")
   local spec = { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag", json = "flag",
-    target = "string" }
+    target = "string", traffic = "string" }
   for k, v in pairs(def.options or {}) do spec[k] = v end
   local opts, pos = args.parse(argv, spec, def.help .. common.COMMON_HELP)
   if #pos > 0 and not def.positional then args.usage_error("unexpected argument '" .. pos[1] .. "'") end
@@ -257,13 +259,38 @@ function common.command(def, argv)
     if code == nil then return common.fail(def.name, opts, msg, ecode) end
     return code
   end
+  if opts.traffic and not require("memdbg.endpoint").parse(opts.traffic) then
+    args.usage_error("--traffic takes an http://HOST:PORT/PATH URL, not '" .. opts.traffic .. "'")
+  end
   local session, err = common.connect(opts)
   if not session then return common.fail(def.name, opts, err, nil, common.EXIT_RUNTIME) end
+  if opts.traffic then common.drive_traffic(session, opts.traffic) end
   local ok, code, msg, ecode = xpcall(def.run, debug.traceback, session, opts, pos)
   session:close()
   if not ok then error(code, 0) end
   if code == nil then return common.fail(def.name, opts, msg, ecode) end
   return code
+end
+
+--- drive_traffic(session, url): every wait of session.memory on the runtime
+--- (GC, snapshots, stopping allocation tracking) sends GET url meanwhile,
+--- unless the caller gives its own whileWaiting. For the CLI's --traffic.
+function common.drive_traffic(session, url)
+  local ep = assert(require("memdbg.endpoint").parse(url))
+  local host = require("memdbg.endpoint").address(ep.host)
+  local function traffic() core.httpGet(host, ep.port, ep.path, 2) end
+  local mem = session.memory
+  for _, name in ipairs { "collectGarbage", "takeHeapSnapshot", "stopTrackingAllocations" } do
+    local method = mem[name]
+    mem[name] = function(self, o)
+      if o ~= nil and type(o) ~= "table" then return method(self, o) end
+      local c = {}
+      for k, v in pairs(o or {}) do c[k] = v end
+      if c.whileWaiting == nil then c.whileWaiting = traffic end
+      return method(self, c)
+    end
+  end
+  return traffic
 end
 
 --- Prints a JSON document on stdout.
