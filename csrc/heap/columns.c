@@ -16,7 +16,7 @@
 
 enum { R_SKIP = 0, R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH, R_TO };
 
-size_t heap_split_min = (size_t)8 << 20; /* arrays smaller than this are parsed serially */
+size_t heap_split_min = (size_t)8 << 20; /* arrays smaller than this are not split */
 
 struct half {
   struct parser *P;
@@ -68,16 +68,22 @@ static void parse_half(struct half *h) {
   uint64_t n = h->first / nf, v;
   uint32_t f = (uint32_t)(h->first % nf);
   uint64_t count = 0;
+  /* *end is the ',' or ']' after the last number: a non-digit, non-space
+   * byte inside the buffer, so the scans below need no bounds checks */
   const char *p = h->from, *end = h->to;
   for (;;) {
-    while (p < end && IS_WS(*p)) p++;
+    while (IS_WS(*p)) p++;
     if (p >= end || (unsigned)(*p - '0') > 9) {
       sc->p = p < end ? p : end;
       scan_expected(sc, what);
     }
     const char *d0 = p;
     v = (uint64_t)(*p++ - '0');
-    while (p < end && (unsigned)(*p - '0') <= 9) v = v * 10 + (uint64_t)(*p++ - '0');
+    while ((unsigned)(*p - '0') <= 9) v = v * 10 + (uint64_t)(*p++ - '0');
+    if (p > end) { /* digits ran past the region: the separator there is wrong */
+      sc->p = end;
+      bad_separator(sc, sep);
+    }
     if (p - d0 > 19) {
       sc->p = d0;
       scan_fail(sc, HEAP_ERANGE, "at byte %zu: number too large", scan_offset(sc));
@@ -100,13 +106,17 @@ static void parse_half(struct half *h) {
           break;
         case R_NAME: s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
         case R_TO:
-          if (v >= node_limit || v % node_nf) {
-            sc->p = p;
-            scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s", scan_offset(sc),
-                      (unsigned long long)n, (unsigned long long)v,
-                      v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
+          {
+            /* constant divisors for the usual layouts: a multiply, not a divide */
+            uint64_t q = node_nf == 7 ? v / 7 : node_nf == 6 ? v / 6 : v / node_nf;
+            if (v >= node_limit || q * node_nf != v) {
+              sc->p = p;
+              scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s", scan_offset(sc),
+                        (unsigned long long)n, (unsigned long long)v,
+                        v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
+            }
+            s->edge_to[n] = (uint32_t)q;
           }
-          s->edge_to[n] = (uint32_t)(v / node_nf);
           break;
         default: break;
       }
@@ -144,7 +154,7 @@ static void parse_half(struct half *h) {
     count++;
     if (++f == nf) { f = 0; n++; }
     if (p >= sc->next_mark) { sc->p = p; scan_checkpoint(sc); }
-    while (p < end && IS_WS(*p)) p++;
+    while (IS_WS(*p)) p++;
     if (p >= end) break;
     if (*p != ',') {
       sc->p = p;
@@ -203,16 +213,32 @@ int columns_parse_split(struct parser *P, int edges, uint64_t *numbers) {
   struct scanner *sc = &P->sc;
   const char *open = sc->p; /* just after '[' */
   size_t left = (size_t)(sc->end - open);
-  if (left < heap_split_min) return 0;
   const char *env = getenv("MEMDBG_HEAP_THREADS");
-  if (env && atoi(env) == 1) return 0;
+  int one = env && atoi(env) == 1;
   /* nothing inside these arrays but digits, commas and whitespace, so the
    * first ']' closes them; without one the serial path reports the cut */
   const char *close = memchr(open, ']', left);
-  if (!close || (size_t)(close - open) < heap_split_min) return 0;
-  const char *mid = open + (close - open) / 2;
-  const char *comma = memchr(mid, ',', (size_t)(close - mid));
-  if (!comma) return 0;
+  if (!close) return 0;
+  const char *comma = NULL;
+  if (!one && (size_t)(close - open) >= heap_split_min) {
+    const char *mid = open + (close - open) / 2;
+    comma = memchr(mid, ',', (size_t)(close - mid));
+  }
+  if (!comma) { /* one half: the fast loop over the whole array */
+    while (open < close && IS_WS(*open)) open++;
+    if (open == close) return 0; /* empty: the serial path has the messages */
+    struct half *h = malloc(sizeof *h);
+    if (!h) return 0;
+    init_half(h, P, edges, open, close, 1);
+    run_half(h);
+    sc->next_mark = h->sc.next_mark;
+    if (h->sc.released > sc->released) sc->released = h->sc.released;
+    if (h->failed) { struct half tmp = *h; free(h); raise_half(P, &tmp); }
+    *numbers = h->count;
+    free(h);
+    sc->p = close + 1;
+    return 1;
+  }
 
   struct half *a = malloc(sizeof *a), *b = malloc(sizeof *b);
   if (!a || !b) {
