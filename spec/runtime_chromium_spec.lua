@@ -29,12 +29,12 @@ local common = require("memdbg.workflows.common")
 local q = common.shell_quote
 local MB = 1048576
 
--- `memdbg ARGS...` with lua5.4 (the installed CLI's interpreter), whatever
--- Lua runs the specs: exit code, stdout, stderr.
-local function cli(...)
+-- `lua5.4 SCRIPT ARGS...` (the CLI's and the scripts' interpreter, whatever
+-- Lua runs the specs): exit code, stdout, stderr.
+local function lua54(script, ...)
   local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
   if build:find("luajit", 1, true) then build = "build/lua5.4" end
-  local argv = { "lua5.4", "scripts/memdbg", ... }
+  local argv = { "lua5.4", script, ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
   local errf = os.tmpname()
   local p = assert(io.popen("MEMDBG_BUILD=" .. q(build) .. " " .. table.concat(argv, " ") .. " 2>" .. q(errf)
@@ -47,6 +47,11 @@ local function cli(...)
   os.remove(errf)
   local body, code = out:match("^(.*)\nEXIT:(%d+)$")
   return tonumber(code), body, err
+end
+
+-- `memdbg ARGS...`
+local function cli(...)
+  return lua54("scripts/memdbg", ...)
 end
 
 local function file_size(path)
@@ -342,5 +347,18 @@ describe("Chromium page, detached DOM nodes", function()
     assert.is_table(doc.detached, out)
     assert.equal('<div class="detached-item">', doc.detached[1].name)
     assert.equal(140, doc.detached[1].count) -- 100 from the test above, 2 x 20 here
+  end)
+
+  it("workflow scripts: detect-leak.lua (its own Lua action) lists the detached nodes; monitor.lua", function()
+    local code, out, err = lua54("scripts/detect-leak.lua", "--endpoint", rt.endpoint, "--dir", dir .. "/script")
+    assert.equal(1, code, err)
+    assert.matches('<div class="detached%-item">: 100 objects', out)
+    assert.matches('Detached <div class="detached%-item">: %d+ nodes', out)
+    assert.matches("%-%- snapshot final", err)
+    code, out, err = lua54("scripts/monitor.lua", "--endpoint", rt.endpoint, "--interval", "0", "--count", "2",
+      "--threshold", "100")
+    assert.equal(0, code, err)
+    assert.matches("Heap: [%d.]+ MB / [%d.]+ MB", out)
+    assert.matches("2 samples, peak", out)
   end)
 end)
