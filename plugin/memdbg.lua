@@ -118,3 +118,11 @@ vim.api.nvim_create_user_command("MemdbgCancel", function()
   end
   vim.notify(string.format("memdbg: cancelled %d operation%s", n, n == 1 and "" or "s"))
 end, { desc = "memdbg: cancel the running operations" })
+
+-- Quitting mid-snapshot: cancel, so no .partial file or analysis job is left behind.
+vim.api.nvim_create_autocmd("VimLeavePre", {
+  group = vim.api.nvim_create_augroup("memdbg", { clear = true }),
+  callback = function()
+    if package.loaded["memdbg.nvim"] then package.loaded["memdbg.nvim"].cancel_all() end
+  end,
+})

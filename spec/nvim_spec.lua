@@ -148,6 +148,20 @@ describe("the Neovim driver", function()
       if r.job then assert.is_not.equal(-1, r.jobWait) end -- -1: still running after 3 s
     end)
 
+    it("runs operations side by side, each on its own session; a refused endpoint fails alone", function()
+      local path = os.tmpname() .. ".heapsnapshot"
+      finally(function() os.remove(path) end)
+      local r, status, log = nvim("concurrent", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path })
+      assert.equal(0, status, log)
+      assert.is_nil(r.error)
+      assert.equal(4, r.started)
+      assert.equal(0, r.running)
+      assert.is_true(r.usage1.ok and r.usage2.ok and r.snapshot.ok)
+      assert.equal(r.snapshot.bytes, filesize(path))
+      assert.is_false(r.refused.ok)
+      assert.truthy(r.refused.err:match("127%.0%.0%.1:1"), r.refused.err)
+    end)
+
     it("user commands :MemdbgUsage, :MemdbgSnapshot, :MemdbgLeaks fill scratch buffers", function()
       local path = os.tmpname() .. ".heapsnapshot"
       finally(function() os.remove(path) end)

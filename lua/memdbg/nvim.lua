@@ -41,6 +41,8 @@ local CANCEL = setmetatable({}, { __tostring = function() return "memdbg.nvim: c
 
 -- fd -> task: never two poll handles on one fd
 local polled = {}
+-- the tasks still running (for cancel_all)
+local live = setmetatable({}, { __mode = "k" })
 
 -- The checkout this file lives in: <root>/lua/memdbg/nvim.lua
 local function plugin_root()
@@ -121,6 +123,7 @@ end
 function Task:_finish(result, err, code)
   if self.finished then return end
   self.finished = true
+  live[self] = nil
   self.status = err and (code == "ECANCELLED" and "cancelled" or "failed") or "done"
   self:_release()
   if self.cleanup then pcall(self.cleanup, self, result, err, code) end
@@ -278,7 +281,24 @@ local function start(name, opts, callback, body, after)
   end)
   -- the first slice runs from the loop, so the caller gets its handle first
   task.timer:start(0, 0, function() task:_resume() end)
+  live[task] = true
   return task
+end
+
+--- cancel_all(): cancels every running operation; returns how many.
+function M.cancel_all()
+  local n = 0
+  for t in pairs(live) do
+    if t:cancel() then n = n + 1 end
+  end
+  return n
+end
+
+--- running(): the handles of the operations still running.
+function M.running()
+  local list = {}
+  for t in pairs(live) do list[#list + 1] = t end
+  return list
 end
 
 ------------------------------------------------------------ entry points
