@@ -11,6 +11,8 @@ local json = require("memdbg.json")
 local APP = "spec/apps/node-memory/app.js"
 local ROOT = os.getenv("PWD") or "."
 -- about 190 bytes of snapshot per filler object: ~105 MB
+-- MEMDBG_NVIM: the nvim to run (a missing one shows the pending case)
+local NVIM = os.getenv("MEMDBG_NVIM") or "nvim"
 local BIG_OBJECTS = tonumber(os.getenv("MEMDBG_NVIM_OBJECTS") or "") or 550000
 
 local function sh(cmd)
@@ -21,7 +23,7 @@ local function sh(cmd)
   return status, (out:gsub("exit=%d+%s*$", ""))
 end
 
-local function have(cmd) return sh("command -v " .. cmd .. " >/dev/null") == 0 end
+local function have(cmd) return sh("command -v " .. proc.quote(cmd) .. " >/dev/null") == 0 end
 
 local function luajit_build()
   local core = ROOT .. "/build/luajit/memdbg/core.so"
@@ -46,8 +48,8 @@ local function nvim(script, env, timeout)
     "MEMDBG_ROOT=" .. proc.quote(ROOT), "MEMDBG_OUT=" .. proc.quote(out),
     "MEMDBG_DEADLINE=" .. tostring(timeout or 120) }
   for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. proc.quote(v) end
-  parts[#parts + 1] = string.format("timeout %d nvim --headless -u NONE -i NONE -n -c %s </dev/null",
-    (timeout or 120) + 30, proc.quote("luafile spec/nvim/" .. script .. ".lua"))
+  parts[#parts + 1] = string.format("timeout %d %s --headless -u NONE -i NONE -n -c %s </dev/null",
+    (timeout or 120) + 30, proc.quote(NVIM), proc.quote("luafile spec/nvim/" .. script .. ".lua"))
   local status, log = sh("cd " .. proc.quote(ROOT) .. " && " .. table.concat(parts, " "))
   local f = io.open(out, "r")
   local text = f and f:read("*a") or ""
@@ -74,8 +76,8 @@ local function start_app(mode, objects)
 end
 
 describe("the Neovim driver", function()
-  if not have("nvim") then
-    pending("neovim not installed: apt-get install neovim")
+  if not have(NVIM) then
+    pending("neovim not installed (" .. NVIM .. "): apt-get install neovim")
     return
   end
   if not have("node") then
