@@ -353,7 +353,8 @@ function M.define(kind, B)
         s = nil
       end)
 
-    it("memdbg usage, snapshot, and gc (with traffic flowing) by the inspector endpoint", function()
+    it("memdbg usage, snapshot, gc (with traffic flowing), leaks and verify --traffic by the inspector endpoint",
+      function()
       local code, out, err = M.cli("usage", "--endpoint", rt.endpoint, "--json")
       assert.equal(0, code, err)
       assert.equal("workerd", json.decode(out).runtime)
@@ -365,6 +366,19 @@ function M.define(kind, B)
         "gc", "--endpoint", rt.endpoint, "--json")
       assert.equal(0, code, err)
       assert.is_true(json.decode(out).collected)
+      -- --traffic URL: memdbg sends the traffic itself; the action is evaluated in the worker
+      code, out, err = M.cli("leaks", "--endpoint", rt.endpoint, "--traffic", rt.http .. "/stats",
+        "--action", "handleRequests(100)", "--dir", dir .. "/cli-leaks", "--json")
+      assert.equal(1, code, err)
+      local found
+      for _, g in ipairs(json.decode(out).leaks) do
+        if g.class == "LeakyListener" then found = g end
+      end
+      assert.is_table(found, out)
+      assert.equal(100, found.count)
+      code, out, err = M.cli("verify", "--endpoint", rt.endpoint, "--traffic", rt.http .. "/stats",
+        "--allocate", "handleRequests(300)", "--cleanup", "void 0", "--json")
+      assert.equal(1, code, err .. out)
     end)
 
     it("stops by PID and leaves nothing behind", function()
