@@ -51,6 +51,7 @@ describe("memdbg snapshot-file subcommands", function()
     assert.are.same({ name = "A", count = 1, shallowSize = 10, retainedSize = 30 }, doc.classes[1])
     assert.are.equal(3, #doc.classes)
     code, out = memdbg("summary", "--json", "--top", "1", a)
+    assert.are.equal(0, code)
     assert.are.equal(1, #cjson.decode(out).classes)
   end)
 

@@ -48,8 +48,8 @@ describe("JSC heap snapshots", function()
     local p = snap:retainerPath(50)
     local texts = {}
     for i, st in ipairs(p) do texts[i] = st.text end
-    assert.are.equal("GlobalObject @10 → cache (property) → Map @20 → [0] (element) → Thing @30 → v (context) → string @50",
-      table.concat(texts, " → "))
+    assert.are.equal("GlobalObject @10 → cache (property) → Map @20 → [0] (element) → Thing @30"
+      .. " → v (context) → string @50", table.concat(texts, " → "))
     snap:close()
   end)
 
@@ -66,9 +66,11 @@ describe("JSC heap snapshots", function()
     snap, err, code = heap.load(fx.file(t))
     assert.is_nil(snap)
     assert.are.equal("EFORMAT", code)
+    assert.matches("edge name 7", err)
     t = cjson.decode(cjson.encode(JSC))
     t.nodes[#t.nodes + 1] = 1
-    snap, _, code = heap.load(fx.file(t))
+    snap, err, code = heap.load(fx.file(t))
+    assert.matches("quadruples", err)
     assert.is_nil(snap)
     assert.are.equal("EFORMAT", code)
   end)

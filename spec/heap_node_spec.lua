@@ -186,7 +186,7 @@ describe_node("heap.findLeaks on three snapshots of a Node.js app", function()
     assert.matches("things %(property%)", table.concat(things.retainerPath, " "))
     for i = 2, #groups do assert.is_true(groups[i - 1].retainedSize >= groups[i].retainedSize) end
     -- a path starts at a root's child and every later step reads "edge (type) → node"
-    for _, step in ipairs({ (table.unpack or unpack)(closures.retainerPath, 2) }) do
+    for _, step in ipairs({ (table.unpack or _G.unpack)(closures.retainerPath, 2) }) do
       assert.matches("^.+ %(%a+%) → .+ @%d+$", step)
     end
   end)

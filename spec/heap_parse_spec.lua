@@ -90,7 +90,8 @@ describe("heap parser", function()
   it("accepts the top-level keys in any order", function()
     local t = small()
     local ordered = assert(heap.parse(fx.v8_text(t)))
-    for _, order in ipairs { { "strings", "edges", "nodes", "snapshot" }, { "edges", "snapshot", "strings", "nodes" } } do
+    local orders = { { "strings", "edges", "nodes", "snapshot" }, { "edges", "snapshot", "strings", "nodes" } }
+    for _, order in ipairs(orders) do
       local parts = {}
       for _, k in ipairs(order) do parts[#parts + 1] = cjson.encode(k) .. ":" .. cjson.encode(t[k]) end
       local snap = assert(heap.parse("{" .. table.concat(parts, ",") .. "}"))
@@ -317,7 +318,8 @@ describe("heap parser, split path", function()
     for i = 2, 3000 do
       nodes[i] = { i % 3 == 0 and "string" or "object", "N" .. (i % 17), i * 2, i % 50 }
       edges[#edges + 1] = { math.max(1, math.floor(i / 2)), i, "property", "p" .. (i % 5) }
-      edges[#edges + 1] = i % 4 == 0 and { i, math.max(1, i - 7), "weak", "w" } or { i, math.max(1, i - 7), "element", i }
+      local back = math.max(1, i - 7)
+      edges[#edges + 1] = i % 4 == 0 and { i, back, "weak", "w" } or { i, back, "element", i }
     end
     local text = fx.v8_text(fx.v8 { nodes = nodes, edges = edges })
     local a, b = both(text)

@@ -227,44 +227,34 @@ int columns_parse_split(struct parser *P, int edges, uint64_t *numbers) {
   if (!comma) { /* one half: the fast loop over the whole array */
     while (open < close && IS_WS(*open)) open++;
     if (open == close) return 0; /* empty: the serial path has the messages */
-    struct half *h = malloc(sizeof *h);
-    if (!h) return 0;
-    init_half(h, P, edges, open, close, 1);
-    run_half(h);
-    sc->next_mark = h->sc.next_mark;
-    if (h->sc.released > sc->released) sc->released = h->sc.released;
-    if (h->failed) { struct half tmp = *h; free(h); raise_half(P, &tmp); }
-    *numbers = h->count;
-    free(h);
+    struct half h;
+    init_half(&h, P, edges, open, close, 1);
+    run_half(&h);
+    sc->next_mark = h.sc.next_mark;
+    if (h.sc.released > sc->released) sc->released = h.sc.released;
+    if (h.failed) raise_half(P, &h);
+    *numbers = h.count;
     sc->p = close + 1;
     return 1;
   }
 
-  struct half *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-  if (!a || !b) {
-    free(a); free(b);
-    return 0;
-  }
-  init_half(a, P, edges, open, comma, 1);
-  init_half(b, P, edges, comma + 1, close, 0);
-  b->count_from = open;
+  struct half a, b;
+  init_half(&a, P, edges, open, comma, 1);
+  init_half(&b, P, edges, comma + 1, close, 0);
+  b.count_from = open;
   pthread_t th;
-  int threaded = pthread_create(&th, NULL, run_half, b) == 0;
-  run_half(a);
+  int threaded = pthread_create(&th, NULL, run_half, &b) == 0;
+  run_half(&a);
   if (threaded) pthread_join(th, NULL);
-  else run_half(b);
-  sc->next_mark = a->sc.next_mark;
-  if (a->sc.released > sc->released) sc->released = a->sc.released;
-  if (a->failed) { free(b); struct half tmp = *a; free(a); raise_half(P, &tmp); }
-  if (b->failed) { free(a); struct half tmp = *b; free(b); raise_half(P, &tmp); }
-  if (a->count != b->first) {
-    free(a); free(b);
+  else run_half(&b);
+  sc->next_mark = a.sc.next_mark;
+  if (a.sc.released > sc->released) sc->released = a.sc.released;
+  if (a.failed) raise_half(P, &a); /* the earlier offset wins */
+  if (b.failed) raise_half(P, &b);
+  if (a.count != b.first)
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the %s array does not read consistently", (size_t)(open - sc->base),
               edges ? "edges" : "nodes");
-  }
-  *numbers = a->count + b->count;
-  free(a);
-  free(b);
+  *numbers = a.count + b.count;
   sc->p = close + 1;
   return 1;
 }

@@ -65,7 +65,7 @@ void jsc_finish(struct parser *P) {
   copy_names(sc, &s->edge_type_names, &s->edge_type_count, s->edge_kind, v8_edge_types, 7);
 
   /* the file's edgeTypes -> our edge kinds */
-  uint8_t etype_map[256];
+  uint8_t etype_map[256] = {0};
   uint32_t netypes = (uint32_t)P->jtypes_off.n;
   if (netypes > 256) netypes = 256;
   for (uint32_t i = 0; i < netypes; i++) {

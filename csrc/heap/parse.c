@@ -72,9 +72,11 @@ static uint8_t kind_of_edge_type(const char *t) {
 static uint32_t take_names(struct parser *P, const struct jval *arr, char ***out, uint8_t *kinds,
                            uint8_t (*kind)(const char *), const char *what) {
   struct scanner *sc = &P->sc;
-  if (!arr || arr->type != J_ARR || arr->n == 0 || arr->n > 255)
+  if (!arr || arr->type != J_ARR || arr->n == 0 || arr->n > 255) {
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..255 names", P->snapshot_off,
               what);
+    return 0; /* not reached; for static analysers */
+  }
   *out = scan_alloc(sc, arr->n * sizeof **out);
   memset(*out, 0, arr->n * sizeof **out);
   for (size_t i = 0; i < arr->n; i++) {
@@ -89,9 +91,11 @@ static uint32_t take_names(struct parser *P, const struct jval *arr, char ***out
 static uint32_t field_roles(struct parser *P, const struct jval *fields, int8_t *roles, const char *what,
                             const char *const *names, const int *values, int nnames) {
   struct scanner *sc = &P->sc;
-  if (!fields || fields->type != J_ARR || fields->n == 0 || fields->n > MAX_FIELDS)
+  if (!fields || fields->type != J_ARR || fields->n == 0 || fields->n > MAX_FIELDS) {
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..%d field names",
               P->snapshot_off, what, MAX_FIELDS);
+    return 0; /* not reached; for static analysers */
+  }
   for (size_t i = 0; i < fields->n; i++) {
     roles[i] = R_SKIP;
     if (fields->items[i].type != J_STR) continue;

@@ -4,7 +4,8 @@
 --   local snap, err, code = heap.load("a.heapsnapshot", { onProgress = function(done, total) end })
 --   snap.nodeCount, snap.edgeCount, snap.format ("v8" | "jsc"), snap.totalSize
 --   snap:summary{ top = 50 }   -> { {name, count, shallowSize, retainedSize, distance}, ... } by retainedSize desc
---   snap:diff(base)            -> { {name, new, deleted, delta, allocSize, freedSize, sizeDelta}, ... } by sizeDelta desc
+--   snap:diff(base)            -> { {name, new, deleted, delta, allocSize, freedSize, sizeDelta}, ... }
+--                                 by sizeDelta desc
 --   snap:node(id)              -> {id, name, className, type, selfSize, retainedSize, distance, edgeCount,
 --                                  dominatorId, detached?, traceNodeId?}   | nil, err, "ERANGE"
 --   snap:retainerPath(id)      -> array of steps from a GC root down to the node | nil, err, code

@@ -43,7 +43,8 @@ function M.run(argv)
       { title = "# Delta", key = "delta", format = out.signed },
       { title = "Alloc. Size", key = "allocSize", format = out.bytes },
       { title = "Freed Size", key = "freedSize", format = out.bytes },
-      { title = "Size Delta", key = "sizeDelta", format = function(v) return (v > 0 and "+" or "") .. out.bytes(v) end },
+      { title = "Size Delta", key = "sizeDelta",
+        format = function(v) return (v > 0 and "+" or "") .. out.bytes(v) end },
     }, rows))
   end
   snap:close()
