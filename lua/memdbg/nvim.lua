@@ -398,7 +398,8 @@ local function remove_tree(dir)
 end
 
 --- leaks({endpoint=, action="JS expression", dir=, top=20, gcRounds=2, timeout=30,
----   onStep=fn(step, detail), onProgress=fn(done, total)}, function(report, err, code)) -> handle
+---   onStep=fn(step, detail), onProgress=fn(done, total) (each snapshot),
+---   onAnalyseProgress=fn(percent, 100) (the analysis)}, function(report, err, code)) -> handle
 --- Three snapshots around the action (workflows/detect_leak, capture only),
 --- then `memdbg find-leaks A B C --json` in a child process.
 --- report = {dir=, snapshots={a,b,c}, bytes=, leaks={{class=, count=, retainedSize=, retainerPath={...}}}}
@@ -420,7 +421,7 @@ function M.leaks(opts, callback)
     dir, err = uv.fs_mkdtemp(base)
     if not dir then error("memdbg.nvim.leaks: cannot create a directory like " .. base .. ": " .. tostring(err), 2) end
   end
-  local task, step
+  local task, step, analyse_progress
   task = start("leak hunt", opts, callback, function(session)
     local detect_leak = require("memdbg.workflows.detect_leak")
     local report, err, code = detect_leak.run(session, {
@@ -443,20 +444,31 @@ function M.leaks(opts, callback)
       local cmd, build = analyser(opts)
       vim.list_extend(cmd, { "find-leaks", report.snapshots[1], report.snapshots[2], report.snapshots[3],
         "--json", "--top", tostring(opts.top or 20) })
-      local out, errs = {}, {}
+      local out, errtext = {}, ""
+      -- MEMDBG_PROGRESS=1: the CLI draws its progress bar on stderr even
+      -- though it is not a terminal ("\rfinding leaks [###...]  42% ...\27[K")
+      local env = { MEMDBG_PROGRESS = "1" }
+      if build then env.MEMDBG_BUILD = build end
       local ok, job = pcall(vim.fn.jobstart, cmd, {
-        env = build and { MEMDBG_BUILD = build } or nil,
+        env = env,
         stdout_buffered = true,
-        stderr_buffered = true,
         on_stdout = function(_, data) out = data or {} end,
-        on_stderr = function(_, data) errs = data or {} end,
+        on_stderr = function(_, data)
+          local chunk = table.concat(data or {}, "\n")
+          errtext = errtext .. chunk
+          if analyse_progress and not t.finished then
+            local pct
+            for p in chunk:gmatch("%] +(%d+)%%") do pct = tonumber(p) end
+            if pct then analyse_progress(pct, 100) end
+          end
+        end,
         on_exit = function(_, status)
           t.job = nil
           if t.finished then return end
           local text = table.concat(out, "\n")
           local doc = (status == 0 or status == 1) and require("memdbg.json").decode(text)
           if type(doc) ~= "table" or type(doc.leaks) ~= "table" then
-            local msg = vim.trim(table.concat(errs, "\n"))
+            local msg = vim.trim((errtext:gsub("\r[^\r\n]-\27%[K", "")))
             return t:_finish(nil, string.format("the leak analysis (%s) failed with status %d: %s",
               table.concat(cmd, " "), status, msg ~= "" and msg or text:sub(1, 300)), "EANALYSE")
           end
@@ -472,6 +484,7 @@ function M.leaks(opts, callback)
     end)
   end)
   step = deliver(task, opts.onStep, true)
+  analyse_progress = deliver(task, opts.onAnalyseProgress)
   task.dir = dir
   task.cleanup = function(_, _, err)
     if err and own_dir then remove_tree(dir) end

@@ -7,7 +7,7 @@ B.run(function()
   local mn = require("memdbg.nvim")
   local action = B.env("MEMDBG_ACTION", "handleRequests(50)")
   local cancel_step = B.env("MEMDBG_CANCEL_STEP")
-  local steps, progress = {}, 0
+  local steps, progress, analysed = {}, 0, {}
   local t0 = B.now()
   local handle
   handle = mn.leaks({
@@ -30,10 +30,11 @@ B.run(function()
       end
     end,
     onProgress = function() progress = progress + 1 end,
+    onAnalyseProgress = function(pct, total) analysed[#analysed + 1] = pct .. "/" .. total end,
   }, function(report, err, code)
     if cancel_step then return end
     if not report then return B.fail(err, { code = code, steps = steps }) end
-    B.finish({ report = report, steps = steps, progress = progress, seconds = B.now() - t0,
+    B.finish({ report = report, steps = steps, progress = progress, analysed = analysed, seconds = B.now() - t0,
       driver = handle.stats, lines = mn.format_leaks(report, action) })
   end)
 end)
