@@ -328,6 +328,24 @@ describe("heap parser, split path", function()
     for _, id in ipairs { 4, 1000, 3001, 5998 } do assert.are.same(b[1]:node(id), a[1]:node(id)) end
   end)
 
+  it("reads the same ids for findLeaks", function()
+    local function graph(ids)
+      local nodes, edges = { { "synthetic", "", 1, 0 } }, {}
+      for i, id in ipairs(ids) do
+        nodes[i + 1] = { "object", id > 100 and "New" or "Old", id, 8 }
+        edges[i] = { 1, i + 1, "element", i } -- indexes collapse: one path shape
+      end
+      return fx.file(fx.v8_text(fx.v8 { nodes = nodes, edges = edges }))
+    end
+    local a, b, c = graph { 3, 5, 7 }, graph { 3, 5, 7, 101, 103, 105 }, graph { 3, 7, 103, 105 }
+    local split = assert(heap.findLeaks { baseline = a, target = b, final = c })
+    core._tune(2 ^ 40)
+    local serial = assert(heap.findLeaks { baseline = a, target = b, final = c })
+    assert.are.same(serial, split)
+    assert.are.equal(1, #split)
+    assert.are.same({ "New", 2, 16 }, { split[1].class, split[1].count, split[1].retainedSize })
+  end)
+
   it("reports the same error and offset as the serial path", function()
     local text = fx.v8_text(small())
     math.randomseed(11)

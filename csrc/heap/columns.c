@@ -94,7 +94,15 @@ static void parse_half(struct half *h) {
                 h->edges ? "edges" : "nodes", (unsigned long long)cap,
                 h->edges ? "edges in the nodes' edge counts" : "nodes in snapshot.node_count");
     }
-    if (h->edges) {
+    if (P->ids_only) {
+      if (role[f] == R_ID) {
+        if (v > UINT32_MAX) {
+          sc->p = p;
+          scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
+        }
+        P->ids.v[n] = (uint32_t)v;
+      }
+    } else if (h->edges) {
       switch (role[f]) {
         case R_TYPE:
           if (v >= ntypes) {

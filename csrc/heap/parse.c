@@ -251,8 +251,7 @@ static void parse_v8_nodes(struct parser *P) {
   const uint32_t nf = P->nf, ntypes = s->node_type_count;
   uint64_t n = 0, v, numbers;
   uint32_t f = 0;
-  if (!P->ids_only && P->declared_nodes > 0 && P->node_cap == (uint64_t)P->declared_nodes &&
-      columns_parse_split(P, 0, &numbers)) {
+  if (P->declared_nodes > 0 && P->node_cap == (uint64_t)P->declared_nodes && columns_parse_split(P, 0, &numbers)) {
     n = numbers / nf;
     f = (uint32_t)(numbers % nf);
     goto parsed;
