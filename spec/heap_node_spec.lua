@@ -129,6 +129,37 @@ describe_node("heap engine on Node.js snapshots", function()
   end)
 end)
 
+describe_node("allocation sites from a Node.js snapshot taken with --track-heap-objects", function()
+  teardown(fx.cleanup)
+
+  it("attributes live objects to the function and line that allocated them", function()
+    local dir = fx.tmpdir()
+    fx.write(dir .. "/app.js", [==[
+      class Foo { constructor(i) { this.i = i; } }
+      function makeFoos() { const a = []; for (let i = 0; i < 500; i++) a.push(new Foo(i)); return a; }
+      globalThis.keep = makeFoos();
+      require('v8').writeHeapSnapshot('tracked.heapsnapshot');
+    ]==])
+    local p = io.popen("cd '" .. dir .. "' && env -u LD_PRELOAD node --track-heap-objects app.js 2>&1")
+    local out = p:read("a")
+    p:close()
+    local snap = assert(heap.load(dir .. "/tracked.heapsnapshot"), out)
+    assert.is_true(snap.hasAllocationTraces)
+    local site
+    for _, s in ipairs(snap:allocationSites()) do
+      if s.functionName == "makeFoos" then site = s end
+    end
+    assert.is_table(site, "no makeFoos allocation site")
+    assert.matches("app%.js$", site.scriptName)
+    assert.are.equal(3, site.line)
+    assert.is_true(site.liveCount >= 500)
+    local sites = snap:allocationSites { top = 3 }
+    assert.are.equal(3, #sites)
+    assert.is_true(sites[1].liveSize >= sites[2].liveSize and sites[2].liveSize >= sites[3].liveSize)
+    snap:close()
+  end)
+end)
+
 describe_node("heap.findLeaks on three snapshots of a Node.js app", function()
   teardown(fx.cleanup)
 

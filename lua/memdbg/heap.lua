@@ -11,7 +11,9 @@
 --   snap:retainerPath(id)      -> array of steps from a GC root down to the node | nil, err, code
 --   snap:top{ n = 20 }         -> the n largest objects by retained size (tables as snap:node returns)
 --   snap:detached()            -> detached DOM nodes per class {name, count, retainedSize}
---   snap:allocationSites()     -> live objects per allocation site (snapshots taken with allocation tracking)
+--   snap:allocationSites{top=} -> live objects per allocation site, largest live size first (snapshots taken
+--                                 with allocation tracking): {traceNodeId, functionName, scriptName, line,
+--                                 column, liveCount, liveSize}
 --   snap:close()               -> frees the native memory now (idempotent; also on __gc / __close)
 --   heap.findLeaks{ baseline = "a", target = "b", final = "c", onProgress = fn }
 --       -> { {class, count, retainedSize, exampleId, retainerPath = {"step", ...}}, ... } by retainedSize desc
@@ -127,8 +129,18 @@ function Snapshot:detached()
   return ud_of(self, "detached"):detached()
 end
 
-function Snapshot:allocationSites()
-  return ud_of(self, "allocationSites"):allocation_sites()
+function Snapshot:allocationSites(opts)
+  local ud = ud_of(self, "allocationSites")
+  opts = opt_table(opts, "allocationSites")
+  local sites = ud:allocation_sites()
+  table.sort(sites, function(a, b)
+    if a.liveSize ~= b.liveSize then return a.liveSize > b.liveSize end
+    return a.traceNodeId < b.traceNodeId
+  end)
+  if opts.top and opts.top > 0 then
+    for i = #sites, opts.top + 1, -1 do sites[i] = nil end
+  end
+  return sites
 end
 
 --- Frees the native memory; safe to call more than once.
