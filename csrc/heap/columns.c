@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "columns.h"
@@ -181,6 +182,14 @@ static void *run_half(void *arg) {
   }
   if (h->count_from) h->first = count_commas(h->count_from, h->from - 1) + 1;
   parse_half(h);
+  if (h->sc.release_pages) { /* drop this half's pages now, not at unmap */
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t upto = (uintptr_t)h->to & ~(uintptr_t)(pg - 1), from = (uintptr_t)h->sc.released;
+    if (upto > from) {
+      madvise((void *)from, upto - from, MADV_DONTNEED);
+      h->sc.released = (const char *)upto;
+    }
+  }
   return NULL;
 }
 

@@ -627,10 +627,17 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static void phase(const char *name, double *t) {
   static int on = -1;
+  static double cpu_last;
   if (on < 0) on = getenv("MEMDBG_HEAP_TIMING") != NULL;
-  double n = now_ms();
+  double n = now_ms(), c = on ? cpu_ms() : 0;
   if (on && name) {
     long rss = 0, hwm = 0;
     char line[128];
@@ -640,8 +647,10 @@ static void phase(const char *name, double *t) {
       if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
     }
     if (f) fclose(f);
-    fprintf(stderr, "heap: %-22s %8.1f ms  rss %ld MB  peak %ld MB\n", name, n - *t, rss >> 10, hwm >> 10);
+    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB  peak %ld MB\n", name, n - *t,
+            c - cpu_last, rss >> 10, hwm >> 10);
   }
+  cpu_last = c;
   *t = n;
 }
 
@@ -651,9 +660,11 @@ static void *distances_thread(void *arg) {
   return heap_compute_distances(s) ? arg : NULL;
 }
 
-/* Distances (a BFS) run on a second thread while the dominators are
- * computed: both only read the graph. The retainer index is dropped
- * afterwards; nothing else needs it. */
+/* Distances (a BFS over the forward edges) run on a second thread while
+ * the retainer index is built: both only read the edges, and the BFS queue
+ * is gone before the dominators' work arrays arrive, which keeps the peak
+ * down. The retainer index is dropped after the dominators; nothing else
+ * needs it. */
 static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   double t;
   phase(NULL, &t);
@@ -666,21 +677,21 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
     while (v < s->node_count && !s->detachedness[v]) v++;
     if (v == s->node_count) { free(s->detachedness); s->detachedness = NULL; }
   }
-  int rc = heap_build_graph(s, err, errlen);
-  if (rc) return rc;
-  phase("retainers", &t);
   pthread_t th;
   int threaded = s->node_count > 100000 && pthread_create(&th, NULL, distances_thread, s) == 0;
-  int dom_failed = heap_compute_dominators(s);
+  int rc = heap_build_graph(s, err, errlen);
   int dist_failed = 0;
   if (threaded) {
     void *res;
     pthread_join(th, &res);
     dist_failed = res != NULL;
-  } else {
+  } else if (!rc) {
     dist_failed = heap_compute_distances(s);
   }
-  phase("dominators+distances", &t);
+  if (rc) return rc;
+  phase("retainers+distances", &t);
+  int dom_failed = heap_compute_dominators(s);
+  phase("dominators", &t);
   free(s->ret_first); free(s->ret_from);
   s->ret_first = s->ret_from = NULL;
   if (dom_failed || dist_failed) {
