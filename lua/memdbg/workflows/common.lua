@@ -274,11 +274,13 @@ end
 
 --- drive_traffic(session, url): every wait of session.memory on the runtime
 --- (GC, snapshots, stopping allocation tracking) sends GET url meanwhile,
---- unless the caller gives its own whileWaiting. For the CLI's --traffic.
+--- unless the caller gives its own whileWaiting; session.traffic is set for
+--- the --duration loops of sampling and tracking. For the CLI's --traffic.
 function common.drive_traffic(session, url)
   local ep = assert(require("memdbg.endpoint").parse(url))
   local host = require("memdbg.endpoint").address(ep.host)
   local function traffic() core.httpGet(host, ep.port, ep.path, 2) end
+  session.traffic = traffic
   local mem = session.memory
   for _, name in ipairs { "collectGarbage", "takeHeapSnapshot", "stopTrackingAllocations" } do
     local method = mem[name]

@@ -32,7 +32,8 @@ function sample.run(session, opts)
     local deadline = require("memdbg.core").now() + (opts.duration or 10)
     local core = require("memdbg.core")
     while core.now() < deadline do
-      if opts.traffic then opts.traffic() end
+      local traffic = opts.traffic or session.traffic -- session.traffic: the CLI's --traffic
+      if traffic then traffic() end
       ok, err, code = session:poll(math.min(0.25, math.max(0, deadline - core.now())))
       if not ok then return nil, err, code end
     end

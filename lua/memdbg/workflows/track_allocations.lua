@@ -29,7 +29,8 @@ function track.run(session, opts)
     local deadline = core.now() + (opts.duration or 10)
     ok = true
     while core.now() < deadline do
-      if opts.traffic then opts.traffic() end
+      local traffic = opts.traffic or session.traffic -- session.traffic: the CLI's --traffic
+      if traffic then traffic() end
       ok, err, code = session:poll(math.min(0.25, math.max(0, deadline - core.now())))
       if not ok then break end
     end
