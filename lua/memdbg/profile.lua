@@ -194,7 +194,7 @@ end
 local Reader = {}
 Reader.__index = Reader
 
-local BLOCK = 1 << 20
+local BLOCK = 1048576
 
 local function reader(path)
   local f, err = io.open(path, "rb")
@@ -284,10 +284,10 @@ function profile.tracking_sites(path, top)
   if not r:seek_key('"trace_function_infos"') then r:close() return nil, "no trace_function_infos in " .. path end
   local infos_text = r:array()
   if not r:seek_key('"trace_tree"') then r:close() return nil, "no trace_tree in " .. path end
-  local tree_text = r:array(256 << 20)
+  local tree_text = r:array(268435456)
   local strings
   if r:seek_key('"strings"') then
-    local rest = r:rest(256 << 20)
+    local rest = r:rest(268435456)
     if rest then
       local doc = json.decode('{"strings"' .. rest)
       strings = type(doc) == "table" and doc.strings or nil
@@ -302,7 +302,7 @@ function profile.tracking_sites(path, top)
     if strings and strings[i + 1] then return strings[i + 1] end
     return "#" .. tostring(i)
   end
-  local sites, nfun = {}, #infos // nf
+  local sites, nfun = {}, math.floor(#infos / nf)
   local function site(fi)
     local st = sites[fi]
     if not st then

@@ -53,6 +53,13 @@ function common.timestamp()
   return s
 end
 
+-- os.execute's success under Lua 5.4 (true) and LuaJIT/5.1 (0).
+local function execute_ok(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+common.execute_ok = execute_ok
+
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
@@ -64,14 +71,14 @@ function common.tempdir(prefix)
   local f = io.popen("mktemp -d " .. shell_quote(base .. "/" .. (prefix or "memdbg") .. "-XXXXXX") .. " 2>&1")
   local out = f:read("l")
   local ok = f:close()
-  if not ok or not out or out == "" then return nil, "cannot create a temporary directory: " .. tostring(out), "EIO" end
+  if not ok or not out or out:sub(1, 1) ~= "/" then return nil, "cannot create a temporary directory: " .. tostring(out), "EIO" end
   os.execute("chmod 700 " .. shell_quote(out))
   return out
 end
 
 --- Makes dir (and parents) with mode 0700 if it does not exist.
 function common.mkdir(dir)
-  local ok = os.execute("mkdir -p -m 0700 " .. shell_quote(dir) .. " 2>/dev/null")
+  local ok = execute_ok("mkdir -p -m 0700 " .. shell_quote(dir) .. " 2>/dev/null")
   if not ok then return nil, "cannot create the directory " .. dir, "EIO" end
   return dir
 end
@@ -128,7 +135,7 @@ local function encode(v, out)
   elseif t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then
       out[#out + 1] = "null"
-    elseif math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2 ^ 53 then
+    elseif v == math.floor(v) and math.abs(v) < 2 ^ 53 then
       out[#out + 1] = string.format("%d", v)
     else
       out[#out + 1] = json.encode(v)
@@ -152,7 +159,7 @@ end
 --- isatty(2), without a C helper.
 function common.stderr_is_tty()
   if common._tty == nil then
-    common._tty = os.execute("test -t 2") == true
+    common._tty = execute_ok("test -t 2")
   end
   return common._tty
 end
@@ -161,9 +168,8 @@ end
 --- terminal (memdbg.cli.output's when available), nothing otherwise.
 --- Returns update(done, total) and finish().
 function common.progress(label, enabled)
-  if enabled == false or not common.stderr_is_tty() then
-    return function() end, function() end
-  end
+  if enabled == false then return function() end, function() end end
+  -- the CLI's shared bar when it is there (it honours MEMDBG_PROGRESS=0|1)
   local ok, output = pcall(require, "memdbg.cli.output")
   if ok and type(output) == "table" and type(output.progress) == "function" then
     local okp, bar = pcall(output.progress, label)
@@ -171,6 +177,7 @@ function common.progress(label, enabled)
       return function(d, t) bar:update(d, t) end, function() bar:finish() end
     end
   end
+  if not common.stderr_is_tty() then return function() end, function() end end
   local last = 0
   local function update(done, total)
     local t = core.now()
