@@ -110,8 +110,18 @@ function detect_leak.format(report, top)
       end
       out[#out + 1] = string.format("%2d. %s: %d objects, %s retained\n", i, tostring(g.class), g.count or 0,
         common.bytes(g.retainedSize))
-      if g.retainerPath and #g.retainerPath > 0 then
-        out[#out + 1] = "    retained by: " .. table.concat(g.retainerPath, " -> ") .. "\n"
+      local path = g.retainerPath
+      if path and #path > 0 then
+        -- one step a line, from the GC root down; a long chain (a linked
+        -- list of listeners) keeps its first and last steps
+        out[#out + 1] = "    retainer path (GC root first):\n"
+        for j, stepText in ipairs(path) do
+          if #path > 12 and j == 6 then
+            out[#out + 1] = string.format("      ... %d more steps ...\n", #path - 10)
+          elseif #path <= 12 or j < 6 or j > #path - 5 then
+            out[#out + 1] = "      " .. (j > 1 and "-> " or "") .. tostring(stepText) .. "\n"
+          end
+        end
       end
     end
   end
