@@ -353,7 +353,7 @@ function M.define(kind, B)
         s = nil
       end)
 
-    it("memdbg usage, snapshot, gc (with traffic flowing), leaks and verify --traffic by the inspector endpoint",
+    it("memdbg usage, snapshot, gc (with traffic flowing); leaks, verify, sample, track --traffic",
       function()
       local code, out, err = M.cli("usage", "--endpoint", rt.endpoint, "--json")
       assert.equal(0, code, err)
@@ -379,6 +379,15 @@ function M.define(kind, B)
       code, out, err = M.cli("verify", "--endpoint", rt.endpoint, "--traffic", rt.http .. "/stats",
         "--allocate", "handleRequests(300)", "--cleanup", "void 0", "--json")
       assert.equal(1, code, err .. out)
+      -- for a duration, the traffic is what the worker does: sampling and tracking see it
+      code, out, err = M.cli("sample", "--endpoint", rt.endpoint, "--traffic", rt.http .. "/work?n=5",
+        "--duration", "1", "--interval", "4096", "--out", dir .. "/cli-alloc", "--json")
+      assert.equal(0, code, err)
+      assert.equal("LeakyListener", json.decode(out).sites[1].functionName, out)
+      code, out, err = M.cli("track", "--endpoint", rt.endpoint, "--traffic", rt.http .. "/work?n=5",
+        "--duration", "1", "--dir", dir .. "/cli-track", "--json")
+      assert.equal(0, code, err)
+      assert.equal("LeakyListener", json.decode(out).sites[1].functionName, out)
     end)
 
     it("stops by PID and leaves nothing behind", function()
