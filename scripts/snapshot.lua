@@ -23,7 +23,7 @@ common.script(function(argv)
 
   local update, finish = common.progress("snapshot")
   local info, serr, code = snapshot.run(session, { dir = opts.dir, gc = opts.gc, timeout = opts.timeout,
-    onProgress = update })
+    onProgress = update, onBytes = function(bytes) update(bytes) end })
   finish()
   session:close()
   if not info then io.stderr:write(serr, "\n") return common.exit_for(code) end

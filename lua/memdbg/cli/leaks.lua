@@ -25,7 +25,7 @@ function M.run(argv)
       if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
     end,
     run = function(session, opts)
-      local update, finish = common.progress("snapshot", not opts.json)
+      local update, finish = function() end, function() end
       local step = 0
       local report, err, code = workflow.run(session, {
         action = opts.action, dir = opts.dir, gcRounds = opts["gc-rounds"], timeout = opts.timeout,
@@ -35,18 +35,22 @@ function M.run(argv)
             step = step + 1
             io.stderr:write(string.format("[%d] %s %s\n", step, what, detail or ""))
           end
+          if what == "snapshot" then update, finish = common.progress(detail .. " snapshot", not opts.json) end
         end,
         onProgress = function(d, t) update(d, t) end,
+        onBytes = function(b) update(b) end,
       })
       finish()
       if not report then return nil, err, code end
       local found = #report.leaks > 0
+      local remove = not found and not opts.keep and not opts.dir
       if opts.json then
         common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached }
       else
         io.write(workflow.format(report, opts.top))
+        if remove then print("(the snapshots were removed as nothing leaked; --keep keeps them)") end
       end
-      if not found and not opts.keep and not opts.dir then
+      if remove then
         for _, p in ipairs(report.snapshots) do os.remove(p) end
         os.remove(report.dir)
       end

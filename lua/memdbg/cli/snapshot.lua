@@ -29,6 +29,7 @@ function M.run(argv)
         path = opts.out, dir = opts.dir, prefix = opts.prefix, gc = opts.gc, timeout = opts.timeout,
         keepPartial = opts["keep-partial"],
         onProgress = function(done, total) update(done, total) end,
+        onBytes = function(bytes) update(bytes) end,
       })
       finish()
       if not info then return nil, err, code end

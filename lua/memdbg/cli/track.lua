@@ -27,7 +27,7 @@ function M.run(argv)
       local update, finish = common.progress("timeline snapshot", not opts.json)
       local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action, path = opts.out,
         dir = opts.dir, top = opts.top, timeout = opts.timeout,
-        onProgress = function(d, t) update(d, t) end })
+        onProgress = function(d, t) update(d, t) end, onBytes = function(b) update(b) end })
       finish()
       if not r then return nil, err, code end
       if opts.json then

@@ -156,49 +156,53 @@ end
 
 -------------------------------------------------------------------- progress
 
---- isatty(2), without a C helper.
+--- isatty(2), without a C helper; MEMDBG_PROGRESS=0|1 forces the answer
+--- (as memdbg.cli.output does).
 function common.stderr_is_tty()
   if common._tty == nil then
-    common._tty = execute_ok("test -t 2")
+    local force = os.getenv("MEMDBG_PROGRESS")
+    if force == "0" or force == "1" then
+      common._tty = force == "1"
+    else
+      common._tty = execute_ok("test -t 2")
+    end
   end
   return common._tty
 end
 
---- A progress reporter for long steps: a bar on stderr when it is a
---- terminal (memdbg.cli.output's when available), nothing otherwise.
---- Returns update(done, total) and finish().
+--- A progress line for a snapshot on stderr when it is a terminal, nothing
+--- otherwise. Returns update(done, total) and finish(). With a total it is
+--- V8 building the snapshot (done/total are objects, shown as a percentage);
+--- without one, done is the bytes written so far.
 function common.progress(label, enabled)
-  if enabled == false then return function() end, function() end end
-  -- the CLI's shared bar when it is there (it honours MEMDBG_PROGRESS=0|1)
-  local ok, output = pcall(require, "memdbg.cli.output")
-  if ok and type(output) == "table" and type(output.progress) == "function" then
-    local okp, bar = pcall(output.progress, label)
-    if okp and type(bar) == "table" and bar.update and bar.finish then
-      return function(d, t) bar:update(d, t) end, function() bar:finish() end
-    end
+  if enabled == false or not common.stderr_is_tty() then
+    return function() end, function() end
   end
-  if not common.stderr_is_tty() then return function() end, function() end end
-  local last = 0
+  local last, drawn = 0, false
   local function update(done, total)
     local t = core.now()
-    if t - last < 0.1 then return end
+    if t - last < 0.1 and not (total and done >= total) then return end
     last = t
     local text
     if total and total > 0 then
       local frac = math.min(1, done / total)
       local width = 30
       local fill = math.floor(frac * width)
-      text = string.format("\r%s [%s%s] %3d%%", label, string.rep("#", fill), string.rep("-", width - fill),
-        math.floor(frac * 100))
+      text = string.format("\r%s: building [%s%s] %3d%%\27[K", label, string.rep("#", fill),
+        string.rep(".", width - fill), math.floor(frac * 100))
     else
-      text = string.format("\r%s %s", label, common.bytes(done))
+      text = string.format("\r%s: %s written\27[K", label, common.bytes(done))
     end
+    drawn = true
     io.stderr:write(text)
     io.stderr:flush()
   end
   local function finish()
-    io.stderr:write("\r\27[K")
-    io.stderr:flush()
+    if drawn then
+      io.stderr:write("\r\27[K")
+      io.stderr:flush()
+      drawn = false
+    end
   end
   return update, finish
 end
