@@ -68,7 +68,7 @@ FUZZ_RUNS    ?= -1
 
 all: $(CORE_SO) $(HEAP_SO) $(MOCK_BIN)
 
-fuzz: FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -Icsrc
+fuzz: FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -pthread -Icsrc
 fuzz:
 	mkdir -p build/fuzz/heap build/fuzz/jsonscan
 	clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_heap csrc/fuzz/fuzz_heap.c $(filter-out %/lua_heap.c,$(HEAP_SRC)) -lm
