@@ -358,6 +358,28 @@ describe("bun (WebKit inspector protocol)", function()
     assert(ok, err)
   end)
 
+  it("snapshot: Bun killed while it writes the snapshot: ECLOSED, no file, no partial", function()
+    local other = runtimes.start("bun", { app = "idle" })
+    local so = assert(memdbg.connect { endpoint = other.ws })
+    assert(so.memory:evaluate("globalThis.__memdbgMany = Array.from({length: 200000}, (_, i) => ({i})); 1"))
+    local path = dir .. "/killed.heapsnapshot"
+    local t0, killed = core.now(), false
+    local info, err, code = so.memory:takeHeapSnapshot { path = path, whileWaiting = function()
+      if not killed and core.now() - t0 > 0.3 then
+        killed = true
+        proc.kill(other.handle, "KILL")
+      end
+    end }
+    so:close()
+    runtimes.stop(other)
+    assert.is_true(killed)
+    assert.is_nil(info)
+    assert.equal("ECLOSED", code, err)
+    assert.matches("nothing was written to " .. path:gsub("%p", "%%%0"), err)
+    assert.is_false(exists(path))
+    assert.is_false(exists(path .. ".partial"))
+  end)
+
   it("stops by PID and leaves nothing behind", function()
     s:close()
     s = nil

@@ -96,10 +96,9 @@ function Adapter:evaluate(expr, opts)
     if not r then return nil, msg, code end
     local res = type(r.result) == "table" and r.result or {}
     if r.wasThrown then
-      release()
+      release() -- the exception is held as a remote object even by value
       return threw(res)
     end
-    if byValue then release() end
     if res.value ~= nil then return res.value, res end
     return res.description or res.type or true, res
   end
@@ -164,6 +163,13 @@ end
 
 ------------------------------------------------------------------ snapshots
 
+-- sinkStatus that survives a connection closed under us: bytes, chunks, err, code.
+local function sink_status(conn)
+  local ok, b, c, e, code = pcall(conn.sinkStatus, conn)
+  if not ok then return 0, 0 end
+  return b, c, e, code
+end
+
 -- Waits until done() (or an error): the shared loop of the snapshot routes.
 -- A snapshot arrives whole, in one message: o.timeout bounds the wait for it.
 local function wait_snapshot(self, o, done, id)
@@ -179,7 +185,7 @@ local function wait_snapshot(self, o, done, id)
     end
     s:_pump(0.1)
     if o.partial then
-      local _, _, emsg, ecode = conn:sinkStatus()
+      local _, _, emsg, ecode = sink_status(conn)
       if emsg then
         if id then s._pending[id] = nil end
         return nil, emsg, ecode or "EPROTO"
@@ -238,14 +244,14 @@ function Adapter:takeHeapSnapshot(o)
     return true
   end, id)
   if not ok then
-    local bytes = o.partial and conn:sinkStatus() or 0
+    local bytes = o.partial and sink_status(conn) or 0
     if o.partial then finish_sink(conn, o, false) end
     return failed(o, msg, code, bytes)
   end
   local r = reply[1]
   if o.partial then
     if r.ok ~= true or type(r.memdbgSinkBytes) ~= "number" then
-      local b, _, emsg, ecode = conn:sinkStatus()
+      local b, _, emsg, ecode = sink_status(conn)
       finish_sink(conn, o, false)
       return failed(o, emsg or "the reply to Heap.snapshot held no snapshotData string", ecode or "EPROTO", b)
     end
@@ -279,7 +285,7 @@ function Adapter:startTracking()
   if sinking then
     -- the event comes before the reply: give a late one a moment anyway
     local deadline = core.now() + 1
-    while r and select(2, conn:sinkStatus()) == 0 and core.now() < deadline and self.session:isOpen() do
+    while r and select(2, sink_status(conn)) == 0 and core.now() < deadline and self.session:isOpen() do
       self.session:_pump(0.05)
     end
     pcall(conn.sinkFinish, conn, nil)
@@ -312,13 +318,13 @@ function Adapter:stopTracking(o)
     ok, msg, code = wait_snapshot(self, o, function()
       if reply and not reply[1] then return false, reply[2], reply[3] end
       if not reply then return nil end
-      if o.partial then return select(2, conn:sinkStatus()) > 0 or nil end
+      if o.partial then return select(2, sink_status(conn)) > 0 or nil end
       return data ~= nil or nil
     end, id)
   end
   if sub then sub:cancel() end
   if not ok then
-    local bytes = o.partial and conn:sinkStatus() or 0
+    local bytes = o.partial and sink_status(conn) or 0
     if o.partial then finish_sink(conn, o, false) end
     return failed(o, msg, code, bytes)
   end
