@@ -135,7 +135,8 @@ end
 function methods:_timeoutMessage(p)
   local msg = string.format("%s got no reply within %g s from %s", p.method, p.timeout, self.url)
   if self.runtime == "workerd" then
-    msg = msg .. "; the worker runs GC and sampling only while it handles requests: send it traffic"
+    msg = msg .. "; the worker runs GC only while it handles requests: send it traffic "
+      .. "(sampling records only then, too)"
   end
   return msg
 end
