@@ -193,6 +193,8 @@ describe("heap parser", function()
       fails("{}", { EFORMAT = true })
       fails("\0\1\2garbage", { EFORMAT = true })
       fails('{"nodes":[0,0,1,0,0]}', { EFORMAT = true }, "not a V8 heap snapshot")
+      fails('{"trace_tree":[1]}', { EFORMAT = true }, "not a V8 heap snapshot") -- once a division by zero
+      fails('{"trace_tree":[1,2,3,4,[5,6,7,8,[]]],"strings":[]}', { EFORMAT = true })
       fails(cjson.encode(small()) .. "xyz", { EFORMAT = true }, "trailing data")
     end)
 

@@ -85,6 +85,12 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
   return HEAP_OK;
 }
 
+void heap_drop_retainers(struct heap_snapshot *s) {
+  free(s->ret_first);
+  free(s->ret_from);
+  s->ret_first = s->ret_from = NULL;
+}
+
 /* LSD radix sort, two 16-bit passes. */
 void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
   uint32_t *cnt = calloc(65536, sizeof *cnt);

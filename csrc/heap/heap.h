@@ -75,7 +75,7 @@ struct heap_snapshot {
   struct heap_trace_node *trace_tree;
 
   /* Derived graph data, built by heap_build_graph(). */
-  uint32_t *ret_first;    /* node_count + 1 */
+  uint32_t *ret_first;    /* node_count + 1 (NULL after heap_drop_retainers) */
   uint32_t *ret_from;     /* retaining node ordinals grouped by target, | RET_* flags */
   uint8_t *nonessential;  /* bitset over edges: ignored by dominators (DevTools' rules) */
   uint32_t *parent_edge;  /* shortest-path parent edge per node (built lazily) */
@@ -110,6 +110,9 @@ void heap_free(struct heap_snapshot *s);
 
 /* ---- Graph (graph.c, dominators.c) ---- */
 int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen);
+/* Frees the retainer index: only the dominator pass needs it, and the
+ * analyses that follow (summary, paths, leaks) allocate about as much. */
+void heap_drop_retainers(struct heap_snapshot *s);
 int heap_compute_dominators(struct heap_snapshot *s);
 int heap_compute_distances(struct heap_snapshot *s);
 int heap_build_id_index(struct heap_snapshot *s);

@@ -52,6 +52,7 @@ static int l_load(lua_State *L) {
   luaL_setmetatable(L, SNAP_MT);
   int rc = heap_load_file(path, &u->s, err, sizeof err, has_progress ? progress_cb : NULL, &p);
   if (rc) return push_error(L, rc, err);
+  heap_drop_retainers(u->s);
   return 1;
 }
 
@@ -64,6 +65,7 @@ static int l_parse(lua_State *L) {
   luaL_setmetatable(L, SNAP_MT);
   int rc = heap_parse_memory(buf, len, &u->s, err, sizeof err);
   if (rc) return push_error(L, rc, err);
+  heap_drop_retainers(u->s);
   return 1;
 }
 
@@ -374,6 +376,7 @@ static int l_find_leaks(lua_State *L) {
   }
   struct heap_leak_group *g;
   uint32_t ng;
+  heap_drop_retainers(s);
   int frc = heap_find_leaks(s, a, na, b, nb, &g, &ng);
   free(a); free(b);
   if (frc) { heap_free(s); return luaL_error(L, "out of memory finding leaks"); }

@@ -618,6 +618,10 @@ static void parser_init(struct parser *P, const char *buf, size_t len, char *err
   P->sc.progress_ud = ud;
   P->sc.released = buf;
   P->sc.next_mark = buf; /* report 0 at once */
+  /* V8's trace_tree layout until a meta says otherwise (the tree may come first) */
+  static const int8_t troles[] = {R_ID, R_FUNC, R_COUNT, R_SIZE, R_CHILDREN};
+  P->tf = 5;
+  memcpy(P->trace_role, troles, sizeof troles);
 }
 
 /* MEMDBG_HEAP_TIMING=1 prints each phase's wall time to stderr. */
@@ -663,8 +667,7 @@ static void *distances_thread(void *arg) {
 /* Distances (a BFS over the forward edges) run on a second thread while
  * the retainer index is built: both only read the edges, and the BFS queue
  * is gone before the dominators' work arrays arrive, which keeps the peak
- * down. The retainer index is dropped after the dominators; nothing else
- * needs it. */
+ * down. */
 static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   double t;
   phase(NULL, &t);
@@ -692,8 +695,6 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   phase("retainers+distances", &t);
   int dom_failed = heap_compute_dominators(s);
   phase("dominators", &t);
-  free(s->ret_first); free(s->ret_from);
-  s->ret_first = s->ret_from = NULL;
   if (dom_failed || dist_failed) {
     snprintf(err, errlen, "out of memory computing dominators and distances");
     return HEAP_ENOMEM;
