@@ -26,8 +26,11 @@ function M.run(argv)
       if opts.interval <= 0 then args.usage_error("--interval must be positive") end
     end,
     run = function(session, opts)
+      local update, finish = common.progress("sampling", not opts.json)
       local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action,
-        interval = opts.interval, out = opts.out, top = opts.top, includeCollected = opts["include-collected"] })
+        interval = opts.interval, out = opts.out, top = opts.top, includeCollected = opts["include-collected"],
+        onTick = function(elapsed, total) update(elapsed, total) end })
+      finish()
       if not r then return nil, err, code end
       if opts.json then
         local sites = common.array()

@@ -24,10 +24,13 @@ function M.run(argv)
       if opts.out and opts.dir then args.usage_error("give --out or --dir, not both") end
     end,
     run = function(session, opts)
+      local tick, tickDone = common.progress("tracking", not opts.json)
       local update, finish = common.progress("timeline snapshot", not opts.json)
       local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action, path = opts.out,
         dir = opts.dir, top = opts.top, timeout = opts.timeout,
-        onProgress = function(d, t) update(d, t) end, onBytes = function(b) update(b) end })
+        onTick = function(elapsed, total) tick(elapsed, total) end,
+        onProgress = function(d, t) tickDone() update(d, t) end, onBytes = function(b) update(b) end })
+      tickDone()
       finish()
       if not r then return nil, err, code end
       if opts.json then

@@ -188,7 +188,7 @@ function common.progress(label, enabled)
       local frac = math.min(1, done / total)
       local width = 30
       local fill = math.floor(frac * width)
-      text = string.format("\r%s: building [%s%s] %3d%%\27[K", label, string.rep("#", fill),
+      text = string.format("\r%s [%s%s] %3d%%\27[K", label, string.rep("#", fill),
         string.rep(".", width - fill), math.floor(frac * 100))
     else
       text = string.format("\r%s: %s written\27[K", label, common.bytes(done))

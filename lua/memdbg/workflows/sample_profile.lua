@@ -29,11 +29,13 @@ function sample.run(session, opts)
       return nil, err, code
     end
   else
-    local deadline = require("memdbg.core").now() + (opts.duration or 10)
+    local duration = opts.duration or 10
+    local deadline = require("memdbg.core").now() + duration
     local core = require("memdbg.core")
     while core.now() < deadline do
       local traffic = opts.traffic or session.traffic -- session.traffic: the CLI's --traffic
       if traffic then traffic() end
+      if opts.onTick then opts.onTick(duration - (deadline - core.now()), duration) end
       ok, err, code = session:poll(math.min(0.25, math.max(0, deadline - core.now())))
       if not ok then return nil, err, code end
     end

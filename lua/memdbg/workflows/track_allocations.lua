@@ -26,11 +26,13 @@ function track.run(session, opts)
   if opts.action then
     ok, err, code = common.run_action(session, opts.action, "action")
   else
-    local deadline = core.now() + (opts.duration or 10)
+    local duration = opts.duration or 10
+    local deadline = core.now() + duration
     ok = true
     while core.now() < deadline do
       local traffic = opts.traffic or session.traffic -- session.traffic: the CLI's --traffic
       if traffic then traffic() end
+      if opts.onTick then opts.onTick(duration - (deadline - core.now()), duration) end
       ok, err, code = session:poll(math.min(0.25, math.max(0, deadline - core.now())))
       if not ok then break end
     end
