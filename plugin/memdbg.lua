@@ -103,6 +103,10 @@ vim.api.nvim_create_user_command("MemdbgLeaks", function(c)
       lines[#lines + 1] = "  " .. step .. (detail and (" " .. tostring(detail)) or "")
       show("leaks", lines, "running")
     end,
+    onAnalyseProgress = function(pct)
+      lines[#lines] = "  analyse " .. pct .. "%"
+      show("leaks", lines, "running")
+    end,
   }, function(report, err, code)
     untrack(h)
     if not report then return failed("leaks", err, code) end

@@ -126,6 +126,7 @@ describe("the Neovim driver", function()
       assert.same({ "gc:baseline", "snapshot:baseline", "action:1", "gc:target", "snapshot:target", "action:2",
         "gc:final", "snapshot:final", "analyse" }, r.steps)
       assert.is_true(r.progress > 0, "no onProgress calls")
+      assert.equal("100/100", r.analysed[#r.analysed]) -- the analysis's progress, from the child
       assert.equal(3, #r.report.snapshots)
       for _, p in ipairs(r.report.snapshots) do assert.is_true(exists(p), p) end
       assert.is_true(#r.report.leaks >= 1, "no leak group")
@@ -229,7 +230,8 @@ describe("the Neovim driver", function()
       assert.is_false(r.fileExists)
       assert.is_false(r.partialExists)
       assert.is_true(r.progress.lastBytes < 90 * 1048576)
-      assert.is_nil(r.usageAfterErr)
+      assert.is_nil(r.usageAfterErr, tostring(r.usageAfterErr) .. "\nnode: " .. proc.output(app):sub(-2000)
+        .. "\nalive: " .. tostring(proc.alive(app)))
       assert.is_true(r.usageAfter.usedSize > 0)
     end)
   end)
