@@ -39,6 +39,13 @@ struct parser {
   struct u64vec jcls_off, jname_off, jtypes_off;
 };
 
+/* parse.c: the V8 reader. */
+void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_t errlen, heap_progress_fn progress,
+                 void *ud);
+void parser_cleanup(struct parser *P);
+void parse_top(struct parser *P);   /* the top-level object, V8 or JSC */
+void finish_v8(struct parser *P);   /* checks and hand-over after a V8 parse */
+
 /* jsc.c: builds the snapshot model from the raw JSC arrays. */
 void jsc_finish(struct parser *P);
 

@@ -1,0 +1,280 @@
+/* The engine's entry points: parse a buffer or a mapped file into a
+ * snapshot and run the analyses every caller needs (retainer index,
+ * dominators, retained sizes, distances); the id-only pass of leak
+ * detection; freeing; error codes. MEMDBG_HEAP_TIMING=1 prints each phase's
+ * wall and CPU time and the RSS to stderr. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "parser.h"
+
+const char *heap_err_code(int err) {
+  switch (err) {
+    case HEAP_OK: return "OK";
+    case HEAP_ENOENT: return "ENOENT";
+    case HEAP_EIO: return "EIO";
+    case HEAP_EFORMAT: return "EFORMAT";
+    case HEAP_ETRUNCATED: return "ETRUNCATED";
+    case HEAP_ERANGE: return "ERANGE";
+    case HEAP_ENOMEM: return "ENOMEM";
+    default: return "EUNKNOWN";
+  }
+}
+
+void heap_free(struct heap_snapshot *s) {
+  if (!s) return;
+  for (uint32_t i = 0; i < s->node_type_count; i++) free(s->node_type_names[i]);
+  for (uint32_t i = 0; i < s->edge_type_count; i++) free(s->edge_type_names[i]);
+  free(s->node_type_names); free(s->edge_type_names);
+  free(s->node_type); free(s->node_name); free(s->node_id); free(s->self_size);
+  free(s->first_edge); free(s->trace_node); free(s->detachedness);
+  free(s->edge_type); free(s->edge_name); free(s->edge_to);
+  free(s->pool); free(s->str_off);
+  free(s->trace_fn); free(s->trace_tree);
+  free(s->ret_first); free(s->ret_from); free(s->parent_edge); free(s->nonessential);
+  free(s->idom); free(s->retained); free(s->distance); free(s->by_id);
+  if (s->class_label)
+    for (uint32_t c = 0; c < s->class_count; c++)
+      if (s->class_name[c] == HEAP_NO_NODE) free((void *)s->class_label[c]);
+  free(s->class_of); free(s->class_name); free(s->class_label);
+  free(s->dom_first); free(s->dom_child);
+  free(s);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void phase(const char *name, double *t) {
+  static int on = -1;
+  static double cpu_last;
+  if (on < 0) on = getenv("MEMDBG_HEAP_TIMING") != NULL;
+  double n = now_ms(), c = on ? cpu_ms() : 0;
+  if (on && name) {
+    long rss = 0, hwm = 0;
+    char line[128];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f)) {
+      if (!strncmp(line, "VmRSS:", 6)) rss = atol(line + 6);
+      if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
+    }
+    if (f) fclose(f);
+    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB  peak %ld MB\n", name, n - *t,
+            c - cpu_last, rss >> 10, hwm >> 10);
+  }
+  cpu_last = c;
+  *t = n;
+}
+
+/* The whole pipeline after the text is read: graph, dominators, distances. */
+static void *distances_thread(void *arg) {
+  struct heap_snapshot *s = arg;
+  return heap_compute_distances(s) ? arg : NULL;
+}
+
+/* Distances (a BFS over the forward edges) run on a second thread while
+ * the retainer index is built: both only read the edges, and the BFS queue
+ * is gone before the dominators' work arrays arrive, which keeps the peak
+ * down. */
+static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
+  double t;
+  phase(NULL, &t);
+  /* columns the file declares but never fills are dropped (Node writes
+   * trace_node_id 0 unless it tracked allocations, detachedness 0 outside
+   * browsers) */
+  if (s->trace_node && !s->trace_tree_count) { free(s->trace_node); s->trace_node = NULL; }
+  if (s->detachedness) {
+    uint32_t v = 0;
+    while (v < s->node_count && !s->detachedness[v]) v++;
+    if (v == s->node_count) { free(s->detachedness); s->detachedness = NULL; }
+  }
+  pthread_t th;
+  int threaded = s->node_count > 100000 && pthread_create(&th, NULL, distances_thread, s) == 0;
+  int rc = heap_build_graph(s, err, errlen);
+  int dist_failed = 0;
+  if (threaded) {
+    void *res;
+    pthread_join(th, &res);
+    dist_failed = res != NULL;
+  } else if (!rc) {
+    dist_failed = heap_compute_distances(s);
+  }
+  if (rc) return rc;
+  phase("retainers+distances", &t);
+  int dom_failed = heap_compute_dominators(s);
+  phase("dominators", &t);
+  if (dom_failed || dist_failed) {
+    snprintf(err, errlen, "out of memory computing dominators and distances");
+    return HEAP_ENOMEM;
+  }
+  return HEAP_OK;
+}
+
+static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out, char *err,
+                        size_t errlen, heap_progress_fn progress, void *ud) {
+  struct parser *P = calloc(1, sizeof *P);
+  *out = NULL;
+  if (!P) { snprintf(err, errlen, "out of memory"); return HEAP_ENOMEM; }
+  parser_init(P, buf, len, err, errlen, progress, ud);
+  P->sc.release_pages = release;
+  P->s = calloc(1, sizeof *P->s);
+  if (!P->s) { free(P); snprintf(err, errlen, "out of memory"); return HEAP_ENOMEM; }
+  if (setjmp(P->sc.fail)) {
+    int code = P->sc.code;
+    heap_free(P->s);
+    parser_cleanup(P);
+    free(P);
+    return code;
+  }
+  double t;
+  phase(NULL, &t);
+  scan_checkpoint(&P->sc);
+  parse_top(P);
+  phase("parse", &t);
+  if (P->jsc) jsc_finish(P);
+  else finish_v8(P);
+  phase("finish", &t);
+  struct heap_snapshot *s = P->s;
+  parser_cleanup(P);
+  free(P);
+  if (progress) progress(ud, len, len);
+  int rc = analyse(s, err, errlen);
+  if (rc) { heap_free(s); return rc; }
+  *out = s;
+  return HEAP_OK;
+}
+
+int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen,
+                         heap_progress_fn progress, void *ud) {
+  return parse_buffer(buf, len, 0, out, err, errlen, progress, ud);
+}
+
+int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen) {
+  return parse_buffer(buf, len, 0, out, err, errlen, NULL, NULL);
+}
+
+/* Maps a file read-only; *len 0 gives a static empty buffer. */
+static int map_file(const char *path, const char **buf, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    snprintf(err, errlen, "%s: %s", path, strerror(e));
+    return e == ENOENT ? HEAP_ENOENT : HEAP_EIO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a regular file", path);
+    close(fd);
+    return HEAP_EIO;
+  }
+  *len = (size_t)st.st_size;
+  if (*len == 0) {
+    *buf = "";
+    close(fd);
+    return HEAP_OK;
+  }
+  void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) {
+    snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+    return HEAP_EIO;
+  }
+  madvise(m, *len, MADV_SEQUENTIAL);
+  *buf = m;
+  return HEAP_OK;
+}
+
+static void prefix_path(const char *path, char *err, size_t errlen) {
+  /* "path: message" so the CLI can print it as is */
+  size_t pl = strlen(path);
+  size_t ml = strlen(err);
+  if (pl + 2 + ml + 1 > errlen) return;
+  memmove(err + pl + 2, err, ml + 1);
+  memcpy(err, path, pl);
+  err[pl] = ':';
+  err[pl + 1] = ' ';
+}
+
+int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
+                   heap_progress_fn progress, void *ud) {
+  const char *buf;
+  size_t len;
+  *out = NULL;
+  int rc = map_file(path, &buf, &len, err, errlen);
+  if (rc) return rc;
+  rc = parse_buffer(buf, len, len > 0, out, err, errlen, progress, ud);
+  if (len) munmap((void *)buf, len);
+  if (rc) prefix_path(path, err, errlen);
+  return rc;
+}
+
+int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
+                  heap_progress_fn progress, void *ud) {
+  const char *buf;
+  size_t len;
+  *ids = NULL;
+  *count = 0;
+  int rc = map_file(path, &buf, &len, err, errlen);
+  if (rc) return rc;
+  struct parser *P = calloc(1, sizeof *P);
+  struct heap_snapshot *s = calloc(1, sizeof *s);
+  if (!P || !s) {
+    free(P); free(s);
+    if (len) munmap((void *)buf, len);
+    snprintf(err, errlen, "out of memory");
+    return HEAP_ENOMEM;
+  }
+  parser_init(P, buf, len, err, errlen, progress, ud);
+  P->sc.release_pages = len > 0;
+  P->s = s;
+  P->ids_only = 1;
+  if (setjmp(P->sc.fail)) {
+    rc = P->sc.code;
+    goto done;
+  }
+  scan_checkpoint(&P->sc);
+  parse_top(P);
+  if (!P->have_nodes) scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", scan_offset(&P->sc));
+  if (P->jsc) {
+    /* JSC nodes are [id, size, classNameIndex, flags] */
+    if (P->jnodes.n % 4)
+      scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: the nodes array length is not a multiple of 4", P->nodes_off);
+    size_t n = P->jnodes.n / 4;
+    for (size_t i = 0; i < n; i++) P->jnodes.v[i] = P->jnodes.v[i * 4];
+    P->ids.v = P->jnodes.v;
+    P->ids.n = n;
+    P->jnodes.v = NULL;
+  }
+  uint32_t *tmp = malloc((P->ids.n ? P->ids.n : 1) * sizeof *tmp);
+  if (!tmp) scan_fail(&P->sc, HEAP_ENOMEM, "out of memory");
+  heap_radix_sort_u32(P->ids.v, tmp, P->ids.n);
+  free(tmp);
+  *ids = P->ids.v;
+  *count = (uint32_t)P->ids.n;
+  P->ids.v = NULL;
+  rc = HEAP_OK;
+  if (progress) progress(ud, len, len);
+done:
+  heap_free(P->s);
+  parser_cleanup(P);
+  free(P);
+  if (len) munmap((void *)buf, len);
+  if (rc) prefix_path(path, err, errlen);
+  return rc;
+}
