@@ -132,6 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* a hash of the input picks the paths, so a finding reproduces */
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 16777619u;
+  h ^= h >> 15; /* FNV's low bits depend only on the bytes' low bits: mix the high ones in */
+  h *= 0x2c1b3c6du;
+  h ^= h >> 12;
   /* half of the inputs take the two-thread split parse, whatever their size */
   static size_t split_default;
   if (&heap_split_min) {
