@@ -80,8 +80,13 @@ local function dispatch(self, text)
     if not p then return end
     if type(msg.error) == "table" then
       local e = msg.error
+      local data = e.data
+      if type(data) == "table" then
+        local ok, text = pcall(json.encode, data)
+        data = ok and text or nil
+      end
       local m = string.format("%s failed: %s%s", p.method, tostring(e.message),
-        (e.data ~= nil and e.data ~= json.null) and (" (" .. tostring(e.data) .. ")") or "")
+        (data ~= nil and data ~= json.null) and (" (" .. tostring(data) .. ")") or "")
       complete(self, p, nil, m, "ECOMMAND", e)
     else
       local r = msg.result
