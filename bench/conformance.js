@@ -182,6 +182,42 @@ function className(node) {
     }
   }
 
+  // DevTools flags "page-owned" nodes from the root's *shortcut* edges (the
+  // global objects: Node's root has one, to `global`) and the (Document DOM
+  // trees) root, then every non-weak edge; its dominators skip edges from
+  // non-page-owned into page-owned nodes, as MemLab's do with its own flags.
+  // MemLab's dominator pass run with DevTools' flags shows what that rule
+  // alone would change against memdbg, which does not apply it.
+  const dtPage = new Uint32Array(n);
+  for (const e of nodes.get(ROOT).references) {
+    if (e.type === 'shortcut' || (e.type === 'element' && e.toNode.name === '(Document DOM trees)')) {
+      dtPage[e.toNode.nodeIndex] = 1;
+      stack.push(e.toNode.nodeIndex);
+    }
+  }
+  while (stack.length) {
+    const v = stack.pop();
+    for (const e of nodes.get(v).references) {
+      const w = e.toNode.nodeIndex;
+      if (dtPage[w] || e.type === 'weak') continue;
+      dtPage[w] = 1;
+      stack.push(w);
+    }
+  }
+  const TraceFinder = require(path.join(root, 'node_modules', '@memlab', 'core', 'dist', 'paths', 'TraceFinder.js')).default;
+  const dt = new TraceFinder().computeDominatorsAndRetainedSizes(heap, dtPage);
+  let dtDiffer = 0, pageOwned = 0;
+  const dtClasses = new Map();
+  for (let i = 0; i < n; i++) {
+    if (dtPage[i]) pageOwned++;
+    const m = md.get(ids[i]);
+    if (m && m.ret !== dt.retainedSizes[i]) {
+      dtDiffer++;
+      const c = className(nodes.get(i));
+      dtClasses.set(c, (dtClasses.get(c) || 0) + 1);
+    }
+  }
+
   // per node
   let compared = 0, equal = 0, missing = 0, selfDiff = 0;
   const diffBy = {};
@@ -312,6 +348,11 @@ function className(node) {
     const node = nodes.get(i);
     console.log(`  unexplained: @${node.id} ${className(node)} memdbg ${md.get(node.id).ret} MemLab ${node.retainedSize}`);
   }
+  const dtTop = [...dtClasses].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([c, k]) => `${c} ${k}`).join(', ');
+  console.log(`DevTools' page-owned rule (flags from the root's shortcut edges: ${pageOwned} nodes page-owned), ` +
+    `which memdbg does not apply: MemLab's dominators with those flags differ from memdbg on ${dtDiffer} nodes` +
+    (dtDiffer ? ` (most in: ${dtTop})` : ''));
+  rep.devtoolsPageRule = { pageOwned, retainedDiffersFromMemdbg: dtDiffer };
   if (process.argv.includes('--json')) console.log(JSON.stringify(rep));
 })().catch((e) => {
   console.error(e && e.stack || e);
