@@ -53,6 +53,16 @@ describe("JSC heap snapshots", function()
     snap:close()
   end)
 
+  it("gives findLeaks an error, not a crash, for an empty JSC nodes array", function()
+    local t = cjson.decode(cjson.encode(JSC))
+    t.nodes = "EMPTY" -- cjson would write [] as {}
+    local path = fx.file((cjson.encode(t):gsub('"EMPTY"', "[]")))
+    local g, err, code = heap.findLeaks { baseline = path, target = path, final = path }
+    assert.is_nil(g)
+    assert.are.equal("EFORMAT", code)
+    assert.matches("quadruples", err)
+  end)
+
   it("rejects edges to unknown node ids and bad name indexes", function()
     local t = cjson.decode(cjson.encode(JSC))
     t.edges[2] = 999

@@ -93,6 +93,7 @@ void heap_drop_retainers(struct heap_snapshot *s) {
 
 /* LSD radix sort, two 16-bit passes. */
 void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
+  if (n < 2) return;
   uint32_t *cnt = calloc(65536, sizeof *cnt);
   if (!cnt) { /* fall back to a slower sort rather than fail */
     for (size_t i = 1; i < n; i++) {
@@ -117,6 +118,7 @@ void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
 
 /* Sorts ordinals by key[ordinal], stable. */
 void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32_t *key) {
+  if (n < 2) return;
   uint32_t *cnt = calloc(65536, sizeof *cnt);
   int sorted = 1;
   for (size_t i = 1; i < n && sorted; i++) sorted = key[ord[i - 1]] <= key[ord[i]];

@@ -253,8 +253,9 @@ int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, 
   if (!P->have_nodes) scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", scan_offset(&P->sc));
   if (P->jsc) {
     /* JSC nodes are [id, size, classNameIndex, flags] */
-    if (P->jnodes.n % 4)
-      scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: the nodes array length is not a multiple of 4", P->nodes_off);
+    if (P->jnodes.n % 4 || P->jnodes.n == 0)
+      scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: the nodes array must hold [id,size,class,flags] quadruples",
+                P->nodes_off);
     size_t n = P->jnodes.n / 4;
     for (size_t i = 0; i < n; i++) P->jnodes.v[i] = P->jnodes.v[i * 4];
     P->ids.v = P->jnodes.v;
