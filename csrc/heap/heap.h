@@ -2,7 +2,23 @@
  * files and JSC (Bun) snapshots into one compact graph model, plus the
  * analyses DevTools and MemLab compute from it. Pure C11, no Lua here: the
  * Lua binding lives in lua_heap.c, and a libFuzzer target can drive
- * heap_parse_memory() directly. */
+ * heap_parse_memory() directly.
+ *
+ *   load.c        entry points, the analysis pipeline, the id-only pass
+ *   scan.c        JSON scanning primitives (strings, skipping, meta DOM)
+ *   parse.c       V8 reader: meta, nodes/edges (serial path), trace_tree
+ *   columns.c     nodes/edges fast path, split over two threads
+ *   jsc.c         JSC reader (root: the node with id 0)
+ *   graph.c       retainer index, essential-edge rules, id index, BFS parents
+ *   dominators.c  Lengauer-Tarjan, retained sizes, distances, dominator tree
+ *   summary.c     class names and the per-class summary
+ *   diff.c        comparison of two snapshots by node id
+ *   paths.c       retainer paths, top objects
+ *   leaks.c       three-snapshot leak groups
+ *
+ * Node ordinals are uint32 (below 2^30), sizes uint64. Threads: the two
+ * halves of a big nodes/edges array, and the distance BFS next to the
+ * retainer pass; everything else runs on the caller's thread. */
 #ifndef MEMDBG_HEAP_H
 #define MEMDBG_HEAP_H
 
