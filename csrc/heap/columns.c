@@ -44,6 +44,28 @@ static uint64_t count_commas(const char *p, const char *end) {
   return n;
 }
 
+/* Drops the whole pages inside [p, q) from our RSS when the buffer is our
+ * own file mapping; a later read faults them back in from the page cache. */
+static void drop_pages(int release, const char *p, const char *q) {
+  if (!release) return;
+  long pg = sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1), b = (uintptr_t)q & ~(uintptr_t)(pg - 1);
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* memchr in 8 MB steps that does not leave the scanned pages resident. */
+static const char *find_byte(int release, const char *p, const char *end, char c) {
+  const size_t step = (size_t)8 << 20;
+  while (p < end) {
+    const char *q = (size_t)(end - p) > step ? p + step : end;
+    const char *hit = memchr(p, c, (size_t)(q - p));
+    drop_pages(release, p, hit ? hit : q);
+    if (hit) return hit;
+    p = q;
+  }
+  return NULL;
+}
+
 static _Noreturn void bad_separator(struct scanner *sc, const char *what) {
   if (sc->p < sc->end && (*sc->p == '.' || *sc->p == 'e' || *sc->p == 'E'))
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected an integer, found a fraction or exponent", scan_offset(sc));
@@ -180,16 +202,23 @@ static void *run_half(void *arg) {
     h->failed = 1;
     return NULL;
   }
-  if (h->count_from) h->first = count_commas(h->count_from, h->from - 1) + 1;
-  parse_half(h);
-  if (h->sc.release_pages) { /* drop this half's pages now, not at unmap */
-    long pg = sysconf(_SC_PAGESIZE);
-    uintptr_t upto = (uintptr_t)h->to & ~(uintptr_t)(pg - 1), from = (uintptr_t)h->sc.released;
-    if (upto > from) {
-      madvise((void *)from, upto - from, MADV_DONTNEED);
-      h->sc.released = (const char *)upto;
+  if (h->count_from) {
+    /* count in 8 MB steps, dropping the counted pages again when the buffer
+     * is our file mapping: the first half re-reads them from the page cache
+     * soon anyway, and keeping them would pin the whole first half in RSS */
+    const size_t step = (size_t)8 << 20;
+    uint64_t commas = 0;
+    const char *p = h->count_from, *stop = h->from - 1;
+    while (p < stop) {
+      const char *q = (size_t)(stop - p) > step ? p + step : stop;
+      commas += count_commas(p, q);
+      drop_pages(h->sc.release_pages, p, q);
+      p = q;
     }
+    h->first = commas + 1;
   }
+  parse_half(h);
+  drop_pages(h->sc.release_pages, h->sc.released, h->to); /* this half's pages go now, not at unmap */
   return NULL;
 }
 
@@ -234,7 +263,7 @@ int columns_parse_split(struct parser *P, int edges, uint64_t *numbers) {
   int one = env && atoi(env) == 1;
   /* nothing inside these arrays but digits, commas and whitespace, so the
    * first ']' closes them; without one the serial path reports the cut */
-  const char *close = memchr(open, ']', left);
+  const char *close = find_byte(sc->release_pages, open, open + left, ']');
   if (!close) return 0;
   const char *comma = NULL;
   if (!one && (size_t)(close - open) >= heap_split_min) {

@@ -20,7 +20,10 @@ struct lt {
   uint32_t *vertex;   /* preorder -> node */
   uint32_t *pre;      /* node -> preorder (NONE if not visited) */
   uint32_t *anc;      /* DFS parent, then the path-compressed forest link */
-  uint32_t *semi, *label, *next;
+  uint32_t *semi, *label;
+  /* bucket links live in vertex[]: vertex[w] is read once, at the start of
+   * step w, and rebuilt from pre[] after the loop */
+  uint32_t *next;
   /* bucket heads and immediate dominators share one array: at step w of
    * the main loop heads are only touched below w and dominators only at or
    * above w, so each slot is a head first and a dominator after */
@@ -101,10 +104,10 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   size_t sz = (size_t)n * sizeof(uint32_t) + 4;
   t.vertex = malloc(sz); t.pre = malloc(sz); t.anc = malloc(sz);
   t.semi = malloc(sz); t.label = malloc(sz); t.idom = t.head = malloc(sz);
-  t.next = malloc(sz);
+  t.next = t.vertex;
   t.linked = calloc((size_t)n / 8 + 1, 1);
   int rc = -1;
-  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.next || !t.linked)
+  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.linked)
     goto out;
   memset(t.pre, 0xFF, (size_t)n * sizeof *t.pre);
 
@@ -152,10 +155,12 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   t.idom[0] = 0;
   for (uint32_t w = 1; w < count; w++)
     if (t.idom[w] != t.semi[w]) t.idom[w] = t.idom[t.idom[w]];
+  for (uint32_t v = 0; v < n; v++)
+    if (t.pre[v] != NONE) t.vertex[t.pre[v]] = v;
 
   /* the working arrays go before the results arrive: lower peak memory */
-  free(t.anc); free(t.semi); free(t.label); free(t.next); free(t.linked); free(t.cstack);
-  t.anc = t.semi = t.label = t.head = t.next = t.cstack = NULL;
+  free(t.anc); free(t.semi); free(t.label); free(t.linked); free(t.cstack);
+  t.anc = t.semi = t.label = t.head = t.cstack = NULL;
   t.linked = NULL;
   s->idom = malloc(sz);
   s->retained = malloc((size_t)n * sizeof(uint64_t) + 8);
@@ -173,7 +178,7 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   rc = 0;
 out:
   free(t.vertex); free(t.pre); free(t.anc); free(t.semi); free(t.label); free(t.idom);
-  free(t.next); free(t.linked); free(t.cstack);
+  free(t.linked); free(t.cstack);
   return rc;
 }
 
