@@ -209,9 +209,9 @@ describe("the Neovim driver", function()
       assert.is_true(r.ticks.uv > r.seconds * 100 * 0.3, r.ticks.uv .. " ticks in " .. r.seconds .. " s")
       io.stderr:write(string.format("\n[nvim] %.1f MB snapshot in %.2f s, %d progress calls; largest gap between "
         .. "10 ms ticks: libuv timer %.0f ms, Vim timer %.0f ms (less run-queue wait: %.0f / %.0f ms); "
-        .. "driver: %d slices, longest %.1f ms (wall time, run-queue wait included)\n", r.info.bytes / 1048576, r.seconds, r.progress.calls,
+        .. "driver: %d slices, longest %.1f ms (wall time, run-queue wait included); close handshake %.1f ms\n", r.info.bytes / 1048576, r.seconds, r.progress.calls,
         r.maxGapMs.uv, r.maxGapMs.vim, r.maxOwnGapMs.uv, r.maxOwnGapMs.vim, r.driver.resumes,
-        r.driver.maxSlice * 1000))
+        r.driver.maxSlice * 1000, (r.driver.close or 0) * 1000))
       -- The editor's own share of each gap (the gap less the time the thread
       -- sat runnable but unscheduled on a loaded machine) stays small.
       assert.is_true(r.maxOwnGapMs.uv < 100, "libuv timer gap " .. r.maxOwnGapMs.uv .. " ms")
@@ -233,6 +233,10 @@ describe("the Neovim driver", function()
       assert.is_nil(r.usageAfterErr, tostring(r.usageAfterErr) .. "\nnode: " .. proc.output(app):sub(-2000)
         .. "\nalive: " .. tostring(proc.alive(app)))
       assert.is_true(r.usageAfter.usedSize > 0)
+      -- a dropped connection mid-snapshot made Node 20 segfault now and then;
+      -- the driver closes with the handshake, which Node survives
+      proc.sleep(1)
+      assert.is_true(proc.alive(app), "node died after the cancel: " .. proc.output(app):sub(-500))
     end)
   end)
 end)

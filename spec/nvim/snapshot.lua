@@ -75,11 +75,12 @@ B.run(function()
     if cancel_after then
       -- the editor and the runtime are still usable after a cancel
       r.cancelAgain = handle:cancel()
-      mn.usage({ endpoint = B.endpoint }, function(usage, uerr)
+      local delay = tonumber(B.env("MEMDBG_USAGE_DELAY", "0"))
+      vim.defer_fn(function() mn.usage({ endpoint = B.endpoint }, function(usage, uerr)
         r.usageAfter = usage
         r.usageAfterErr = uerr
         B.finish(r)
-      end)
+      end) end, delay)
     else
       B.finish(r)
     end
