@@ -21,7 +21,7 @@ size_t heap_split_min = (size_t)8 << 20; /* arrays smaller than this are not spl
 
 struct half {
   struct parser *P;
-  struct scanner sc;      /* own cursor and jmp_buf; shares the buffer */
+  struct scanner sc; /* own cursor and jmp_buf; shares the buffer */
   char err[512];
   const char *from, *to;  /* numbers in [from, to) */
   const char *count_from; /* second half: count the commas in [count_from, from - 1) first */
@@ -30,7 +30,8 @@ struct half {
 };
 
 static uint64_t count_commas(const char *p, const char *end) {
-  const uint64_t lo7 = 0x7F7F7F7F7F7F7F7Full, hi = 0x8080808080808080ull, pat = 0x2C2C2C2C2C2C2C2Cull;
+  const uint64_t lo7 = 0x7F7F7F7F7F7F7F7Full, hi = 0x8080808080808080ull,
+                 pat = 0x2C2C2C2C2C2C2C2Cull;
   uint64_t n = 0;
   while (p + 8 <= end) {
     uint64_t w;
@@ -40,7 +41,8 @@ static uint64_t count_commas(const char *p, const char *end) {
     n += 8 - (uint64_t)__builtin_popcountll(nonzero);
     p += 8;
   }
-  for (; p < end; p++) n += *p == ',';
+  for (; p < end; p++)
+    n += *p == ',';
   return n;
 }
 
@@ -49,7 +51,8 @@ static uint64_t count_commas(const char *p, const char *end) {
 static void drop_pages(int release, const char *p, const char *q) {
   if (!release) return;
   long pg = sysconf(_SC_PAGESIZE);
-  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1), b = (uintptr_t)q & ~(uintptr_t)(pg - 1);
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1),
+            b = (uintptr_t)q & ~(uintptr_t)(pg - 1);
   if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
@@ -68,7 +71,8 @@ static const char *find_byte(int release, const char *p, const char *end, char c
 
 static _Noreturn void bad_separator(struct scanner *sc, const char *what) {
   if (sc->p < sc->end && (*sc->p == '.' || *sc->p == 'e' || *sc->p == 'E'))
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected an integer, found a fraction or exponent", scan_offset(sc));
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected an integer, found a fraction or exponent",
+              scan_offset(sc));
   scan_expected(sc, what);
 }
 
@@ -95,14 +99,16 @@ static void parse_half(struct half *h) {
    * byte inside the buffer, so the scans below need no bounds checks */
   const char *p = h->from, *end = h->to;
   for (;;) {
-    while (IS_WS(*p)) p++;
+    while (IS_WS(*p))
+      p++;
     if (p >= end || (unsigned)(*p - '0') > 9) {
       sc->p = p < end ? p : end;
       scan_expected(sc, what);
     }
     const char *d0 = p;
     v = (uint64_t)(*p++ - '0');
-    while ((unsigned)(*p - '0') <= 9) v = v * 10 + (uint64_t)(*p++ - '0');
+    while ((unsigned)(*p - '0') <= 9)
+      v = v * 10 + (uint64_t)(*p++ - '0');
     if (p > end) { /* digits ran past the region: the separator there is wrong */
       sc->p = end;
       bad_separator(sc, sep);
@@ -113,8 +119,8 @@ static void parse_half(struct half *h) {
     }
     if (n >= cap) {
       sc->p = d0;
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the %s array is longer than declared (%llu %s)", scan_offset(sc),
-                h->edges ? "edges" : "nodes", (unsigned long long)cap,
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the %s array is longer than declared (%llu %s)",
+                scan_offset(sc), h->edges ? "edges" : "nodes", (unsigned long long)cap,
                 h->edges ? "edges in the nodes' edge counts" : "nodes in snapshot.node_count");
     }
     if (P->ids_only) {
@@ -127,65 +133,84 @@ static void parse_half(struct half *h) {
       }
     } else if (h->edges) {
       switch (role[f]) {
-        case R_TYPE:
-          if (v >= ntypes) {
-            sc->p = p;
-            scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
-                      scan_offset(sc), (unsigned long long)v, ntypes);
-          }
-          s->edge_type[n] = (uint8_t)v;
-          break;
-        case R_NAME: s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
-        case R_TO:
-          {
-            /* constant divisors for the usual layouts: a multiply, not a divide */
-            uint64_t q = node_nf == 7 ? v / 7 : node_nf == 6 ? v / 6 : v / node_nf;
-            if (v >= node_limit || q * node_nf != v) {
-              sc->p = p;
-              scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s", scan_offset(sc),
-                        (unsigned long long)n, (unsigned long long)v,
-                        v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
-            }
-            s->edge_to[n] = (uint32_t)q;
-          }
-          break;
-        default: break;
+      case R_TYPE:
+        if (v >= ntypes) {
+          sc->p = p;
+          scan_fail(sc, HEAP_EFORMAT,
+                    "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
+                    scan_offset(sc), (unsigned long long)v, ntypes);
+        }
+        s->edge_type[n] = (uint8_t)v;
+        break;
+      case R_NAME:
+        s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        break;
+      case R_TO: {
+        /* constant divisors for the usual layouts: a multiply, not a divide */
+        uint64_t q = node_nf == 7 ? v / 7 : node_nf == 6 ? v / 6 : v / node_nf;
+        if (v >= node_limit || q * node_nf != v) {
+          sc->p = p;
+          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s",
+                    scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
+                    v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
+        }
+        s->edge_to[n] = (uint32_t)q;
+      } break;
+      default:
+        break;
       }
     } else {
       switch (role[f]) {
-        case R_TYPE:
-          if (v >= ntypes) {
-            sc->p = p;
-            scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node type %llu is not in meta.node_types (%u types)",
-                      scan_offset(sc), (unsigned long long)v, ntypes);
-          }
-          s->node_type[n] = (uint8_t)v;
-          break;
-        case R_NAME: s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
-        case R_ID:
-          if (v > UINT32_MAX) {
-            sc->p = p;
-            scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
-          }
-          s->node_id[n] = (uint32_t)v;
-          break;
-        case R_SELF: s->self_size[n] = v; break;
-        case R_EDGES:
-          if (v > UINT32_MAX) {
-            sc->p = p;
-            scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
-          }
-          s->first_edge[n] = (uint32_t)v;
-          break;
-        case R_TRACE: s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
-        case R_DETACH: s->detachedness[n] = v > 255 ? 255 : (uint8_t)v; break;
-        default: break;
+      case R_TYPE:
+        if (v >= ntypes) {
+          sc->p = p;
+          scan_fail(sc, HEAP_EFORMAT,
+                    "at byte %zu: node type %llu is not in meta.node_types (%u types)",
+                    scan_offset(sc), (unsigned long long)v, ntypes);
+        }
+        s->node_type[n] = (uint8_t)v;
+        break;
+      case R_NAME:
+        s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        break;
+      case R_ID:
+        if (v > UINT32_MAX) {
+          sc->p = p;
+          scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
+        }
+        s->node_id[n] = (uint32_t)v;
+        break;
+      case R_SELF:
+        s->self_size[n] = v;
+        break;
+      case R_EDGES:
+        if (v > UINT32_MAX) {
+          sc->p = p;
+          scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
+        }
+        s->first_edge[n] = (uint32_t)v;
+        break;
+      case R_TRACE:
+        s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        break;
+      case R_DETACH:
+        s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
+        break;
+      default:
+        break;
       }
     }
     count++;
-    if (++f == nf) { f = 0; n++; }
-    if (p >= sc->next_mark) { sc->p = p; scan_checkpoint(sc); }
-    while (IS_WS(*p)) p++;
+    if (++f == nf) {
+      f = 0;
+      n++;
+    }
+    if (p >= sc->next_mark) {
+      sc->p = p;
+      scan_checkpoint(sc);
+    }
+    while (IS_WS(*p))
+      p++;
     if (p >= end) break;
     if (*p != ',') {
       sc->p = p;
@@ -218,11 +243,13 @@ static void *run_half(void *arg) {
     h->first = commas + 1;
   }
   parse_half(h);
-  drop_pages(h->sc.release_pages, h->sc.released, h->to); /* this half's pages go now, not at unmap */
+  drop_pages(h->sc.release_pages, h->sc.released,
+             h->to); /* this half's pages go now, not at unmap */
   return NULL;
 }
 
-static void init_half(struct half *h, struct parser *P, int edges, const char *from, const char *to, int main) {
+static void init_half(struct half *h, struct parser *P, int edges, const char *from, const char *to,
+                      int main) {
   memset(h, 0, sizeof *h);
   h->P = P;
   h->edges = edges;
@@ -271,7 +298,8 @@ int columns_parse_split(struct parser *P, int edges, uint64_t *numbers) {
     comma = memchr(mid, ',', (size_t)(close - mid));
   }
   if (!comma) { /* one half: the fast loop over the whole array */
-    while (open < close && IS_WS(*open)) open++;
+    while (open < close && IS_WS(*open))
+      open++;
     if (open == close) return 0; /* empty: the serial path has the messages */
     struct half h;
     init_half(&h, P, edges, open, close, 1);
@@ -291,15 +319,17 @@ int columns_parse_split(struct parser *P, int edges, uint64_t *numbers) {
   pthread_t th;
   int threaded = pthread_create(&th, NULL, run_half, &b) == 0;
   run_half(&a);
-  if (threaded) pthread_join(th, NULL);
-  else run_half(&b);
+  if (threaded)
+    pthread_join(th, NULL);
+  else
+    run_half(&b);
   sc->next_mark = a.sc.next_mark;
   if (a.sc.released > sc->released) sc->released = a.sc.released;
   if (a.failed) raise_half(P, &a); /* the earlier offset wins */
   if (b.failed) raise_half(P, &b);
   if (a.count != b.first)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the %s array does not read consistently", (size_t)(open - sc->base),
-              edges ? "edges" : "nodes");
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the %s array does not read consistently",
+              (size_t)(open - sc->base), edges ? "edges" : "nodes");
   *numbers = a.count + b.count;
   sc->p = close + 1;
   return 1;

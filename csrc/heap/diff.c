@@ -17,7 +17,10 @@ struct name_map {
 
 static uint64_t hash_str(const char *s) {
   uint64_t h = 1469598103934665603ull;
-  while (*s) { h ^= (unsigned char)*s++; h *= 1099511628211ull; }
+  while (*s) {
+    h ^= (unsigned char)*s++;
+    h *= 1099511628211ull;
+  }
   return h;
 }
 
@@ -28,7 +31,8 @@ static struct heap_diff_row *row_for(struct name_map *m, const char *name) {
     if (!slot) return NULL;
     for (uint32_t i = 0; i < m->n; i++) {
       size_t h = hash_str(m->rows[i].name) & (cap - 1);
-      while (slot[h]) h = (h + 1) & (cap - 1);
+      while (slot[h])
+        h = (h + 1) & (cap - 1);
       slot[h] = i + 1;
     }
     free(m->slot);
@@ -56,15 +60,18 @@ static struct heap_diff_row *row_for(struct name_map *m, const char *name) {
 
 static int by_size_delta(const void *a, const void *b) {
   const struct heap_diff_row *x = a, *y = b;
-  int64_t dx = (int64_t)x->alloc_size - (int64_t)x->freed_size, dy = (int64_t)y->alloc_size - (int64_t)y->freed_size;
+  int64_t dx = (int64_t)x->alloc_size - (int64_t)x->freed_size,
+          dy = (int64_t)y->alloc_size - (int64_t)y->freed_size;
   if (dx != dy) return dx < dy ? 1 : -1;
   return strcmp(x->name, y->name);
 }
 
-int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap_diff_row **out, uint32_t *nout) {
+int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap_diff_row **out,
+              uint32_t *nout) {
   *out = NULL;
   *nout = 0;
-  if (heap_build_classes(cur) || heap_build_classes(base) || heap_build_id_index(cur) || heap_build_id_index(base))
+  if (heap_build_classes(cur) || heap_build_classes(base) || heap_build_id_index(cur) ||
+      heap_build_id_index(base))
     return -1;
   struct name_map m = {0};
   uint32_t i = 0, j = 0, nc = cur->node_count, nb = base->node_count;

@@ -17,9 +17,9 @@
 #define NONE UINT32_MAX
 
 struct lt {
-  uint32_t *vertex;   /* preorder -> node */
-  uint32_t *pre;      /* node -> preorder (NONE if not visited) */
-  uint32_t *anc;      /* DFS parent, then the path-compressed forest link */
+  uint32_t *vertex; /* preorder -> node */
+  uint32_t *pre;    /* node -> preorder (NONE if not visited) */
+  uint32_t *anc;    /* DFS parent, then the path-compressed forest link */
   uint32_t *semi, *label;
   /* bucket links live in vertex[]: vertex[w] is read once, at the start of
    * step w, and rebuilt from pre[] after the loop */
@@ -28,14 +28,18 @@ struct lt {
    * the main loop heads are only touched below w and dominators only at or
    * above w, so each slot is a head first and a dominator after */
   uint32_t *idom, *head;
-  uint8_t *linked;    /* bitset: anc[] is a forest link */
+  uint8_t *linked; /* bitset: anc[] is a forest link */
   uint32_t *cstack;
   size_t cstack_cap;
 };
 
-static inline int is_linked(const struct lt *t, uint32_t v) { return (t->linked[v >> 3] >> (v & 7)) & 1; }
+static inline int is_linked(const struct lt *t, uint32_t v) {
+  return (t->linked[v >> 3] >> (v & 7)) & 1;
+}
 
-static inline int essential(const struct heap_snapshot *s, uint32_t e) { return !heap_edge_nonessential(s, e); }
+static inline int essential(const struct heap_snapshot *s, uint32_t e) {
+  return !heap_edge_nonessential(s, e);
+}
 
 /* Depth-first numbering from `start` (already numbered), over essential
  * edges. The explicit stack borrows label[] (node) and semi[] (next edge),
@@ -48,7 +52,8 @@ static uint32_t dfs(const struct heap_snapshot *s, struct lt *t, uint32_t start,
   for (;;) {
     uint32_t v = st_node[top], e = st_edge[top];
     uint32_t end = s->first_edge[v + 1];
-    while (e < end && (!essential(s, e) || t->pre[s->edge_to[e]] != NONE)) e++;
+    while (e < end && (!essential(s, e) || t->pre[s->edge_to[e]] != NONE))
+      e++;
     if (e == end) {
       if (top == 0) break;
       top--;
@@ -102,13 +107,16 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   uint32_t n = s->node_count;
   struct lt t = {0};
   size_t sz = (size_t)n * sizeof(uint32_t) + 4;
-  t.vertex = malloc(sz); t.pre = malloc(sz); t.anc = malloc(sz);
-  t.semi = malloc(sz); t.label = malloc(sz); t.idom = t.head = malloc(sz);
+  t.vertex = malloc(sz);
+  t.pre = malloc(sz);
+  t.anc = malloc(sz);
+  t.semi = malloc(sz);
+  t.label = malloc(sz);
+  t.idom = t.head = malloc(sz);
   t.next = t.vertex;
   t.linked = calloc((size_t)n / 8 + 1, 1);
   int rc = -1;
-  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.linked)
-    goto out;
+  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.linked) goto out;
   memset(t.pre, 0xFF, (size_t)n * sizeof *t.pre);
 
   /* number the graph: the root's subgraph, then orphans (weakly held only) */
@@ -159,7 +167,11 @@ int heap_compute_dominators(struct heap_snapshot *s) {
     if (t.pre[v] != NONE) t.vertex[t.pre[v]] = v;
 
   /* the working arrays go before the results arrive: lower peak memory */
-  free(t.anc); free(t.semi); free(t.label); free(t.linked); free(t.cstack);
+  free(t.anc);
+  free(t.semi);
+  free(t.label);
+  free(t.linked);
+  free(t.cstack);
   t.anc = t.semi = t.label = t.head = t.cstack = NULL;
   t.linked = NULL;
   s->idom = malloc(sz);
@@ -171,14 +183,23 @@ int heap_compute_dominators(struct heap_snapshot *s) {
     s->idom[v] = s->root;
     s->retained[v] = s->self_size[v];
   }
-  for (uint32_t w = 1; w < count; w++) s->idom[t.vertex[w]] = t.vertex[t.idom[w]];
-  for (uint32_t w = count - 1; w >= 1; w--) s->retained[t.vertex[t.idom[w]]] += s->retained[t.vertex[w]];
+  for (uint32_t w = 1; w < count; w++)
+    s->idom[t.vertex[w]] = t.vertex[t.idom[w]];
+  for (uint32_t w = count - 1; w >= 1; w--)
+    s->retained[t.vertex[t.idom[w]]] += s->retained[t.vertex[w]];
   for (uint32_t v = 0; v < n; v++)
-    if (t.pre[v] == NONE) s->retained[s->root] += s->retained[v]; /* unreached cycles hang from the root */
+    if (t.pre[v] == NONE)
+      s->retained[s->root] += s->retained[v]; /* unreached cycles hang from the root */
   rc = 0;
 out:
-  free(t.vertex); free(t.pre); free(t.anc); free(t.semi); free(t.label); free(t.idom);
-  free(t.linked); free(t.cstack);
+  free(t.vertex);
+  free(t.pre);
+  free(t.anc);
+  free(t.semi);
+  free(t.label);
+  free(t.idom);
+  free(t.linked);
+  free(t.cstack);
   return rc;
 }
 
@@ -189,8 +210,13 @@ out:
 int heap_compute_distances(struct heap_snapshot *s) {
   uint32_t n = s->node_count;
   uint32_t *d = malloc((size_t)n * 4 + 4), *q = malloc((size_t)n * 4 + 4);
-  if (!d || !q) { free(d); free(q); return -1; }
-  for (uint32_t i = 0; i < n; i++) d[i] = HEAP_UNREACHABLE;
+  if (!d || !q) {
+    free(d);
+    free(q);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    d[i] = HEAP_UNREACHABLE;
   uint32_t qh = 0, qt = 0, root = s->root;
   d[root] = 0;
   for (int phase = 0; phase < 2; phase++) {
@@ -224,10 +250,15 @@ int heap_build_dom_tree(struct heap_snapshot *s) {
   if (s->dom_first) return 0;
   uint32_t n = s->node_count;
   uint32_t *first = calloc((size_t)n + 2, 4), *child = malloc((size_t)n * 4 + 4);
-  if (!first || !child) { free(first); free(child); return -1; }
+  if (!first || !child) {
+    free(first);
+    free(child);
+    return -1;
+  }
   for (uint32_t v = 0; v < n; v++)
     if (v != s->root) first[s->idom[v] + 1]++;
-  for (uint32_t i = 0; i < n; i++) first[i + 1] += first[i];
+  for (uint32_t i = 0; i < n; i++)
+    first[i + 1] += first[i];
   for (uint32_t v = 0; v < n; v++)
     if (v != s->root) child[first[s->idom[v]]++] = v;
   memmove(first + 1, first, (size_t)n * 4);

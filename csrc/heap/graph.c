@@ -24,10 +24,13 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
   uint32_t lo = 0, hi = s->node_count; /* last node whose first edge <= e */
   while (hi - lo > 1) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (s->first_edge[mid] <= e) lo = mid;
-    else hi = mid;
+    if (s->first_edge[mid] <= e)
+      lo = mid;
+    else
+      hi = mid;
   }
-  while (lo + 1 < s->node_count && s->first_edge[lo + 1] <= e) lo++;
+  while (lo + 1 < s->node_count && s->first_edge[lo + 1] <= e)
+    lo++;
   return lo;
 }
 
@@ -37,7 +40,7 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
  * lives as long as the key), so do we. */
 static int is_weakmap_table_edge(const struct heap_snapshot *s, uint32_t from, uint32_t name) {
   const char *str = heap_str(s, name);
-  if (str[0] != 'p' || strncmp(str, "part of key", 11)) return 0;
+  if (str[0] != 'p' || strncmp(str, "part of key", 11) != 0) return 0;
   const char *at = strstr(str, "(table @");
   if (!at) return 0;
   unsigned long id = strtoul(at + 8, NULL, 10);
@@ -58,8 +61,10 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     return HEAP_ENOMEM;
   }
   /* count retainers per target, shifted by one so the prefix sum lands in place */
-  for (uint32_t e = 0; e < m; e++) s->ret_first[s->edge_to[e] + 1]++;
-  for (uint32_t i = 0; i < n; i++) s->ret_first[i + 1] += s->ret_first[i];
+  for (uint32_t e = 0; e < m; e++)
+    s->ret_first[s->edge_to[e] + 1]++;
+  for (uint32_t i = 0; i < n; i++)
+    s->ret_first[i + 1] += s->ret_first[i];
   uint32_t *fill = s->ret_first; /* advance ret_first[t] while filling, then shift back */
   int check_names = s->format == HEAP_FORMAT_V8;
   for (uint32_t from = 0; from < n; from++) {
@@ -72,7 +77,8 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
                  (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
         return HEAP_EFORMAT;
       }
-      if (k == ET_WEAK) flags = RET_WEAK | RET_NONESSENTIAL;
+      if (k == ET_WEAK)
+        flags = RET_WEAK | RET_NONESSENTIAL;
       else if (to == from || (k == ET_SHORTCUT && from != s->root) ||
                (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
         flags = RET_NONESSENTIAL;
@@ -99,7 +105,10 @@ void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
     for (size_t i = 1; i < n; i++) {
       uint32_t x = a[i];
       size_t j = i;
-      while (j > 0 && a[j - 1] > x) { a[j] = a[j - 1]; j--; }
+      while (j > 0 && a[j - 1] > x) {
+        a[j] = a[j - 1];
+        j--;
+      }
       a[j] = x;
     }
     return;
@@ -107,10 +116,16 @@ void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
   for (int pass = 0; pass < 2; pass++) {
     int sh = pass * 16;
     memset(cnt, 0, 65536 * sizeof *cnt);
-    for (size_t i = 0; i < n; i++) cnt[(a[i] >> sh) & 0xFFFF]++;
+    for (size_t i = 0; i < n; i++)
+      cnt[(a[i] >> sh) & 0xFFFF]++;
     uint32_t sum = 0;
-    for (size_t b = 0; b < 65536; b++) { uint32_t c = cnt[b]; cnt[b] = sum; sum += c; }
-    for (size_t i = 0; i < n; i++) tmp[cnt[(a[i] >> sh) & 0xFFFF]++] = a[i];
+    for (size_t b = 0; b < 65536; b++) {
+      uint32_t c = cnt[b];
+      cnt[b] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(a[i] >> sh) & 0xFFFF]++] = a[i];
     memcpy(a, tmp, n * sizeof *a);
   }
   free(cnt);
@@ -121,13 +136,20 @@ void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32
   if (n < 2) return;
   uint32_t *cnt = calloc(65536, sizeof *cnt);
   int sorted = 1;
-  for (size_t i = 1; i < n && sorted; i++) sorted = key[ord[i - 1]] <= key[ord[i]];
-  if (sorted) { free(cnt); return; }
+  for (size_t i = 1; i < n && sorted; i++)
+    sorted = key[ord[i - 1]] <= key[ord[i]];
+  if (sorted) {
+    free(cnt);
+    return;
+  }
   if (!cnt) {
     for (size_t i = 1; i < n; i++) {
       uint32_t x = ord[i];
       size_t j = i;
-      while (j > 0 && key[ord[j - 1]] > key[x]) { ord[j] = ord[j - 1]; j--; }
+      while (j > 0 && key[ord[j - 1]] > key[x]) {
+        ord[j] = ord[j - 1];
+        j--;
+      }
       ord[j] = x;
     }
     return;
@@ -135,10 +157,16 @@ void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32
   for (int pass = 0; pass < 2; pass++) {
     int sh = pass * 16;
     memset(cnt, 0, 65536 * sizeof *cnt);
-    for (size_t i = 0; i < n; i++) cnt[(key[ord[i]] >> sh) & 0xFFFF]++;
+    for (size_t i = 0; i < n; i++)
+      cnt[(key[ord[i]] >> sh) & 0xFFFF]++;
     uint32_t sum = 0;
-    for (size_t b = 0; b < 65536; b++) { uint32_t c = cnt[b]; cnt[b] = sum; sum += c; }
-    for (size_t i = 0; i < n; i++) tmp[cnt[(key[ord[i]] >> sh) & 0xFFFF]++] = ord[i];
+    for (size_t b = 0; b < 65536; b++) {
+      uint32_t c = cnt[b];
+      cnt[b] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(key[ord[i]] >> sh) & 0xFFFF]++] = ord[i];
     memcpy(ord, tmp, n * sizeof *ord);
   }
   free(cnt);
@@ -148,8 +176,13 @@ int heap_build_id_index(struct heap_snapshot *s) {
   if (s->by_id) return 0;
   uint32_t n = s->node_count;
   uint32_t *ord = malloc((size_t)n * 4 + 4), *tmp = malloc((size_t)n * 4 + 4);
-  if (!ord || !tmp) { free(ord); free(tmp); return -1; }
-  for (uint32_t i = 0; i < n; i++) ord[i] = i;
+  if (!ord || !tmp) {
+    free(ord);
+    free(tmp);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    ord[i] = i;
   heap_radix_sort_by_key(ord, tmp, n, s->node_id);
   free(tmp);
   s->by_id = ord;
@@ -161,8 +194,10 @@ uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id) {
   uint32_t lo = 0, hi = s->node_count;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (s->node_id[s->by_id[mid]] < id) lo = mid + 1;
-    else hi = mid;
+    if (s->node_id[s->by_id[mid]] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo < s->node_count && s->node_id[s->by_id[lo]] == id ? s->by_id[lo] : HEAP_NO_NODE;
 }
@@ -176,7 +211,8 @@ int heap_build_parent_edges(struct heap_snapshot *s) {
   uint32_t n = s->node_count;
   uint32_t *pe = malloc((size_t)n * 4 + 4);
   if (!pe) return -1;
-  for (uint32_t i = 0; i < n; i++) pe[i] = UINT32_MAX;
+  for (uint32_t i = 0; i < n; i++)
+    pe[i] = UINT32_MAX;
   const uint32_t *d = s->distance;
   for (uint32_t from = 0; from < n; from++) {
     uint32_t df = d[from];

@@ -26,30 +26,58 @@
 #include <stdint.h>
 
 #define HEAP_NO_NODE UINT32_MAX
-#define HEAP_UNREACHABLE UINT32_MAX /* distance of nodes the BFS never reached */
+#define HEAP_UNREACHABLE UINT32_MAX     /* distance of nodes the BFS never reached */
 #define HEAP_SYSTEM_DISTANCE 100000000u /* DevTools adds this for system-only nodes */
-#define HEAP_MAX_NODES (1u << 30)  /* retainer entries keep two flag bits above the ordinal */
+#define HEAP_MAX_NODES (1u << 30)       /* retainer entries keep two flag bits above the ordinal */
 #define RET_NONESSENTIAL (1u << 31)
 #define RET_WEAK (1u << 30)
 #define RET_NODE(r) ((r) & (RET_WEAK - 1))
 
 /* Error codes, as strings on the Lua side. */
-enum heap_err { HEAP_OK = 0, HEAP_ENOENT, HEAP_EIO, HEAP_EFORMAT, HEAP_ETRUNCATED, HEAP_ERANGE, HEAP_ENOMEM };
+enum heap_err {
+  HEAP_OK = 0,
+  HEAP_ENOENT,
+  HEAP_EIO,
+  HEAP_EFORMAT,
+  HEAP_ETRUNCATED,
+  HEAP_ERANGE,
+  HEAP_ENOMEM
+};
 const char *heap_err_code(int err);
 
 enum heap_format { HEAP_FORMAT_V8 = 1, HEAP_FORMAT_JSC = 2 };
 
 /* Node types we normalise to (V8's meta order; JSC nodes map onto them). */
 enum heap_node_type {
-  HT_HIDDEN = 0, HT_ARRAY, HT_STRING, HT_OBJECT, HT_CODE, HT_CLOSURE, HT_REGEXP, HT_NUMBER,
-  HT_NATIVE, HT_SYNTHETIC, HT_CONCAT_STRING, HT_SLICED_STRING, HT_SYMBOL, HT_BIGINT,
-  HT_OBJECT_SHAPE, HT_OTHER /* any type this engine does not know */
+  HT_HIDDEN = 0,
+  HT_ARRAY,
+  HT_STRING,
+  HT_OBJECT,
+  HT_CODE,
+  HT_CLOSURE,
+  HT_REGEXP,
+  HT_NUMBER,
+  HT_NATIVE,
+  HT_SYNTHETIC,
+  HT_CONCAT_STRING,
+  HT_SLICED_STRING,
+  HT_SYMBOL,
+  HT_BIGINT,
+  HT_OBJECT_SHAPE,
+  HT_OTHER /* any type this engine does not know */
 };
 enum heap_edge_type {
-  ET_CONTEXT = 0, ET_ELEMENT, ET_PROPERTY, ET_INTERNAL, ET_HIDDEN, ET_SHORTCUT, ET_WEAK, ET_OTHER
+  ET_CONTEXT = 0,
+  ET_ELEMENT,
+  ET_PROPERTY,
+  ET_INTERNAL,
+  ET_HIDDEN,
+  ET_SHORTCUT,
+  ET_WEAK,
+  ET_OTHER
 };
 
-struct heap_trace_node { /* one node of the allocation trace_tree, flattened */
+struct heap_trace_node {                     /* one node of the allocation trace_tree, flattened */
   uint32_t id, function_info, count, parent; /* parent: index in the array or HEAP_NO_NODE */
   uint64_t size;
 };
@@ -57,7 +85,7 @@ struct heap_trace_node { /* one node of the allocation trace_tree, flattened */
 struct heap_snapshot {
   int format;
   uint32_t node_count, edge_count, string_count, root;
-  uint64_t edges_offset;  /* byte offset of the edges array, for late error messages */
+  uint64_t edges_offset; /* byte offset of the edges array, for late error messages */
 
   /* Type names as the file lists them; the per-node/edge byte below indexes
    * these, and kind[] maps each onto the enums above. */
@@ -67,41 +95,43 @@ struct heap_snapshot {
 
   /* Nodes, one column each (structure of arrays). */
   uint8_t *node_type;
-  uint32_t *node_name;    /* string index */
+  uint32_t *node_name; /* string index */
   uint32_t *node_id;
   uint64_t *self_size;
-  uint32_t *first_edge;   /* node_count + 1 entries: edges of n are [first_edge[n], first_edge[n+1]) */
-  uint32_t *trace_node;   /* NULL unless the file has trace_node_id */
-  uint8_t *detachedness;  /* NULL unless the file has detachedness (0 unknown, 1 attached, 2 detached) */
+  uint32_t
+      *first_edge; /* node_count + 1 entries: edges of n are [first_edge[n], first_edge[n+1]) */
+  uint32_t *trace_node; /* NULL unless the file has trace_node_id */
+  uint8_t
+      *detachedness; /* NULL unless the file has detachedness (0 unknown, 1 attached, 2 detached) */
 
   /* Edges, in node order. */
   uint8_t *edge_type;
-  uint32_t *edge_name;    /* string index, or the element index for element/hidden edges */
-  uint32_t *edge_to;      /* target node ordinal */
+  uint32_t *edge_name; /* string index, or the element index for element/hidden edges */
+  uint32_t *edge_to;   /* target node ordinal */
 
   /* Strings: NUL-terminated UTF-8 in one pool. */
   char *pool;
-  uint64_t *str_off;      /* string_count + 1 offsets into pool */
+  uint64_t *str_off; /* string_count + 1 offsets into pool */
 
   /* Allocation sites (trace_function_infos as 6-tuples, trace_tree flattened). */
   uint32_t trace_fn_fields, trace_fn_count;
-  uint32_t *trace_fn;     /* trace_fn_count * trace_fn_fields numbers */
+  uint32_t *trace_fn; /* trace_fn_count * trace_fn_fields numbers */
   int trace_fn_name, trace_fn_script, trace_fn_line, trace_fn_column; /* field positions or -1 */
   uint32_t trace_tree_count;
   struct heap_trace_node *trace_tree;
 
   /* Derived graph data, built by heap_build_graph(). */
-  uint32_t *ret_first;    /* node_count + 1 (NULL after heap_drop_retainers) */
-  uint32_t *ret_from;     /* retaining node ordinals grouped by target, | RET_* flags */
-  uint8_t *nonessential;  /* bitset over edges: ignored by dominators (DevTools' rules) */
-  uint32_t *parent_edge;  /* shortest-path parent edge per node (built lazily) */
-  uint32_t *idom;         /* immediate dominator ordinal (root's is root) */
+  uint32_t *ret_first;   /* node_count + 1 (NULL after heap_drop_retainers) */
+  uint32_t *ret_from;    /* retaining node ordinals grouped by target, | RET_* flags */
+  uint8_t *nonessential; /* bitset over edges: ignored by dominators (DevTools' rules) */
+  uint32_t *parent_edge; /* shortest-path parent edge per node (built lazily) */
+  uint32_t *idom;        /* immediate dominator ordinal (root's is root) */
   uint64_t *retained;
   uint32_t *distance;
-  uint32_t *by_id;        /* ordinals sorted by id (built lazily) */
-  uint32_t *class_of;     /* class index per node (built lazily) */
+  uint32_t *by_id;    /* ordinals sorted by id (built lazily) */
+  uint32_t *class_of; /* class index per node (built lazily) */
   uint32_t class_count;
-  uint32_t *class_name;   /* class -> string index, or HEAP_NO_NODE with class_label set */
+  uint32_t *class_name; /* class -> string index, or HEAP_NO_NODE with class_label set */
   const char **class_label;
   uint32_t *dom_first, *dom_child; /* dominator tree children, CSR (built lazily) */
 };
@@ -113,9 +143,10 @@ typedef void (*heap_progress_fn)(void *ud, uint64_t done, uint64_t total);
 /* Parses a snapshot held in memory; on failure returns an enum heap_err and
  * writes a message naming the byte offset into err. Also builds the graph
  * (retainers, dominators, retained sizes, distances). */
-int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen);
-int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen,
-                         heap_progress_fn progress, void *ud);
+int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err,
+                      size_t errlen);
+int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err,
+                         size_t errlen, heap_progress_fn progress, void *ud);
 /* Maps the file and parses it, releasing consumed pages as it goes. */
 int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
                    heap_progress_fn progress, void *ud);
@@ -166,7 +197,8 @@ struct heap_diff_row {
   uint32_t added, deleted;
   uint64_t alloc_size, freed_size;
 };
-int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap_diff_row **rows, uint32_t *nrows);
+int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap_diff_row **rows,
+              uint32_t *nrows);
 
 /* ---- Paths and top objects (paths.c) ---- */
 /* Shortest retainer path from the root to node n, as edge indexes (the

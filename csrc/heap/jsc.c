@@ -17,13 +17,26 @@
 
 #include "parser.h"
 
-static const char *v8_node_types[] = {"hidden", "array", "string", "object", "code", "closure", "regexp",
-                                      "number", "native", "synthetic", "concatenated string", "sliced string",
-                                      "symbol", "bigint", "object shape"};
-static const char *v8_edge_types[] = {"context", "element", "property", "internal", "hidden", "shortcut", "weak"};
+static const char *v8_node_types[] = {"hidden",
+                                      "array",
+                                      "string",
+                                      "object",
+                                      "code",
+                                      "closure",
+                                      "regexp",
+                                      "number",
+                                      "native",
+                                      "synthetic",
+                                      "concatenated string",
+                                      "sliced string",
+                                      "symbol",
+                                      "bigint",
+                                      "object shape"};
+static const char *v8_edge_types[] = {"context", "element",  "property", "internal",
+                                      "hidden",  "shortcut", "weak"};
 
-static void copy_names(struct scanner *sc, char ***out, uint32_t *count, uint8_t *kinds, const char **names,
-                       uint32_t n) {
+static void copy_names(struct scanner *sc, char ***out, uint32_t *count, uint8_t *kinds,
+                       const char **names, uint32_t n) {
   *out = scan_alloc(sc, n * sizeof **out);
   memset(*out, 0, n * sizeof **out);
   *count = n;
@@ -38,8 +51,10 @@ static uint32_t lookup(const uint32_t *sorted_ord, const uint32_t *ids, uint32_t
   uint32_t lo = 0, hi = n;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (ids[sorted_ord[mid]] < id) lo = mid + 1;
-    else hi = mid;
+    if (ids[sorted_ord[mid]] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo < n && ids[sorted_ord[lo]] == id ? sorted_ord[lo] : HEAP_NO_NODE;
 }
@@ -51,10 +66,13 @@ void jsc_finish(struct parser *P) {
   if (!P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", end);
   if (!P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"edges\" array", end);
   if (P->jnodes.n % 4 || P->jnodes.n == 0)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array must hold [id,size,class,flags] quadruples",
+    scan_fail(sc, HEAP_EFORMAT,
+              "at byte %zu: the nodes array must hold [id,size,class,flags] quadruples",
               P->nodes_off);
   if (P->jedges.n % 4)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array must hold [from,to,type,name] quadruples", P->edges_off);
+    scan_fail(sc, HEAP_EFORMAT,
+              "at byte %zu: the edges array must hold [from,to,type,name] quadruples",
+              P->edges_off);
   if (P->jnodes.n / 4 >= UINT32_MAX || P->jedges.n / 4 >= UINT32_MAX)
     scan_fail(sc, HEAP_ERANGE, "at byte %zu: too many nodes or edges", P->nodes_off);
   uint32_t n = (uint32_t)(P->jnodes.n / 4), m = (uint32_t)(P->jedges.n / 4);
@@ -70,17 +88,19 @@ void jsc_finish(struct parser *P) {
   if (netypes > 256) netypes = 256;
   for (uint32_t i = 0; i < netypes; i++) {
     const char *t = P->jtypes_pool.v + P->jtypes_off.v[i];
-    etype_map[i] = !strcmp(t, "Property") ? ET_PROPERTY
-                 : !strcmp(t, "Index") ? ET_ELEMENT
-                 : !strcmp(t, "Variable") ? ET_CONTEXT
-                 : ET_INTERNAL;
+    etype_map[i] = !strcmp(t, "Property")   ? ET_PROPERTY
+                   : !strcmp(t, "Index")    ? ET_ELEMENT
+                   : !strcmp(t, "Variable") ? ET_CONTEXT
+                                            : ET_INTERNAL;
   }
 
   /* one string table: class names, then edge names */
   s->string_count = ncls + nnames;
   s->str_off = scan_alloc(sc, (s->string_count + 1) * sizeof *s->str_off);
-  for (uint32_t i = 0; i < ncls; i++) s->str_off[i] = P->jcls_off.v[i];
-  for (uint32_t i = 0; i < nnames; i++) s->str_off[ncls + i] = P->jname_off.v[i];
+  for (uint32_t i = 0; i < ncls; i++)
+    s->str_off[i] = P->jcls_off.v[i];
+  for (uint32_t i = 0; i < nnames; i++)
+    s->str_off[ncls + i] = P->jname_off.v[i];
   s->pool = P->jpool.v;
   P->jpool.v = NULL;
   if (!s->pool) {
@@ -99,14 +119,18 @@ void jsc_finish(struct parser *P) {
   for (uint32_t i = 0; i < n; i++) {
     uint32_t id = J[i * 4], size = J[i * 4 + 1], cls = J[i * 4 + 2], flags = J[i * 4 + 3];
     if (cls >= ncls)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node %u (id %u) has class name index %u but there are only %u",
+      scan_fail(sc, HEAP_EFORMAT,
+                "at byte %zu: node %u (id %u) has class name index %u but there are only %u",
                 P->nodes_off, i, id, cls, ncls);
     const char *name = s->pool + s->str_off[cls];
     size_t len = strlen(name);
     uint8_t t = HT_OBJECT;
-    if (flags & 1) t = HT_HIDDEN;
-    else if (!strcmp(name, "string")) t = HT_STRING;
-    else if (len >= 8 && !strcmp(name + len - 8, "Function")) t = HT_CLOSURE;
+    if (flags & 1)
+      t = HT_HIDDEN;
+    else if (!strcmp(name, "string"))
+      t = HT_STRING;
+    else if (len >= 8 && !strcmp(name + len - 8, "Function"))
+      t = HT_CLOSURE;
     if (id == 0) {
       t = HT_SYNTHETIC;
       s->root = i;
@@ -121,29 +145,34 @@ void jsc_finish(struct parser *P) {
   /* id -> ordinal, to resolve the edges' node ids */
   uint32_t *ord = scan_alloc(sc, (size_t)n * 4);
   uint32_t *tmp = scan_alloc(sc, (size_t)n * 4);
-  for (uint32_t i = 0; i < n; i++) ord[i] = i;
+  for (uint32_t i = 0; i < n; i++)
+    ord[i] = i;
   heap_radix_sort_by_key(ord, tmp, n, s->node_id);
   free(tmp);
   s->by_id = ord; /* reused as the id index */
   for (uint32_t i = 1; i < n; i++)
     if (s->node_id[ord[i]] == s->node_id[ord[i - 1]])
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node id %u appears twice", P->nodes_off, s->node_id[ord[i]]);
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node id %u appears twice", P->nodes_off,
+                s->node_id[ord[i]]);
 
   /* resolve edges in place: from/to ids -> ordinals, then count per source */
   uint32_t *E = P->jedges.v;
   for (uint32_t e = 0; e < m; e++) {
-    uint32_t from = lookup(ord, s->node_id, n, E[e * 4]), to = lookup(ord, s->node_id, n, E[e * 4 + 1]);
+    uint32_t from = lookup(ord, s->node_id, n, E[e * 4]),
+             to = lookup(ord, s->node_id, n, E[e * 4 + 1]);
     uint32_t ti = E[e * 4 + 2], name = E[e * 4 + 3];
     if (from == HEAP_NO_NODE || to == HEAP_NO_NODE)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %u refers to node id %u, which is not in the nodes array",
+      scan_fail(sc, HEAP_EFORMAT,
+                "at byte %zu: edge %u refers to node id %u, which is not in the nodes array",
                 P->edges_off, e, from == HEAP_NO_NODE ? E[e * 4] : E[e * 4 + 1]);
     if (ti >= netypes)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %u has type index %u but there are only %u edge types",
+      scan_fail(sc, HEAP_EFORMAT,
+                "at byte %zu: edge %u has type index %u but there are only %u edge types",
                 P->edges_off, e, ti, netypes);
     uint8_t kind = etype_map[ti];
     if ((kind == ET_PROPERTY || kind == ET_CONTEXT) && name >= nnames)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %u names edge name %u but there are only %u", P->edges_off, e,
-                name, nnames);
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %u names edge name %u but there are only %u",
+                P->edges_off, e, name, nnames);
     E[e * 4] = from;
     E[e * 4 + 1] = to;
     E[e * 4 + 2] = kind;

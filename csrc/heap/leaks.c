@@ -18,8 +18,10 @@ static int contains(const uint32_t *ids, uint32_t n, uint32_t id) {
   uint32_t lo = 0, hi = n;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (ids[mid] < id) lo = mid + 1;
-    else hi = mid;
+    if (ids[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo < n && ids[lo] == id;
 }
@@ -30,7 +32,8 @@ static uint64_t mix(uint64_t h, uint64_t x) {
 }
 
 static uint64_t str_hash(uint64_t h, const char *s) {
-  while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+  while (*s)
+    h = (h ^ (unsigned char)*s++) * 1099511628211ull;
   return h;
 }
 
@@ -68,8 +71,9 @@ static int by_retained_desc(const void *a, const void *b) {
 #define MARK_BIT (1u << 30)
 #define NONE UINT32_MAX
 
-int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t nbase, const uint32_t *target_ids,
-                    uint32_t ntarget, struct heap_leak_group **out, uint32_t *nout) {
+int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t nbase,
+                    const uint32_t *target_ids, uint32_t ntarget, struct heap_leak_group **out,
+                    uint32_t *nout) {
   *out = NULL;
   *nout = 0;
   if (heap_build_classes(s) || heap_build_parent_edges(s) || heap_build_dom_tree(s)) return -1;
@@ -97,19 +101,28 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
       size_t cap = m.cap * 2;
       uint32_t *slot = calloc(cap, sizeof *slot);
       uint64_t *keys = malloc(cap * sizeof *keys);
-      if (!slot || !keys) { free(slot); free(keys); goto out; }
+      if (!slot || !keys) {
+        free(slot);
+        free(keys);
+        goto out;
+      }
       for (size_t i = 0; i < m.cap; i++)
         if (m.slot[i]) {
           size_t h = m.keys[i] & (cap - 1);
-          while (slot[h]) h = (h + 1) & (cap - 1);
+          while (slot[h])
+            h = (h + 1) & (cap - 1);
           slot[h] = m.slot[i];
           keys[h] = m.keys[i];
         }
-      free(m.slot); free(m.keys);
-      m.slot = slot; m.keys = keys; m.cap = cap;
+      free(m.slot);
+      free(m.keys);
+      m.slot = slot;
+      m.keys = keys;
+      m.cap = cap;
     }
     size_t h = key & (m.cap - 1);
-    while (m.slot[h] && m.keys[h] != key) h = (h + 1) & (m.cap - 1);
+    while (m.slot[h] && m.keys[h] != key)
+      h = (h + 1) & (m.cap - 1);
     if (!m.slot[h]) {
       if (ng == gcap) {
         gcap = gcap ? gcap * 2 : 64;
@@ -122,6 +135,7 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
       m.keys[h] = key;
     }
     uint32_t gi = m.slot[h] - 1;
+    if (!g) goto out; /* cannot happen: a slot implies a group */
     g[gi].count++;
     if (s->retained[v] > s->retained[g[gi].example]) g[gi].example = v;
     gid[v] = gi;
@@ -132,7 +146,10 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
   size_t cap = 1024, top = 0;
   uint32_t inside = 0;
   stack = malloc(cap * 4);
-  if (!stack || !top_count) { free(top_count); goto out; }
+  if (!stack || !top_count) {
+    free(top_count);
+    goto out;
+  }
   stack[top++] = s->root;
   while (top > 0) {
     uint32_t item = stack[--top];
@@ -152,13 +169,18 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
     }
     size_t need = top + 1 + (s->dom_first[v + 1] - s->dom_first[v]);
     if (need > cap) {
-      while (cap < need) cap *= 2;
+      while (cap < need)
+        cap *= 2;
       uint32_t *ns = realloc(stack, cap * 4);
-      if (!ns) { free(top_count); goto out; }
+      if (!ns) {
+        free(top_count);
+        goto out;
+      }
       stack = ns;
     }
     stack[top++] = v | EXIT_BIT | mark;
-    for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++) stack[top++] = s->dom_child[k];
+    for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++)
+      stack[top++] = s->dom_child[k];
   }
   uint32_t kept = 0;
   for (uint32_t i = 0; i < ng; i++)
@@ -170,6 +192,10 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
   g = NULL;
   rc = 0;
 out:
-  free(g); free(gid); free(m.slot); free(m.keys); free(stack);
+  free(g);
+  free(gid);
+  free(m.slot);
+  free(m.keys);
+  free(stack);
   return rc;
 }

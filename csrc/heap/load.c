@@ -18,34 +18,63 @@
 
 const char *heap_err_code(int err) {
   switch (err) {
-    case HEAP_OK: return "OK";
-    case HEAP_ENOENT: return "ENOENT";
-    case HEAP_EIO: return "EIO";
-    case HEAP_EFORMAT: return "EFORMAT";
-    case HEAP_ETRUNCATED: return "ETRUNCATED";
-    case HEAP_ERANGE: return "ERANGE";
-    case HEAP_ENOMEM: return "ENOMEM";
-    default: return "EUNKNOWN";
+  case HEAP_OK:
+    return "OK";
+  case HEAP_ENOENT:
+    return "ENOENT";
+  case HEAP_EIO:
+    return "EIO";
+  case HEAP_EFORMAT:
+    return "EFORMAT";
+  case HEAP_ETRUNCATED:
+    return "ETRUNCATED";
+  case HEAP_ERANGE:
+    return "ERANGE";
+  case HEAP_ENOMEM:
+    return "ENOMEM";
+  default:
+    return "EUNKNOWN";
   }
 }
 
 void heap_free(struct heap_snapshot *s) {
   if (!s) return;
-  for (uint32_t i = 0; i < s->node_type_count; i++) free(s->node_type_names[i]);
-  for (uint32_t i = 0; i < s->edge_type_count; i++) free(s->edge_type_names[i]);
-  free(s->node_type_names); free(s->edge_type_names);
-  free(s->node_type); free(s->node_name); free(s->node_id); free(s->self_size);
-  free(s->first_edge); free(s->trace_node); free(s->detachedness);
-  free(s->edge_type); free(s->edge_name); free(s->edge_to);
-  free(s->pool); free(s->str_off);
-  free(s->trace_fn); free(s->trace_tree);
-  free(s->ret_first); free(s->ret_from); free(s->parent_edge); free(s->nonessential);
-  free(s->idom); free(s->retained); free(s->distance); free(s->by_id);
+  for (uint32_t i = 0; i < s->node_type_count; i++)
+    free(s->node_type_names[i]);
+  for (uint32_t i = 0; i < s->edge_type_count; i++)
+    free(s->edge_type_names[i]);
+  free(s->node_type_names);
+  free(s->edge_type_names);
+  free(s->node_type);
+  free(s->node_name);
+  free(s->node_id);
+  free(s->self_size);
+  free(s->first_edge);
+  free(s->trace_node);
+  free(s->detachedness);
+  free(s->edge_type);
+  free(s->edge_name);
+  free(s->edge_to);
+  free(s->pool);
+  free(s->str_off);
+  free(s->trace_fn);
+  free(s->trace_tree);
+  free(s->ret_first);
+  free(s->ret_from);
+  free(s->parent_edge);
+  free(s->nonessential);
+  free(s->idom);
+  free(s->retained);
+  free(s->distance);
+  free(s->by_id);
   if (s->class_label)
     for (uint32_t c = 0; c < s->class_count; c++)
       if (s->class_name[c] == HEAP_NO_NODE) free((void *)s->class_label[c]);
-  free(s->class_of); free(s->class_name); free(s->class_label);
-  free(s->dom_first); free(s->dom_child);
+  free(s->class_of);
+  free(s->class_name);
+  free(s->class_label);
+  free(s->dom_first);
+  free(s->dom_child);
   free(s);
 }
 
@@ -75,8 +104,8 @@ static void phase(const char *name, double *t) {
       if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
     }
     if (f) fclose(f);
-    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB  peak %ld MB\n", name, n - *t,
-            c - cpu_last, rss >> 10, hwm >> 10);
+    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB  peak %ld MB\n", name,
+            n - *t, c - cpu_last, rss >> 10, hwm >> 10);
   }
   cpu_last = c;
   *t = n;
@@ -98,11 +127,18 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   /* columns the file declares but never fills are dropped (Node writes
    * trace_node_id 0 unless it tracked allocations, detachedness 0 outside
    * browsers) */
-  if (s->trace_node && !s->trace_tree_count) { free(s->trace_node); s->trace_node = NULL; }
+  if (s->trace_node && !s->trace_tree_count) {
+    free(s->trace_node);
+    s->trace_node = NULL;
+  }
   if (s->detachedness) {
     uint32_t v = 0;
-    while (v < s->node_count && !s->detachedness[v]) v++;
-    if (v == s->node_count) { free(s->detachedness); s->detachedness = NULL; }
+    while (v < s->node_count && !s->detachedness[v])
+      v++;
+    if (v == s->node_count) {
+      free(s->detachedness);
+      s->detachedness = NULL;
+    }
   }
   pthread_t th;
   int threaded = s->node_count > 100000 && pthread_create(&th, NULL, distances_thread, s) == 0;
@@ -126,15 +162,22 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   return HEAP_OK;
 }
 
-static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out, char *err,
-                        size_t errlen, heap_progress_fn progress, void *ud) {
+static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out,
+                        char *err, size_t errlen, heap_progress_fn progress, void *ud) {
   struct parser *P = calloc(1, sizeof *P);
   *out = NULL;
-  if (!P) { snprintf(err, errlen, "out of memory"); return HEAP_ENOMEM; }
+  if (!P) {
+    snprintf(err, errlen, "out of memory");
+    return HEAP_ENOMEM;
+  }
   parser_init(P, buf, len, err, errlen, progress, ud);
   P->sc.release_pages = release;
   P->s = calloc(1, sizeof *P->s);
-  if (!P->s) { free(P); snprintf(err, errlen, "out of memory"); return HEAP_ENOMEM; }
+  if (!P->s) {
+    free(P);
+    snprintf(err, errlen, "out of memory");
+    return HEAP_ENOMEM;
+  }
   if (setjmp(P->sc.fail)) {
     int code = P->sc.code;
     heap_free(P->s);
@@ -147,25 +190,31 @@ static int parse_buffer(const char *buf, size_t len, int release, struct heap_sn
   scan_checkpoint(&P->sc);
   parse_top(P);
   phase("parse", &t);
-  if (P->jsc) jsc_finish(P);
-  else finish_v8(P);
+  if (P->jsc)
+    jsc_finish(P);
+  else
+    finish_v8(P);
   phase("finish", &t);
   struct heap_snapshot *s = P->s;
   parser_cleanup(P);
   free(P);
   if (progress) progress(ud, len, len);
   int rc = analyse(s, err, errlen);
-  if (rc) { heap_free(s); return rc; }
+  if (rc) {
+    heap_free(s);
+    return rc;
+  }
   *out = s;
   return HEAP_OK;
 }
 
-int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen,
-                         heap_progress_fn progress, void *ud) {
+int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err,
+                         size_t errlen, heap_progress_fn progress, void *ud) {
   return parse_buffer(buf, len, 0, out, err, errlen, progress, ud);
 }
 
-int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err, size_t errlen) {
+int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err,
+                      size_t errlen) {
   return parse_buffer(buf, len, 0, out, err, errlen, NULL, NULL);
 }
 
@@ -202,13 +251,10 @@ static int map_file(const char *path, const char **buf, size_t *len, char *err, 
 
 static void prefix_path(const char *path, char *err, size_t errlen) {
   /* "path: message" so the CLI can print it as is */
-  size_t pl = strlen(path);
-  size_t ml = strlen(err);
-  if (pl + 2 + ml + 1 > errlen) return;
-  memmove(err + pl + 2, err, ml + 1);
-  memcpy(err, path, pl);
-  err[pl] = ':';
-  err[pl + 1] = ' ';
+  char *msg = strdup(err);
+  if (!msg) return;
+  snprintf(err, errlen, "%s: %s", path, msg);
+  free(msg);
 }
 
 int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
@@ -235,7 +281,8 @@ int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, 
   struct parser *P = calloc(1, sizeof *P);
   struct heap_snapshot *s = calloc(1, sizeof *s);
   if (!P || !s) {
-    free(P); free(s);
+    free(P);
+    free(s);
     if (len) munmap((void *)buf, len);
     snprintf(err, errlen, "out of memory");
     return HEAP_ENOMEM;
@@ -250,14 +297,17 @@ int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, 
   }
   scan_checkpoint(&P->sc);
   parse_top(P);
-  if (!P->have_nodes) scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", scan_offset(&P->sc));
+  if (!P->have_nodes)
+    scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", scan_offset(&P->sc));
   if (P->jsc) {
     /* JSC nodes are [id, size, classNameIndex, flags] */
     if (P->jnodes.n % 4 || P->jnodes.n == 0)
-      scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: the nodes array must hold [id,size,class,flags] quadruples",
+      scan_fail(&P->sc, HEAP_EFORMAT,
+                "at byte %zu: the nodes array must hold [id,size,class,flags] quadruples",
                 P->nodes_off);
     size_t n = P->jnodes.n / 4;
-    for (size_t i = 0; i < n; i++) P->jnodes.v[i] = P->jnodes.v[i * 4];
+    for (size_t i = 0; i < n; i++)
+      P->jnodes.v[i] = P->jnodes.v[i * 4];
     P->ids.v = P->jnodes.v;
     P->ids.n = n;
     P->jnodes.v = NULL;

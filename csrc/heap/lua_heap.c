@@ -31,7 +31,10 @@ static int push_error(lua_State *L, int code, const char *msg) {
 
 /* Progress: call the Lua function at stack index `fn` (errors ignored, a
  * progress bar must not abort a load). */
-struct progress { lua_State *L; int fn; };
+struct progress {
+  lua_State *L;
+  int fn;
+};
 
 static void progress_cb(void *ud, uint64_t done, uint64_t total) {
   struct progress *p = ud;
@@ -78,22 +81,30 @@ static int l_close(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   struct snap_ud *u = luaL_checkudata(L, 1, SNAP_MT);
-  if (!u->s) lua_pushstring(L, "heap snapshot (closed)");
+  if (!u->s)
+    lua_pushstring(L, "heap snapshot (closed)");
   else
-    lua_pushfstring(L, "heap snapshot (%s, %d nodes, %d edges)", u->s->format == HEAP_FORMAT_JSC ? "JSC" : "V8",
-                    (int)u->s->node_count, (int)u->s->edge_count);
+    lua_pushfstring(L, "heap snapshot (%s, %d nodes, %d edges)",
+                    u->s->format == HEAP_FORMAT_JSC ? "JSC" : "V8", (int)u->s->node_count,
+                    (int)u->s->edge_count);
   return 1;
 }
 
 static int l_info(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   lua_createtable(L, 0, 6);
-  lua_pushinteger(L, s->node_count); lua_setfield(L, -2, "nodeCount");
-  lua_pushinteger(L, s->edge_count); lua_setfield(L, -2, "edgeCount");
-  lua_pushstring(L, s->format == HEAP_FORMAT_JSC ? "jsc" : "v8"); lua_setfield(L, -2, "format");
-  lua_pushinteger(L, (lua_Integer)s->retained[s->root]); lua_setfield(L, -2, "totalSize");
-  lua_pushinteger(L, s->string_count); lua_setfield(L, -2, "stringCount");
-  lua_pushboolean(L, s->trace_tree_count > 0); lua_setfield(L, -2, "hasAllocationTraces");
+  lua_pushinteger(L, s->node_count);
+  lua_setfield(L, -2, "nodeCount");
+  lua_pushinteger(L, s->edge_count);
+  lua_setfield(L, -2, "edgeCount");
+  lua_pushstring(L, s->format == HEAP_FORMAT_JSC ? "jsc" : "v8");
+  lua_setfield(L, -2, "format");
+  lua_pushinteger(L, (lua_Integer)s->retained[s->root]);
+  lua_setfield(L, -2, "totalSize");
+  lua_pushinteger(L, s->string_count);
+  lua_setfield(L, -2, "stringCount");
+  lua_pushboolean(L, s->trace_tree_count > 0);
+  lua_setfield(L, -2, "hasAllocationTraces");
   return 1;
 }
 
@@ -115,25 +126,33 @@ static void node_label(const struct heap_snapshot *s, uint32_t v, char *out, siz
   size_t len = strlen(name), cut = len;
   if (cut > 60) { /* cut long names (source strings) on a UTF-8 boundary */
     cut = 60;
-    while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80) cut--;
+    while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80)
+      cut--;
   }
-  snprintf(out, outlen, "%s %s%.*s%s%s @%u", cls, quote ? "\"" : "", (int)cut, name, cut < len ? "..." : "",
-           quote ? "\"" : "", s->node_id[v]);
+  snprintf(out, outlen, "%s %s%.*s%s%s @%u", cls, quote ? "\"" : "", (int)cut, name,
+           cut < len ? "..." : "", quote ? "\"" : "", s->node_id[v]);
 }
 
 static void push_node(lua_State *L, struct heap_snapshot *s, uint32_t v) {
   lua_createtable(L, 0, 10);
-  lua_pushinteger(L, s->node_id[v]); lua_setfield(L, -2, "id");
-  lua_pushstring(L, heap_str(s, s->node_name[v])); lua_setfield(L, -2, "name");
-  lua_pushstring(L, heap_node_class(s, v)); lua_setfield(L, -2, "className");
-  lua_pushstring(L, node_type_name(s, v)); lua_setfield(L, -2, "type");
-  lua_pushinteger(L, (lua_Integer)s->self_size[v]); lua_setfield(L, -2, "selfSize");
-  lua_pushinteger(L, (lua_Integer)s->retained[v]); lua_setfield(L, -2, "retainedSize");
+  lua_pushinteger(L, s->node_id[v]);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, heap_str(s, s->node_name[v]));
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, heap_node_class(s, v));
+  lua_setfield(L, -2, "className");
+  lua_pushstring(L, node_type_name(s, v));
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)s->self_size[v]);
+  lua_setfield(L, -2, "selfSize");
+  lua_pushinteger(L, (lua_Integer)s->retained[v]);
+  lua_setfield(L, -2, "retainedSize");
   if (s->distance[v] != HEAP_UNREACHABLE) {
     lua_pushinteger(L, s->distance[v]);
     lua_setfield(L, -2, "distance");
   }
-  lua_pushinteger(L, s->first_edge[v + 1] - s->first_edge[v]); lua_setfield(L, -2, "edgeCount");
+  lua_pushinteger(L, s->first_edge[v + 1] - s->first_edge[v]);
+  lua_setfield(L, -2, "edgeCount");
   if (v != s->root) {
     lua_pushinteger(L, s->node_id[s->idom[v]]);
     lua_setfield(L, -2, "dominatorId");
@@ -178,10 +197,14 @@ static int l_summary(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 5);
-    lua_pushstring(L, heap_class_name(s, rows[i].cls)); lua_setfield(L, -2, "name");
-    lua_pushinteger(L, rows[i].count); lua_setfield(L, -2, "count");
-    lua_pushinteger(L, (lua_Integer)rows[i].shallow); lua_setfield(L, -2, "shallowSize");
-    lua_pushinteger(L, (lua_Integer)rows[i].retained); lua_setfield(L, -2, "retainedSize");
+    lua_pushstring(L, heap_class_name(s, rows[i].cls));
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, rows[i].count);
+    lua_setfield(L, -2, "count");
+    lua_pushinteger(L, (lua_Integer)rows[i].shallow);
+    lua_setfield(L, -2, "shallowSize");
+    lua_pushinteger(L, (lua_Integer)rows[i].retained);
+    lua_setfield(L, -2, "retainedSize");
     if (rows[i].min_distance != HEAP_UNREACHABLE) {
       lua_pushinteger(L, rows[i].min_distance);
       lua_setfield(L, -2, "distance");
@@ -201,12 +224,18 @@ static int l_diff(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 7);
-    lua_pushstring(L, rows[i].name); lua_setfield(L, -2, "name");
-    lua_pushinteger(L, rows[i].added); lua_setfield(L, -2, "new");
-    lua_pushinteger(L, rows[i].deleted); lua_setfield(L, -2, "deleted");
-    lua_pushinteger(L, (lua_Integer)rows[i].added - (lua_Integer)rows[i].deleted); lua_setfield(L, -2, "delta");
-    lua_pushinteger(L, (lua_Integer)rows[i].alloc_size); lua_setfield(L, -2, "allocSize");
-    lua_pushinteger(L, (lua_Integer)rows[i].freed_size); lua_setfield(L, -2, "freedSize");
+    lua_pushstring(L, rows[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, rows[i].added);
+    lua_setfield(L, -2, "new");
+    lua_pushinteger(L, rows[i].deleted);
+    lua_setfield(L, -2, "deleted");
+    lua_pushinteger(L, (lua_Integer)rows[i].added - (lua_Integer)rows[i].deleted);
+    lua_setfield(L, -2, "delta");
+    lua_pushinteger(L, (lua_Integer)rows[i].alloc_size);
+    lua_setfield(L, -2, "allocSize");
+    lua_pushinteger(L, (lua_Integer)rows[i].freed_size);
+    lua_setfield(L, -2, "freedSize");
     lua_pushinteger(L, (lua_Integer)rows[i].alloc_size - (lua_Integer)rows[i].freed_size);
     lua_setfield(L, -2, "sizeDelta");
     lua_rawseti(L, -2, (int)i + 1);
@@ -232,17 +261,26 @@ static int push_path(lua_State *L, struct heap_snapshot *s, uint32_t v, int stri
     char label[256];
     node_label(s, to, label, sizeof label);
     if (!strings_only) lua_createtable(L, 0, 7);
-    if (i == 0) lua_pushstring(L, label);
-    else if (heap_edge_is_indexed(s, e)) lua_pushfstring(L, "[%s] (%s) \xE2\x86\x92 %s", ename, etype, label);
-    else lua_pushfstring(L, "%s (%s) \xE2\x86\x92 %s", ename, etype, label);
+    if (i == 0)
+      lua_pushstring(L, label);
+    else if (heap_edge_is_indexed(s, e))
+      lua_pushfstring(L, "[%s] (%s) \xE2\x86\x92 %s", ename, etype, label);
+    else
+      lua_pushfstring(L, "%s (%s) \xE2\x86\x92 %s", ename, etype, label);
     if (!strings_only) {
       lua_setfield(L, -2, "text");
-      lua_pushinteger(L, s->node_id[to]); lua_setfield(L, -2, "id");
-      lua_pushstring(L, heap_str(s, s->node_name[to])); lua_setfield(L, -2, "name");
-      lua_pushstring(L, heap_node_class(s, to)); lua_setfield(L, -2, "className");
-      lua_pushstring(L, node_type_name(s, to)); lua_setfield(L, -2, "type");
-      lua_pushstring(L, ename); lua_setfield(L, -2, "edge");
-      lua_pushstring(L, etype); lua_setfield(L, -2, "edgeType");
+      lua_pushinteger(L, s->node_id[to]);
+      lua_setfield(L, -2, "id");
+      lua_pushstring(L, heap_str(s, s->node_name[to]));
+      lua_setfield(L, -2, "name");
+      lua_pushstring(L, heap_node_class(s, to));
+      lua_setfield(L, -2, "className");
+      lua_pushstring(L, node_type_name(s, to));
+      lua_setfield(L, -2, "type");
+      lua_pushstring(L, ename);
+      lua_setfield(L, -2, "edge");
+      lua_pushstring(L, etype);
+      lua_setfield(L, -2, "edgeType");
     }
     lua_rawseti(L, -2, i + 1);
   }
@@ -262,7 +300,8 @@ static int l_retainer_path(lua_State *L) {
   if (heap_build_classes(s)) return luaL_error(L, "out of memory");
   if (!push_path(L, s, v, 0)) {
     lua_pushnil(L);
-    lua_pushfstring(L, "node @%s is not reachable from a GC root without weak edges", lua_tostring(L, 2));
+    lua_pushfstring(L, "node @%s is not reachable from a GC root without weak edges",
+                    lua_tostring(L, 2));
     lua_pushstring(L, "EUNREACHABLE");
     return 3;
   }
@@ -274,7 +313,8 @@ static int l_top(lua_State *L) {
   lua_Integer k = luaL_optinteger(L, 2, 20);
   if (k < 0 || k > (lua_Integer)s->node_count) k = s->node_count;
   uint32_t *ords, n;
-  if (heap_build_classes(s) || heap_top(s, (uint32_t)k, &ords, &n)) return luaL_error(L, "out of memory");
+  if (heap_build_classes(s) || heap_top(s, (uint32_t)k, &ords, &n))
+    return luaL_error(L, "out of memory");
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     push_node(L, s, ords[i]);
@@ -292,7 +332,11 @@ static int l_detached(lua_State *L) {
   if (heap_build_classes(s)) return luaL_error(L, "out of memory");
   uint32_t *count = calloc(s->class_count + 1, 4);
   uint64_t *size = calloc(s->class_count + 1, 8);
-  if (!count || !size) { free(count); free(size); return luaL_error(L, "out of memory"); }
+  if (!count || !size) {
+    free(count);
+    free(size);
+    return luaL_error(L, "out of memory");
+  }
   for (uint32_t v = 0; v < s->node_count; v++)
     if (s->detachedness[v] == 2) {
       count[s->class_of[v]]++;
@@ -302,9 +346,12 @@ static int l_detached(lua_State *L) {
   for (uint32_t c = 0; c < s->class_count; c++)
     if (count[c]) {
       lua_createtable(L, 0, 3);
-      lua_pushstring(L, heap_class_name(s, c)); lua_setfield(L, -2, "name");
-      lua_pushinteger(L, count[c]); lua_setfield(L, -2, "count");
-      lua_pushinteger(L, (lua_Integer)size[c]); lua_setfield(L, -2, "retainedSize");
+      lua_pushstring(L, heap_class_name(s, c));
+      lua_setfield(L, -2, "name");
+      lua_pushinteger(L, count[c]);
+      lua_setfield(L, -2, "count");
+      lua_pushinteger(L, (lua_Integer)size[c]);
+      lua_setfield(L, -2, "retainedSize");
       lua_rawseti(L, -2, ++k);
     }
   free(count);
@@ -327,9 +374,15 @@ static int l_allocation_sites(lua_State *L) {
   uint32_t *idx = malloc(((size_t)maxid + 1) * 4);
   uint32_t *count = calloc(nt, 4);
   uint64_t *size = calloc(nt, 8);
-  if (!idx || !count || !size) { free(idx); free(count); free(size); return luaL_error(L, "out of memory"); }
+  if (!idx || !count || !size) {
+    free(idx);
+    free(count);
+    free(size);
+    return luaL_error(L, "out of memory");
+  }
   memset(idx, 0xFF, ((size_t)maxid + 1) * 4);
-  for (uint32_t i = 0; i < nt; i++) idx[s->trace_tree[i].id] = i;
+  for (uint32_t i = 0; i < nt; i++)
+    idx[s->trace_tree[i].id] = i;
   for (uint32_t v = 0; v < s->node_count; v++) {
     uint32_t t = s->trace_node[v];
     if (t && t <= maxid && idx[t] != UINT32_MAX) {
@@ -342,25 +395,43 @@ static int l_allocation_sites(lua_State *L) {
     if (!count[i]) continue;
     const struct heap_trace_node *t = &s->trace_tree[i];
     lua_createtable(L, 0, 7);
-    lua_pushinteger(L, t->id); lua_setfield(L, -2, "traceNodeId");
-    lua_pushinteger(L, count[i]); lua_setfield(L, -2, "liveCount");
-    lua_pushinteger(L, (lua_Integer)size[i]); lua_setfield(L, -2, "liveSize");
+    lua_pushinteger(L, t->id);
+    lua_setfield(L, -2, "traceNodeId");
+    lua_pushinteger(L, count[i]);
+    lua_setfield(L, -2, "liveCount");
+    lua_pushinteger(L, (lua_Integer)size[i]);
+    lua_setfield(L, -2, "liveSize");
     if (t->function_info < s->trace_fn_count) {
       const uint32_t *f = s->trace_fn + (size_t)t->function_info * s->trace_fn_fields;
-      if (s->trace_fn_name >= 0) { lua_pushstring(L, heap_str(s, f[s->trace_fn_name])); lua_setfield(L, -2, "functionName"); }
-      if (s->trace_fn_script >= 0) { lua_pushstring(L, heap_str(s, f[s->trace_fn_script])); lua_setfield(L, -2, "scriptName"); }
-      if (s->trace_fn_line >= 0) { lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line] + 1); lua_setfield(L, -2, "line"); }
-      if (s->trace_fn_column >= 0) { lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column] + 1); lua_setfield(L, -2, "column"); }
+      if (s->trace_fn_name >= 0) {
+        lua_pushstring(L, heap_str(s, f[s->trace_fn_name]));
+        lua_setfield(L, -2, "functionName");
+      }
+      if (s->trace_fn_script >= 0) {
+        lua_pushstring(L, heap_str(s, f[s->trace_fn_script]));
+        lua_setfield(L, -2, "scriptName");
+      }
+      if (s->trace_fn_line >= 0) {
+        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line] + 1);
+        lua_setfield(L, -2, "line");
+      }
+      if (s->trace_fn_column >= 0) {
+        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column] + 1);
+        lua_setfield(L, -2, "column");
+      }
     }
     lua_rawseti(L, -2, ++k);
   }
-  free(idx); free(count); free(size);
+  free(idx);
+  free(count);
+  free(size);
   return 1;
 }
 
 /* find_leaks(baseline, target, final[, progress]) -> groups | nil, err, code */
 static int l_find_leaks(lua_State *L) {
-  const char *pa = luaL_checkstring(L, 1), *pb = luaL_checkstring(L, 2), *pc = luaL_checkstring(L, 3);
+  const char *pa = luaL_checkstring(L, 1), *pb = luaL_checkstring(L, 2),
+             *pc = luaL_checkstring(L, 3);
   int has_progress = lua_type(L, 4) == LUA_TFUNCTION;
   struct progress p = {L, 4};
   heap_progress_fn cb = has_progress ? progress_cb : NULL;
@@ -371,22 +442,31 @@ static int l_find_leaks(lua_State *L) {
   if (!rc) rc = heap_load_ids(pb, &b, &nb, err, sizeof err, cb, &p);
   if (!rc) rc = heap_load_file(pc, &s, err, sizeof err, cb, &p);
   if (rc) {
-    free(a); free(b);
+    free(a);
+    free(b);
     return push_error(L, rc, err);
   }
   struct heap_leak_group *g;
   uint32_t ng;
   heap_drop_retainers(s);
   int frc = heap_find_leaks(s, a, na, b, nb, &g, &ng);
-  free(a); free(b);
-  if (frc) { heap_free(s); return luaL_error(L, "out of memory finding leaks"); }
+  free(a);
+  free(b);
+  if (frc) {
+    heap_free(s);
+    return luaL_error(L, "out of memory finding leaks");
+  }
   lua_createtable(L, (int)ng, 0);
   for (uint32_t i = 0; i < ng; i++) {
     lua_createtable(L, 0, 6);
-    lua_pushstring(L, heap_class_name(s, g[i].cls)); lua_setfield(L, -2, "class");
-    lua_pushinteger(L, g[i].count); lua_setfield(L, -2, "count");
-    lua_pushinteger(L, (lua_Integer)g[i].retained); lua_setfield(L, -2, "retainedSize");
-    lua_pushinteger(L, s->node_id[g[i].example]); lua_setfield(L, -2, "exampleId");
+    lua_pushstring(L, heap_class_name(s, g[i].cls));
+    lua_setfield(L, -2, "class");
+    lua_pushinteger(L, g[i].count);
+    lua_setfield(L, -2, "count");
+    lua_pushinteger(L, (lua_Integer)g[i].retained);
+    lua_setfield(L, -2, "retainedSize");
+    lua_pushinteger(L, s->node_id[g[i].example]);
+    lua_setfield(L, -2, "exampleId");
     if (!push_path(L, s, g[i].example, 1)) lua_newtable(L);
     lua_setfield(L, -2, "retainerPath");
     lua_rawseti(L, -2, (int)i + 1);
@@ -397,10 +477,16 @@ static int l_find_leaks(lua_State *L) {
   return 2;
 }
 
-static const luaL_Reg snap_methods[] = {
-  {"info", l_info}, {"summary", l_summary}, {"diff", l_diff}, {"node", l_node},
-  {"retainer_path", l_retainer_path}, {"top", l_top}, {"detached", l_detached},
-  {"allocation_sites", l_allocation_sites}, {"close", l_close}, {NULL, NULL}};
+static const luaL_Reg snap_methods[] = {{"info", l_info},
+                                        {"summary", l_summary},
+                                        {"diff", l_diff},
+                                        {"node", l_node},
+                                        {"retainer_path", l_retainer_path},
+                                        {"top", l_top},
+                                        {"detached", l_detached},
+                                        {"allocation_sites", l_allocation_sites},
+                                        {"close", l_close},
+                                        {NULL, NULL}};
 
 /* _tune(split_min_bytes) -> previous value; for the specs only. */
 static int l_tune(lua_State *L) {
@@ -410,16 +496,22 @@ static int l_tune(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg funcs[] = {
-  {"load", l_load}, {"parse", l_parse}, {"find_leaks", l_find_leaks}, {"_tune", l_tune}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"load", l_load},
+                                 {"parse", l_parse},
+                                 {"find_leaks", l_find_leaks},
+                                 {"_tune", l_tune},
+                                 {NULL, NULL}};
 
 int luaopen_memdbg__heap(lua_State *L) {
   if (luaL_newmetatable(L, SNAP_MT)) {
     luaL_newlib(L, snap_methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close); lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close); lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring); lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, l_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_tostring);
+    lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

@@ -9,20 +9,46 @@
 #include "columns.h"
 #include "parser.h"
 
-enum { R_SKIP = 0, R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH, R_TO, R_CHILDREN,
-       R_FUNC, R_COUNT, R_SIZE };
+enum {
+  R_SKIP = 0,
+  R_TYPE,
+  R_NAME,
+  R_ID,
+  R_SELF,
+  R_EDGES,
+  R_TRACE,
+  R_DETACH,
+  R_TO,
+  R_CHILDREN,
+  R_FUNC,
+  R_COUNT,
+  R_SIZE
+};
 
 static uint8_t kind_of_node_type(const char *t) {
-  static const char *names[] = {"hidden", "array", "string", "object", "code", "closure", "regexp", "number",
-                                "native", "synthetic", "concatenated string", "sliced string", "symbol",
-                                "bigint", "object shape"};
+  static const char *names[] = {"hidden",
+                                "array",
+                                "string",
+                                "object",
+                                "code",
+                                "closure",
+                                "regexp",
+                                "number",
+                                "native",
+                                "synthetic",
+                                "concatenated string",
+                                "sliced string",
+                                "symbol",
+                                "bigint",
+                                "object shape"};
   for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
     if (!strcmp(t, names[i])) return (uint8_t)i;
   return HT_OTHER;
 }
 
 static uint8_t kind_of_edge_type(const char *t) {
-  static const char *names[] = {"context", "element", "property", "internal", "hidden", "shortcut", "weak"};
+  static const char *names[] = {"context", "element",  "property", "internal",
+                                "hidden",  "shortcut", "weak"};
   for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
     if (!strcmp(t, names[i])) return (uint8_t)i;
   return ET_OTHER;
@@ -33,8 +59,8 @@ static uint32_t take_names(struct parser *P, const struct jval *arr, char ***out
                            uint8_t (*kind)(const char *), const char *what) {
   struct scanner *sc = &P->sc;
   if (!arr || arr->type != J_ARR || arr->n == 0 || arr->n > 255) {
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..255 names", P->snapshot_off,
-              what);
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..255 names",
+              P->snapshot_off, what);
     return 0; /* not reached; for static analysers */
   }
   *out = scan_alloc(sc, arr->n * sizeof **out);
@@ -48,8 +74,9 @@ static uint32_t take_names(struct parser *P, const struct jval *arr, char ***out
   return (uint32_t)arr->n;
 }
 
-static uint32_t field_roles(struct parser *P, const struct jval *fields, int8_t *roles, const char *what,
-                            const char *const *names, const int *values, int nnames) {
+static uint32_t field_roles(struct parser *P, const struct jval *fields, int8_t *roles,
+                            const char *what, const char *const *names, const int *values,
+                            int nnames) {
   struct scanner *sc = &P->sc;
   if (!fields || fields->type != J_ARR || fields->n == 0 || fields->n > MAX_FIELDS) {
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s is not a list of 1..%d field names",
@@ -82,25 +109,27 @@ static void parse_snapshot_meta(struct parser *P) {
   struct scanner *sc = &P->sc;
   struct heap_snapshot *s = P->s;
   P->snapshot_off = scan_offset(sc);
-  if (P->snapshot) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"snapshot\" key", P->snapshot_off);
+  if (P->snapshot)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"snapshot\" key", P->snapshot_off);
   scan_dom(sc, &P->snapshot);
   const struct jval *meta = jget(P->snapshot, "meta");
   if (!meta) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected snapshot.meta", P->snapshot_off);
 
-  static const char *nnames[] = {"type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"};
+  static const char *nnames[] = {"type",       "name",          "id",          "self_size",
+                                 "edge_count", "trace_node_id", "detachedness"};
   static const int nroles[] = {R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH};
   P->nf = field_roles(P, jget(meta, "node_fields"), P->node_role, "node_fields", nnames, nroles, 7);
   for (int k = 0; k < 5; k++)
     if (!has_role(P->node_role, P->nf, nroles[k]))
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.node_fields lacks \"%s\"", P->snapshot_off,
-                nnames[k]);
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.node_fields lacks \"%s\"",
+                P->snapshot_off, nnames[k]);
   static const char *enames[] = {"type", "name_or_index", "to_node"};
   static const int eroles[] = {R_TYPE, R_NAME, R_TO};
   P->ef = field_roles(P, jget(meta, "edge_fields"), P->edge_role, "edge_fields", enames, eroles, 3);
   for (int k = 0; k < 3; k++)
     if (!has_role(P->edge_role, P->ef, eroles[k]))
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.edge_fields lacks \"%s\"", P->snapshot_off,
-                enames[k]);
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.edge_fields lacks \"%s\"",
+                P->snapshot_off, enames[k]);
   const struct jval *tfields = jget(meta, "trace_node_fields");
   static const char *tnames[] = {"id", "function_info_index", "count", "size", "children"};
   static const int troles[] = {R_ID, R_FUNC, R_COUNT, R_SIZE, R_CHILDREN};
@@ -108,11 +137,15 @@ static void parse_snapshot_meta(struct parser *P) {
     P->tf = field_roles(P, tfields, P->trace_role, "trace_node_fields", tnames, troles, 5);
   } else {
     P->tf = 5;
-    for (int k = 0; k < 5; k++) P->trace_role[k] = (int8_t)troles[k];
+    for (int k = 0; k < 5; k++)
+      P->trace_role[k] = (int8_t)troles[k];
   }
   const struct jval *ffields = jget(meta, "trace_function_info_fields");
   s->trace_fn_fields = 6;
-  s->trace_fn_name = 1; s->trace_fn_script = 2; s->trace_fn_line = 4; s->trace_fn_column = 5;
+  s->trace_fn_name = 1;
+  s->trace_fn_script = 2;
+  s->trace_fn_line = 4;
+  s->trace_fn_column = 5;
   if (ffields && ffields->type == J_ARR && ffields->n > 0 && ffields->n < MAX_FIELDS) {
     s->trace_fn_fields = (uint32_t)ffields->n;
     s->trace_fn_name = s->trace_fn_script = s->trace_fn_line = s->trace_fn_column = -1;
@@ -129,16 +162,18 @@ static void parse_snapshot_meta(struct parser *P) {
   for (uint32_t i = 0; i < P->nf; i++)
     if (P->node_role[i] == R_TYPE) {
       if (!nt || nt->type != J_ARR || nt->n <= i)
-        scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.node_types lacks the type list", P->snapshot_off);
-      s->node_type_count = take_names(P, &nt->items[i], &s->node_type_names, s->node_kind, kind_of_node_type,
-                                      "node_types");
+        scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.node_types lacks the type list",
+                  P->snapshot_off);
+      s->node_type_count = take_names(P, &nt->items[i], &s->node_type_names, s->node_kind,
+                                      kind_of_node_type, "node_types");
     }
   for (uint32_t i = 0; i < P->ef; i++)
     if (P->edge_role[i] == R_TYPE) {
       if (!et || et->type != J_ARR || et->n <= i)
-        scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.edge_types lacks the type list", P->snapshot_off);
-      s->edge_type_count = take_names(P, &et->items[i], &s->edge_type_names, s->edge_kind, kind_of_edge_type,
-                                      "edge_types");
+        scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.edge_types lacks the type list",
+                  P->snapshot_off);
+      s->edge_type_count = take_names(P, &et->items[i], &s->edge_type_names, s->edge_kind,
+                                      kind_of_edge_type, "edge_types");
     }
   P->declared_nodes = meta_int(P->snapshot, "node_count");
   P->declared_edges = meta_int(P->snapshot, "edge_count");
@@ -157,7 +192,8 @@ static uint64_t plausible(struct parser *P, int64_t declared, uint32_t fields) {
 static void grow_nodes(struct parser *P, uint64_t cap) {
   struct heap_snapshot *s = P->s;
   struct scanner *sc = &P->sc;
-  if (cap >= UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 nodes", scan_offset(sc));
+  if (cap >= UINT32_MAX)
+    scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 nodes", scan_offset(sc));
   if (P->ids_only) {
     P->ids.v = scan_realloc(sc, P->ids.v, cap * sizeof *P->ids.v);
     P->ids.cap = cap;
@@ -169,40 +205,60 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   s->node_id = scan_realloc(sc, s->node_id, cap * 4);
   s->self_size = scan_realloc(sc, s->self_size, cap * 8);
   s->first_edge = scan_realloc(sc, s->first_edge, (cap + 1) * 4);
-  if (has_role(P->node_role, P->nf, R_TRACE)) s->trace_node = scan_realloc(sc, s->trace_node, cap * 4);
-  if (has_role(P->node_role, P->nf, R_DETACH)) s->detachedness = scan_realloc(sc, s->detachedness, cap);
+  if (has_role(P->node_role, P->nf, R_TRACE))
+    s->trace_node = scan_realloc(sc, s->trace_node, cap * 4);
+  if (has_role(P->node_role, P->nf, R_DETACH))
+    s->detachedness = scan_realloc(sc, s->detachedness, cap);
   P->node_cap = cap;
 }
 
 /* Cold path of the number loops: say why the text after a number is wrong. */
 static _Noreturn void separator_error(struct scanner *sc, const char *what) {
   if (sc->p < sc->end && (*sc->p == '.' || *sc->p == 'e' || *sc->p == 'E'))
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected an integer, found a fraction or exponent", scan_offset(sc));
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected an integer, found a fraction or exponent",
+              scan_offset(sc));
   scan_expected(sc, what);
 }
 
-#define NUM_OR_FAIL(what)                                                                         \
-  do {                                                                                            \
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;                 \
-    if (p >= end || (unsigned)(*p - '0') > 9) { sc->p = p; scan_expected(sc, what); }             \
-    const char *d0 = p;                                                                           \
-    v = (uint64_t)(*p++ - '0');                                                                   \
-    while (p < end && (unsigned)(*p - '0') <= 9) v = v * 10 + (uint64_t)(*p++ - '0');             \
-    if (p - d0 > 19) { sc->p = d0; scan_fail(sc, HEAP_ERANGE, "at byte %zu: number too large", scan_offset(sc)); } \
+#define NUM_OR_FAIL(what)                                                                          \
+  do {                                                                                             \
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))                       \
+      p++;                                                                                         \
+    if (p >= end || (unsigned)(*p - '0') > 9) {                                                    \
+      sc->p = p;                                                                                   \
+      scan_expected(sc, what);                                                                     \
+    }                                                                                              \
+    const char *d0 = p;                                                                            \
+    v = (uint64_t)(*p++ - '0');                                                                    \
+    while (p < end && (unsigned)(*p - '0') <= 9)                                                   \
+      v = v * 10 + (uint64_t)(*p++ - '0');                                                         \
+    if (p - d0 > 19) {                                                                             \
+      sc->p = d0;                                                                                  \
+      scan_fail(sc, HEAP_ERANGE, "at byte %zu: number too large", scan_offset(sc));                \
+    }                                                                                              \
   } while (0)
 
-#define SEP_OR_BREAK(what)                                                                        \
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;                   \
-  if (p < end && *p == ',') { p++; }                                                              \
-  else if (p < end && *p == ']') { p++; break; }                                                  \
-  else { sc->p = p; separator_error(sc, what); }
+#define SEP_OR_BREAK(what)                                                                         \
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))                         \
+    p++;                                                                                           \
+  if (p < end && *p == ',') {                                                                      \
+    p++;                                                                                           \
+  } else if (p < end && *p == ']') {                                                               \
+    p++;                                                                                           \
+    break;                                                                                         \
+  } else {                                                                                         \
+    sc->p = p;                                                                                     \
+    separator_error(sc, what);                                                                     \
+  }
 
 static void parse_v8_nodes(struct parser *P) {
   struct scanner *sc = &P->sc;
   struct heap_snapshot *s = P->s;
   if (!P->snapshot)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"snapshot\" (with meta) before \"nodes\"", scan_offset(sc));
-  if (P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"snapshot\" (with meta) before \"nodes\"",
+              scan_offset(sc));
+  if (P->have_nodes)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
   P->have_nodes = 1;
   P->nodes_off = scan_offset(sc);
   scan_expect(sc, '[', "'[' starting the nodes array");
@@ -211,13 +267,15 @@ static void parse_v8_nodes(struct parser *P) {
   const uint32_t nf = P->nf, ntypes = s->node_type_count;
   uint64_t n = 0, v, numbers;
   uint32_t f = 0;
-  if (P->declared_nodes > 0 && P->node_cap == (uint64_t)P->declared_nodes && columns_parse_split(P, 0, &numbers)) {
+  if (P->declared_nodes > 0 && P->node_cap == (uint64_t)P->declared_nodes &&
+      columns_parse_split(P, 0, &numbers)) {
     n = numbers / nf;
     f = (uint32_t)(numbers % nf);
     goto parsed;
   }
   const char *p = sc->p, *end = sc->end;
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
   if (p < end && *p == ']') {
     p++;
   } else {
@@ -229,36 +287,61 @@ static void parse_v8_nodes(struct parser *P) {
       }
       if (P->ids_only) {
         if (role[f] == R_ID) {
-          if (v > UINT32_MAX) { sc->p = p; scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc)); }
+          if (v > UINT32_MAX) {
+            sc->p = p;
+            scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
+          }
           P->ids.v[n] = (uint32_t)v;
         }
       } else {
         switch (role[f]) {
-          case R_TYPE:
-            if (v >= ntypes) {
-              sc->p = p;
-              scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node type %llu is not in meta.node_types (%u types)",
-                        scan_offset(sc), (unsigned long long)v, ntypes);
-            }
-            s->node_type[n] = (uint8_t)v;
-            break;
-          case R_NAME: s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
-          case R_ID:
-            if (v > UINT32_MAX) { sc->p = p; scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc)); }
-            s->node_id[n] = (uint32_t)v;
-            break;
-          case R_SELF: s->self_size[n] = v; break;
-          case R_EDGES:
-            if (v > UINT32_MAX) { sc->p = p; scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc)); }
-            s->first_edge[n] = (uint32_t)v;
-            break;
-          case R_TRACE: s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
-          case R_DETACH: s->detachedness[n] = v > 255 ? 255 : (uint8_t)v; break;
-          default: break;
+        case R_TYPE:
+          if (v >= ntypes) {
+            sc->p = p;
+            scan_fail(sc, HEAP_EFORMAT,
+                      "at byte %zu: node type %llu is not in meta.node_types (%u types)",
+                      scan_offset(sc), (unsigned long long)v, ntypes);
+          }
+          s->node_type[n] = (uint8_t)v;
+          break;
+        case R_NAME:
+          s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+          break;
+        case R_ID:
+          if (v > UINT32_MAX) {
+            sc->p = p;
+            scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
+          }
+          s->node_id[n] = (uint32_t)v;
+          break;
+        case R_SELF:
+          s->self_size[n] = v;
+          break;
+        case R_EDGES:
+          if (v > UINT32_MAX) {
+            sc->p = p;
+            scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
+          }
+          s->first_edge[n] = (uint32_t)v;
+          break;
+        case R_TRACE:
+          s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+          break;
+        case R_DETACH:
+          s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
+          break;
+        default:
+          break;
         }
       }
-      if (++f == nf) { f = 0; n++; }
-      if (p >= sc->next_mark) { sc->p = p; scan_checkpoint(sc); }
+      if (++f == nf) {
+        f = 0;
+        n++;
+      }
+      if (p >= sc->next_mark) {
+        sc->p = p;
+        scan_checkpoint(sc);
+      }
       SEP_OR_BREAK("',' or ']' in the nodes array");
     }
   }
@@ -268,10 +351,14 @@ parsed:
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array ends inside a node (%u of %u fields)",
               scan_offset(sc) - 1, f, nf);
   if (P->declared_nodes >= 0 && n != (uint64_t)P->declared_nodes)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array holds %llu nodes but snapshot.node_count is %lld",
+    scan_fail(sc, HEAP_EFORMAT,
+              "at byte %zu: the nodes array holds %llu nodes but snapshot.node_count is %lld",
               scan_offset(sc) - 1, (unsigned long long)n, (long long)P->declared_nodes);
   if (n == 0) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array is empty", P->nodes_off);
-  if (P->ids_only) { P->ids.n = n; return; }
+  if (P->ids_only) {
+    P->ids.n = n;
+    return;
+  }
   s->node_count = (uint32_t)n;
   /* edge counts -> first-edge offsets */
   uint64_t sum = 0;
@@ -279,7 +366,8 @@ parsed:
     uint32_t c = s->first_edge[i];
     s->first_edge[i] = (uint32_t)sum;
     sum += c;
-    if (sum >= UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", P->nodes_off);
+    if (sum >= UINT32_MAX)
+      scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", P->nodes_off);
   }
   s->first_edge[n] = (uint32_t)sum;
 }
@@ -287,7 +375,8 @@ parsed:
 static void grow_edges(struct parser *P, uint64_t cap) {
   struct heap_snapshot *s = P->s;
   struct scanner *sc = &P->sc;
-  if (cap >= UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", scan_offset(sc));
+  if (cap >= UINT32_MAX)
+    scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", scan_offset(sc));
   s->edge_type = scan_realloc(sc, s->edge_type, cap);
   s->edge_name = scan_realloc(sc, s->edge_name, cap * 4);
   s->edge_to = scan_realloc(sc, s->edge_to, cap * 4);
@@ -298,14 +387,17 @@ static void parse_v8_edges(struct parser *P) {
   struct scanner *sc = &P->sc;
   struct heap_snapshot *s = P->s;
   if (!P->have_nodes)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"nodes\" before \"edges\"", scan_offset(sc));
-  if (P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"nodes\" before \"edges\"",
+              scan_offset(sc));
+  if (P->have_edges)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
   P->have_edges = 1;
   P->edges_off = scan_offset(sc);
   scan_expect(sc, '[', "'[' starting the edges array");
   uint64_t want = s->first_edge[s->node_count];
   if (P->declared_edges >= 0 && (uint64_t)P->declared_edges != want)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes' edge counts add up to %llu but snapshot.edge_count is %lld",
+    scan_fail(sc, HEAP_EFORMAT,
+              "at byte %zu: the nodes' edge counts add up to %llu but snapshot.edge_count is %lld",
               P->edges_off, (unsigned long long)want, (long long)P->declared_edges);
   grow_edges(P, plausible(P, (int64_t)want, P->ef));
   const int8_t *role = P->edge_role;
@@ -319,7 +411,8 @@ static void parse_v8_edges(struct parser *P) {
     goto parsed;
   }
   const char *p = sc->p, *end = sc->end;
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
   if (p < end && *p == ']') {
     p++;
   } else {
@@ -328,7 +421,8 @@ static void parse_v8_edges(struct parser *P) {
       if (f == 0 && n == P->edge_cap) {
         if (n >= want) {
           sc->p = p;
-          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array is longer than the nodes' edge counts (%llu)",
+          scan_fail(sc, HEAP_EFORMAT,
+                    "at byte %zu: the edges array is longer than the nodes' edge counts (%llu)",
                     scan_offset(sc), (unsigned long long)want);
         }
         sc->p = p;
@@ -336,40 +430,52 @@ static void parse_v8_edges(struct parser *P) {
         grow_edges(P, cap < want ? cap : want);
       }
       switch (role[f]) {
-        case R_TYPE:
-          if (v >= ntypes) {
-            sc->p = p;
-            scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
-                      scan_offset(sc), (unsigned long long)v, ntypes);
-          }
-          s->edge_type[n] = (uint8_t)v;
-          break;
-        case R_NAME: s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
-        case R_TO:
-          if (v >= node_limit || v % nf) {
-            sc->p = p;
-            scan_fail(sc, HEAP_EFORMAT,
-                      "at byte %zu: edge %llu points to node offset %llu, %s", scan_offset(sc),
-                      (unsigned long long)n, (unsigned long long)v,
-                      v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
-          }
-          s->edge_to[n] = (uint32_t)(v / nf);
-          break;
-        default: break;
+      case R_TYPE:
+        if (v >= ntypes) {
+          sc->p = p;
+          scan_fail(sc, HEAP_EFORMAT,
+                    "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
+                    scan_offset(sc), (unsigned long long)v, ntypes);
+        }
+        s->edge_type[n] = (uint8_t)v;
+        break;
+      case R_NAME:
+        s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        break;
+      case R_TO:
+        if (v >= node_limit || v % nf) {
+          sc->p = p;
+          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s",
+                    scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
+                    v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
+        }
+        s->edge_to[n] = (uint32_t)(v / nf);
+        break;
+      default:
+        break;
       }
-      if (++f == ef) { f = 0; n++; }
-      if (p >= sc->next_mark) { sc->p = p; scan_checkpoint(sc); }
+      if (++f == ef) {
+        f = 0;
+        n++;
+      }
+      if (p >= sc->next_mark) {
+        sc->p = p;
+        scan_checkpoint(sc);
+      }
       SEP_OR_BREAK("',' or ']' in the edges array");
     }
   }
   sc->p = p;
 parsed:
   if (f != 0)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array ends inside an edge (%u of %u fields)",
+    scan_fail(sc, HEAP_EFORMAT,
+              "at byte %zu: the edges array ends inside an edge (%u of %u fields)",
               scan_offset(sc) - 1, f, ef);
   if (n != want)
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the edges array holds %llu edges but the nodes' edge counts add up to %llu",
-              scan_offset(sc) - 1, (unsigned long long)n, (unsigned long long)want);
+    scan_fail(
+        sc, HEAP_EFORMAT,
+        "at byte %zu: the edges array holds %llu edges but the nodes' edge counts add up to %llu",
+        scan_offset(sc) - 1, (unsigned long long)n, (unsigned long long)want);
   s->edge_count = (uint32_t)n;
 }
 
@@ -394,9 +500,10 @@ static void parse_trace_tree(struct parser *P) {
       if (--P->tstack_n == 0) break;
     } else {
       struct trace_level *L = &P->tstack[P->tstack_n - 1];
-      int role = P->trace_role[L->k];
+      int role = (unsigned char)P->trace_role[L->k];
       if (c == '[') {
-        if (role != R_CHILDREN || L->rec == HEAP_NO_NODE) scan_expected(sc, "a number in trace_tree");
+        if (role != R_CHILDREN || L->rec == HEAP_NO_NODE)
+          scan_expected(sc, "a number in trace_tree");
         sc->p++;
         L->k = (L->k + 1) % P->tf;
         trace_push_level(P, L->rec);
@@ -415,17 +522,30 @@ static void parse_trace_tree(struct parser *P) {
       struct heap_trace_node *t = &P->trace[L->rec];
       uint32_t v32 = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
       switch (role) {
-        case R_ID: t->id = v32; break;
-        case R_FUNC: t->function_info = v32; break;
-        case R_COUNT: t->count = v32; break;
-        case R_SIZE: t->size = v; break;
-        case R_CHILDREN: scan_expected(sc, "a children array in trace_tree");
-        default: break;
+      case R_ID:
+        t->id = v32;
+        break;
+      case R_FUNC:
+        t->function_info = v32;
+        break;
+      case R_COUNT:
+        t->count = v32;
+        break;
+      case R_SIZE:
+        t->size = v;
+        break;
+      case R_CHILDREN:
+        scan_expected(sc, "a children array in trace_tree");
+      default:
+        break;
       }
       L->k = (L->k + 1) % P->tf;
     }
     c = scan_peek(sc);
-    if (c == ',') { sc->p++; continue; }
+    if (c == ',') {
+      sc->p++;
+      continue;
+    }
     if (c == ']') continue;
     scan_expected(sc, "',' or ']' in trace_tree");
   }
@@ -436,29 +556,35 @@ void finish_v8(struct parser *P) {
   struct scanner *sc = &P->sc;
   struct heap_snapshot *s = P->s;
   size_t end = scan_offset(sc);
-  if (!P->snapshot) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot", end);
+  if (!P->snapshot)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot", end);
   if (!P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", end);
   if (!P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"edges\" array", end);
   if (!P->have_strings) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"strings\" array", end);
   s->format = HEAP_FORMAT_V8;
   s->string_count = (uint32_t)P->str_off.n;
-  s->pool = P->pool.v; P->pool.v = NULL;
-  s->str_off = P->str_off.v; P->str_off.v = NULL;
+  s->pool = P->pool.v;
+  P->pool.v = NULL;
+  s->str_off = P->str_off.v;
+  P->str_off.v = NULL;
   for (uint32_t i = 0; i < s->node_count; i++)
     if (s->node_name[i] >= s->string_count)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node %u (id %u) names string %u but there are only %u strings",
+      scan_fail(sc, HEAP_EFORMAT,
+                "at byte %zu: node %u (id %u) names string %u but there are only %u strings",
                 P->nodes_off, i, s->node_id[i], s->node_name[i], s->string_count);
   s->edges_offset = P->edges_off; /* edge names are checked while building the retainer index */
   s->root = 0;
   if (P->root_index >= 0) {
     if ((uint64_t)P->root_index % P->nf || (uint64_t)P->root_index / P->nf >= s->node_count)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.root_index %lld is not a node", P->snapshot_off,
-                (long long)P->root_index);
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.root_index %lld is not a node",
+                P->snapshot_off, (long long)P->root_index);
     s->root = (uint32_t)(P->root_index / P->nf);
   }
-  s->trace_fn = P->trace_fn.v; P->trace_fn.v = NULL;
+  s->trace_fn = P->trace_fn.v;
+  P->trace_fn.v = NULL;
   s->trace_fn_count = s->trace_fn_fields ? (uint32_t)(P->trace_fn.n / s->trace_fn_fields) : 0;
-  s->trace_tree = P->trace; P->trace = NULL;
+  s->trace_tree = P->trace;
+  P->trace = NULL;
   s->trace_tree_count = (uint32_t)P->trace_n;
 }
 
@@ -475,7 +601,8 @@ static int parse_key_value(struct parser *P, const char *key) {
     if (!P->have_nodes) return 0;
     parse_v8_edges(P);
   } else if (!strcmp(key, "strings") && !jsc) {
-    if (P->have_strings) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"strings\" key", scan_offset(sc));
+    if (P->have_strings)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"strings\" key", scan_offset(sc));
     P->have_strings = 1;
     scan_string_array(sc, &P->pool, &P->str_off);
   } else if (!strcmp(key, "trace_function_infos") && !jsc) {
@@ -486,12 +613,14 @@ static int parse_key_value(struct parser *P, const char *key) {
     P->jsc = 1;
     scan_skip_value(sc);
   } else if (!strcmp(key, "nodes") && jsc) {
-    if (P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
+    if (P->have_nodes)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"nodes\" key", scan_offset(sc));
     P->have_nodes = 1;
     P->nodes_off = scan_offset(sc);
     scan_uint_array(sc, &P->jnodes, "nodes");
   } else if (!strcmp(key, "edges") && jsc) {
-    if (P->have_edges) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
+    if (P->have_edges)
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: a second \"edges\" key", scan_offset(sc));
     P->have_edges = 1;
     P->edges_off = scan_offset(sc);
     scan_uint_array(sc, &P->jedges, "edges");
@@ -520,8 +649,10 @@ static void parse_deferred(struct parser *P, const char *key, const char *at) {
   sc->p = at;
   if (!parse_key_value(P, key)) {
     if (!P->snapshot && !P->jsc)
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot", scan_offset(sc));
-    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"nodes\" before \"%s\"", scan_offset(sc), key);
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot",
+                scan_offset(sc));
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: expected \"nodes\" before \"%s\"", scan_offset(sc),
+              key);
   }
   sc->p = resume;
 }
@@ -531,26 +662,37 @@ void parse_top(struct parser *P) {
   const char *nodes_at = NULL, *edges_at = NULL;
   if (sc->end - sc->p >= 3 && !memcmp(sc->p, "\xEF\xBB\xBF", 3)) sc->p += 3;
   scan_expect(sc, '{', "'{' starting a heap snapshot");
-  if (scan_peek(sc) == '}') scan_fail(sc, HEAP_EFORMAT, "at byte %zu: an empty object is not a heap snapshot", scan_offset(sc));
+  if (scan_peek(sc) == '}')
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: an empty object is not a heap snapshot",
+              scan_offset(sc));
   for (;;) {
     char key[64];
     scan_key(sc, key, sizeof key);
     scan_ws(sc);
     if (!parse_key_value(P, key)) {
       /* JSON objects are unordered: come back once the meta is known */
-      if (!strcmp(key, "nodes")) nodes_at = sc->p;
-      else edges_at = sc->p;
+      if (!strcmp(key, "nodes"))
+        nodes_at = sc->p;
+      else
+        edges_at = sc->p;
       scan_skip_value(sc);
     } else if (P->ids_only && P->have_nodes) {
       return; /* ids are all we wanted */
     }
     int c = scan_peek(sc);
-    if (c == ',') { sc->p++; continue; }
-    if (c == '}') { sc->p++; break; }
+    if (c == ',') {
+      sc->p++;
+      continue;
+    }
+    if (c == '}') {
+      sc->p++;
+      break;
+    }
     scan_expected(sc, "',' or '}' after a top-level value");
   }
   scan_ws(sc);
-  if (sc->p != sc->end) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: trailing data after the snapshot", scan_offset(sc));
+  if (sc->p != sc->end)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: trailing data after the snapshot", scan_offset(sc));
   if (nodes_at) {
     parse_deferred(P, "nodes", nodes_at);
     if (P->ids_only) return;
@@ -560,15 +702,24 @@ void parse_top(struct parser *P) {
 
 void parser_cleanup(struct parser *P) {
   jval_free(P->snapshot);
-  free(P->ids.v); free(P->pool.v); free(P->str_off.v); free(P->trace_fn.v);
-  free(P->trace); free(P->tstack);
-  free(P->jnodes.v); free(P->jedges.v); free(P->jpool.v); free(P->jtypes_pool.v);
-  free(P->jcls_off.v); free(P->jname_off.v); free(P->jtypes_off.v);
+  free(P->ids.v);
+  free(P->pool.v);
+  free(P->str_off.v);
+  free(P->trace_fn.v);
+  free(P->trace);
+  free(P->tstack);
+  free(P->jnodes.v);
+  free(P->jedges.v);
+  free(P->jpool.v);
+  free(P->jtypes_pool.v);
+  free(P->jcls_off.v);
+  free(P->jname_off.v);
+  free(P->jtypes_off.v);
   free(P->sc.scratch.v);
 }
 
 void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_t errlen,
-                        heap_progress_fn progress, void *ud) {
+                 heap_progress_fn progress, void *ud) {
   memset(P, 0, sizeof *P);
   P->sc.base = P->sc.p = buf;
   P->sc.end = buf + len;

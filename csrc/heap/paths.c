@@ -21,7 +21,8 @@ int heap_retainer_path(struct heap_snapshot *s, uint32_t n, uint32_t **edges) {
   uint32_t *out = malloc((size_t)len * sizeof *out + 4);
   if (!out) return -1;
   uint32_t i = len;
-  for (uint32_t v = n; v != s->root; v = heap_edge_from(s, s->parent_edge[v])) out[--i] = s->parent_edge[v];
+  for (uint32_t v = n; v != s->root; v = heap_edge_from(s, s->parent_edge[v]))
+    out[--i] = s->parent_edge[v];
   *edges = out;
   return (int)len;
 }
@@ -32,7 +33,9 @@ static void sift_down(uint32_t *h, uint32_t n, uint32_t i, const uint64_t *key) 
     if (l < n && key[h[l]] < key[h[m]]) m = l;
     if (r < n && key[h[r]] < key[h[m]]) m = r;
     if (m == i) return;
-    uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
+    uint32_t t = h[i];
+    h[i] = h[m];
+    h[m] = t;
     i = m;
   }
 }
@@ -55,7 +58,8 @@ int heap_top(struct heap_snapshot *s, uint32_t k, uint32_t **out, uint32_t *coun
     if (n < k) {
       h[n++] = v;
       if (n == k)
-        for (uint32_t i = k / 2 + 1; i-- > 0;) sift_down(h, n, i, s->retained);
+        for (uint32_t i = k / 2 + 1; i-- > 0;)
+          sift_down(h, n, i, s->retained);
     } else if (k && s->retained[v] > s->retained[h[0]]) {
       h[0] = v;
       sift_down(h, n, 0, s->retained);

@@ -13,7 +13,9 @@
 void scan_fail(struct scanner *sc, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  if (sc->err && sc->errlen) vsnprintf(sc->err, sc->errlen, fmt, ap);
+  /* the analyser loses track of ap across the noreturn declaration */
+  if (sc->err && sc->errlen)
+    vsnprintf(sc->err, sc->errlen, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
   va_end(ap);
   sc->code = code;
   longjmp(sc->fail, 1);
@@ -62,7 +64,8 @@ void *scan_realloc(struct scanner *sc, void *p, size_t n) {
 void bytes_reserve(struct scanner *sc, struct bytes *b, size_t extra) {
   if (b->n + extra <= b->cap) return;
   size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->n + extra) cap += cap / 2 + 64;
+  while (cap < b->n + extra)
+    cap += cap / 2 + 64;
   b->v = scan_realloc(sc, b->v, cap);
   b->cap = cap;
 }
@@ -89,7 +92,8 @@ uint64_t scan_uint(struct scanner *sc) {
   if (p >= end || (unsigned)(*p - '0') > 9) scan_expected(sc, "a non-negative integer");
   uint64_t v = 0;
   const char *start = p;
-  while (p < end && (unsigned)(*p - '0') <= 9) v = v * 10 + (uint64_t)(*p++ - '0');
+  while (p < end && (unsigned)(*p - '0') <= 9)
+    v = v * 10 + (uint64_t)(*p++ - '0');
   if (p - start > 19) scan_fail(sc, HEAP_ERANGE, "at byte %zu: number too large", scan_offset(sc));
   sc->p = p;
   if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
@@ -123,15 +127,25 @@ static unsigned read_hex4(struct scanner *sc, const char *p) {
 }
 
 static size_t put_utf8(char *o, unsigned cp) {
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
   if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
     o[2] = (char)(0x80 | (cp & 0x3F));
     return 3;
   }
-  o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+  o[0] = (char)(0xF0 | (cp >> 18));
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
   return 4;
 }
 
@@ -142,7 +156,8 @@ size_t scan_string(struct scanner *sc, struct bytes *b) {
   for (;;) {
     /* copy the plain run up to a quote or backslash in one go */
     const char *q = p;
-    while (q < end && *q != '"' && *q != '\\') q++;
+    while (q < end && *q != '"' && *q != '\\')
+      q++;
     bytes_reserve(sc, b, (size_t)(q - p) + 8);
     memcpy(b->v + b->n, p, (size_t)(q - p));
     b->n += (size_t)(q - p);
@@ -160,39 +175,55 @@ size_t scan_string(struct scanner *sc, struct bytes *b) {
     char c = p[1];
     char out;
     switch (c) {
-      case '"': out = '"'; break;
-      case '\\': out = '\\'; break;
-      case '/': out = '/'; break;
-      case 'b': out = '\b'; break;
-      case 'f': out = '\f'; break;
-      case 'n': out = '\n'; break;
-      case 'r': out = '\r'; break;
-      case 't': out = '\t'; break;
-      case 'u': {
-        unsigned cp = read_hex4(sc, p + 2);
-        p += 6;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          /* a high surrogate: pair it with the following low one */
-          if (end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-            unsigned lo = read_hex4(sc, p + 2);
-            if (lo >= 0xDC00 && lo <= 0xDFFF) {
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-              p += 6;
-            } else {
-              cp = 0xFFFD;
-            }
+    case '"':
+      out = '"';
+      break;
+    case '\\':
+      out = '\\';
+      break;
+    case '/':
+      out = '/';
+      break;
+    case 'b':
+      out = '\b';
+      break;
+    case 'f':
+      out = '\f';
+      break;
+    case 'n':
+      out = '\n';
+      break;
+    case 'r':
+      out = '\r';
+      break;
+    case 't':
+      out = '\t';
+      break;
+    case 'u': {
+      unsigned cp = read_hex4(sc, p + 2);
+      p += 6;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        /* a high surrogate: pair it with the following low one */
+        if (end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+          unsigned lo = read_hex4(sc, p + 2);
+          if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
           } else {
             cp = 0xFFFD;
           }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          cp = 0xFFFD; /* lone low surrogate */
+        } else {
+          cp = 0xFFFD;
         }
-        b->n += put_utf8(b->v + b->n, cp);
-        continue;
+      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        cp = 0xFFFD; /* lone low surrogate */
       }
-      default:
-        sc->p = p + 1;
-        scan_expected(sc, "a valid escape character");
+      b->n += put_utf8(b->v + b->n, cp);
+      continue;
+    }
+    default:
+      sc->p = p + 1;
+      scan_expected(sc, "a valid escape character");
     }
     b->v[b->n++] = out;
     p += 2;
@@ -208,7 +239,8 @@ void scan_key(struct scanner *sc, char *buf, size_t buflen) {
   char tmp[256];
   const char *p = sc->p + 1;
   size_t n = 0;
-  while (p < sc->end && *p != '"' && *p != '\\' && n < sizeof tmp - 1) tmp[n++] = *p++;
+  while (p < sc->end && *p != '"' && *p != '\\' && n < sizeof tmp - 1)
+    tmp[n++] = *p++;
   if (p < sc->end && *p == '"') {
     sc->p = p + 1;
     tmp[n] = 0;
@@ -239,7 +271,8 @@ void scan_skip_value(struct scanner *sc) {
     char ch = *p;
     if (ch == '"') {
       p++;
-      while (p < end && *p != '"') p += (*p == '\\') ? 2 : 1;
+      while (p < end && *p != '"')
+        p += (*p == '\\') ? 2 : 1;
       if (p >= end) {
         sc->p = end;
         scan_expected(sc, "the closing quote of a string");
@@ -253,7 +286,10 @@ void scan_skip_value(struct scanner *sc) {
     } else if (ch == ']' || ch == '}') {
       if (depth == 0) break; /* end of the enclosing container: a scalar just ended */
       depth--;
-      if (depth == 0) { p++; break; }
+      if (depth == 0) {
+        p++;
+        break;
+      }
     } else if (depth == 0 && (ch == ',' || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')) {
       break;
     }
@@ -268,11 +304,15 @@ void scan_skip_value(struct scanner *sc) {
 
 void scan_uint_array(struct scanner *sc, struct u32vec *v, const char *what) {
   scan_expect(sc, '[', what);
-  if (scan_peek(sc) == ']') { sc->p++; return; }
+  if (scan_peek(sc) == ']') {
+    sc->p++;
+    return;
+  }
   for (;;) {
     uint64_t x = scan_uint(sc);
-    if (x > UINT32_MAX) scan_fail(sc, HEAP_ERANGE, "at byte %zu: %s value %llu too large", scan_offset(sc), what,
-                                  (unsigned long long)x);
+    if (x > UINT32_MAX)
+      scan_fail(sc, HEAP_ERANGE, "at byte %zu: %s value %llu too large", scan_offset(sc), what,
+                (unsigned long long)x);
     u32_push(sc, v, (uint32_t)x);
     if (sc->p >= sc->next_mark) scan_checkpoint(sc);
     int c = scan_peek(sc);
@@ -286,7 +326,10 @@ void scan_uint_array(struct scanner *sc, struct u32vec *v, const char *what) {
 
 void scan_string_array(struct scanner *sc, struct bytes *b, struct u64vec *off) {
   scan_expect(sc, '[', "'[' starting a string array");
-  if (scan_peek(sc) == ']') { sc->p++; return; }
+  if (scan_peek(sc) == ']') {
+    sc->p++;
+    return;
+  }
   for (;;) {
     u64_push(sc, off, scan_string(sc, b));
     if (sc->p >= sc->next_mark) scan_checkpoint(sc);
@@ -329,7 +372,8 @@ void scan_dom(struct scanner *sc, struct jval **slot) {
 /* The DOM nodes are reachable from the root passed in, so on a longjmp the
  * caller frees the partial tree (items are zeroed before filling). */
 static void dom_into(struct scanner *sc, struct jval *out, int depth) {
-  if (depth > 32) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot meta nested too deeply", scan_offset(sc));
+  if (depth > 32)
+    scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot meta nested too deeply", scan_offset(sc));
   int c = scan_peek(sc);
   if (c == '"') {
     out->type = J_STR;
@@ -342,7 +386,10 @@ static void dom_into(struct scanner *sc, struct jval *out, int depth) {
     out->type = obj ? J_OBJ : J_ARR;
     sc->p++;
     size_t cap = 0;
-    if (scan_peek(sc) == (obj ? '}' : ']')) { sc->p++; return; }
+    if (scan_peek(sc) == (obj ? '}' : ']')) {
+      sc->p++;
+      return;
+    }
     for (;;) {
       if (out->n == cap) {
         cap = cap ? cap * 2 : 8;
@@ -384,11 +431,15 @@ static void dom_into(struct scanner *sc, struct jval *out, int depth) {
     if (endp == tmp) scan_expected(sc, "a number");
     sc->p += endp - tmp;
   } else if (c == 't' && sc->end - sc->p >= 4 && !memcmp(sc->p, "true", 4)) {
-    out->type = J_BOOL; out->num = 1; sc->p += 4;
+    out->type = J_BOOL;
+    out->num = 1;
+    sc->p += 4;
   } else if (c == 'f' && sc->end - sc->p >= 5 && !memcmp(sc->p, "false", 5)) {
-    out->type = J_BOOL; sc->p += 5;
+    out->type = J_BOOL;
+    sc->p += 5;
   } else if (c == 'n' && sc->end - sc->p >= 4 && !memcmp(sc->p, "null", 4)) {
-    out->type = J_NULL; sc->p += 4;
+    out->type = J_NULL;
+    sc->p += 4;
   } else {
     scan_expected(sc, "a JSON value");
   }

@@ -12,9 +12,18 @@
 #include "heap.h"
 
 /* Growable byte buffer (the string pool) and uint32/uint64 vectors. */
-struct bytes { char *v; size_t n, cap; };
-struct u32vec { uint32_t *v; size_t n, cap; };
-struct u64vec { uint64_t *v; size_t n, cap; };
+struct bytes {
+  char *v;
+  size_t n, cap;
+};
+struct u32vec {
+  uint32_t *v;
+  size_t n, cap;
+};
+struct u64vec {
+  uint64_t *v;
+  size_t n, cap;
+};
 
 struct scanner {
   const char *base, *p, *end;
@@ -31,18 +40,20 @@ struct scanner {
   struct bytes scratch; /* keys and meta strings; freed by the entry point */
 };
 
-
 _Noreturn void scan_fail(struct scanner *sc, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fails with ETRUNCATED at the end of input, EFORMAT otherwise. */
 _Noreturn void scan_expected(struct scanner *sc, const char *what);
 void scan_checkpoint(struct scanner *sc);
 
-static inline size_t scan_offset(const struct scanner *sc) { return (size_t)(sc->p - sc->base); }
+static inline size_t scan_offset(const struct scanner *sc) {
+  return (size_t)(sc->p - sc->base);
+}
 
 static inline void scan_ws(struct scanner *sc) {
   const char *p = sc->p, *end = sc->end;
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
   sc->p = p;
 }
 /* Skips whitespace and returns the next byte without consuming it (-1 at end). */
@@ -55,7 +66,7 @@ static inline void scan_expect(struct scanner *sc, char c, const char *what) {
   sc->p++;
 }
 
-void *scan_alloc(struct scanner *sc, size_t n);   /* malloc or fail with ENOMEM */
+void *scan_alloc(struct scanner *sc, size_t n); /* malloc or fail with ENOMEM */
 void *scan_realloc(struct scanner *sc, void *p, size_t n);
 void bytes_reserve(struct scanner *sc, struct bytes *b, size_t extra);
 void u32_push(struct scanner *sc, struct u32vec *v, uint32_t x);
@@ -80,10 +91,10 @@ enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 struct jval {
   enum jtype type;
   double num;
-  char *str;          /* J_STR */
-  size_t n;           /* items of J_ARR / J_OBJ */
+  char *str; /* J_STR */
+  size_t n;  /* items of J_ARR / J_OBJ */
   struct jval *items;
-  char **keys;        /* J_OBJ */
+  char **keys; /* J_OBJ */
 };
 void scan_dom(struct scanner *sc, struct jval **slot);
 void jval_free(struct jval *v);

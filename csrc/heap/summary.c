@@ -12,9 +12,13 @@
 
 static const char *type_label(const struct heap_snapshot *s, uint8_t type, char *buf, size_t len) {
   switch (s->node_kind[type]) {
-    case HT_HIDDEN: return "(system)";
-    case HT_CODE: return "(compiled code)";
-    default: snprintf(buf, len, "(%s)", s->node_type_names[type]); return buf;
+  case HT_HIDDEN:
+    return "(system)";
+  case HT_CODE:
+    return "(compiled code)";
+  default:
+    snprintf(buf, len, "(%s)", s->node_type_names[type]);
+    return buf;
   }
 }
 
@@ -34,8 +38,9 @@ int heap_build_classes(struct heap_snapshot *s) {
     uint8_t t = s->node_type[v];
     uint8_t k = s->node_kind[t];
     int by_name = s->format == HEAP_FORMAT_JSC ? 1 : (k == HT_OBJECT || k == HT_NATIVE);
-    uint32_t *slot = by_name ? &by_str[s->node_name[v] < s->string_count ? s->node_name[v] : s->string_count]
-                             : &by_type[t];
+    uint32_t *slot =
+        by_name ? &by_str[s->node_name[v] < s->string_count ? s->node_name[v] : s->string_count]
+                : &by_type[t];
     if (*slot == UINT32_MAX) {
       if (count == cap) {
         cap *= 2;
@@ -69,7 +74,10 @@ fail:
   if (labels)
     for (uint32_t i = 0; i < count; i++)
       if (names && names[i] == HEAP_NO_NODE) free((void *)labels[i]);
-  free(by_str); free(cls); free(names); free(labels);
+  free(by_str);
+  free(cls);
+  free(names);
+  free(labels);
   return -1;
 }
 
@@ -101,8 +109,16 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
   uint32_t *seen = calloc((size_t)nc + 1, 4);
   size_t cap = 1024, top = 0;
   uint32_t *stack = malloc(cap * 4);
-  if (!rows || !seen || !stack) { free(rows); free(seen); free(stack); return -1; }
-  for (uint32_t c = 0; c < nc; c++) { rows[c].cls = c; rows[c].min_distance = HEAP_UNREACHABLE; }
+  if (!rows || !seen || !stack) {
+    free(rows);
+    free(seen);
+    free(stack);
+    return -1;
+  }
+  for (uint32_t c = 0; c < nc; c++) {
+    rows[c].cls = c;
+    rows[c].min_distance = HEAP_UNREACHABLE;
+  }
   for (uint32_t v = 0; v < n; v++) {
     if (!s->self_size[v]) continue;
     struct heap_class_row *r = &rows[s->class_of[v]];
@@ -130,13 +146,20 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
     }
     size_t need = top + 1 + (s->dom_first[v + 1] - s->dom_first[v]);
     if (need > cap) {
-      while (cap < need) cap *= 2;
+      while (cap < need)
+        cap *= 2;
       uint32_t *ns = realloc(stack, cap * 4);
-      if (!ns) { free(rows); free(seen); free(stack); return -1; }
+      if (!ns) {
+        free(rows);
+        free(seen);
+        free(stack);
+        return -1;
+      }
       stack = ns;
     }
     stack[top++] = v | EXIT_BIT | mark;
-    for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++) stack[top++] = s->dom_child[k];
+    for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++)
+      stack[top++] = s->dom_child[k];
   }
   free(seen);
   free(stack);
