@@ -1,7 +1,9 @@
 -- A leak hunt through memdbg.nvim.leaks: three snapshots around
 -- $MEMDBG_ACTION, then the analysis in a child process. Reports the steps seen,
 -- the progress calls and the leak groups. With MEMDBG_CANCEL_STEP=analyse it
--- cancels as the analysis starts and reports whether the snapshots are gone.
+-- cancels once the analysis job runs and reports whether the job stopped and
+-- the snapshots are gone; MEMDBG_SLOW_ANALYSER=1 makes that job a `sleep 60`
+-- so the cancel cannot race a quick analysis.
 local B = dofile((os.getenv("MEMDBG_ROOT") or ".") .. "/spec/nvim/boot.lua")
 B.run(function()
   local mn = require("memdbg.nvim")
@@ -26,10 +28,11 @@ B.run(function()
             B.finish({ steps = steps, cancelled = cancelled, dirGone = vim.fn.isdirectory(dir) == 0, dir = dir,
               job = job, jobWait = waited, status = handle.status })
           end)
-        end, 30)
+        end, 300)
       end
     end,
     onProgress = function() progress = progress + 1 end,
+    analyser = B.env("MEMDBG_SLOW_ANALYSER") == "1" and { "sh", "-c", "sleep 60", "sh" } or nil,
     onAnalyseProgress = function(pct, total) analysed[#analysed + 1] = pct .. "/" .. total end,
   }, function(report, err, code)
     if cancel_step then return end
