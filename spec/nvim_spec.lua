@@ -103,6 +103,11 @@ describe("the Neovim driver", function()
       assert.truthy(r.jit:match("^LuaJIT"))
       assert.truthy(r.json == "cjson" or r.json == "vim.json", r.json) -- cjson when lua-cjson for 5.1 is installed
       assert.is_true(r.returnedAt < 0.01, "usage() took " .. r.returnedAt .. " s to return")
+      -- without an endpoint: g:memdbg_endpoint
+      r, status, log = nvim("usage", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_VIA_G = "1" })
+      assert.equal(0, status, log)
+      assert.is_nil(r.error)
+      assert.is_true(r.usage.usedSize > 0)
     end)
 
     it("runs on Neovim's vim.json when lua-cjson is not there", function()

@@ -252,6 +252,8 @@ end
 -- Starts a task: connect, then body(session, task) in a coroutine whose waits
 -- yield to the loop. Returns the handle at once.
 local function start(name, opts, callback, body, after)
+  -- read here: the coroutine runs in libuv callbacks, where vim.g is off limits
+  local endpoint = opts.endpoint or vim.g.memdbg_endpoint or M.DEFAULT_ENDPOINT
   local task = setmetatable({ name = name, opts = opts, callback = callback, after = after,
     status = "running",
     -- resumes: slices run; busy, maxSlice: seconds spent inside them (the
@@ -262,12 +264,14 @@ local function start(name, opts, callback, body, after)
   task.co = coroutine.create(function()
     local memdbg, lerr = load_memdbg()
     if not memdbg then return nil, lerr, "ENOMODULE" end
-    local session, err, code = memdbg.connect {
-      endpoint = opts.endpoint or vim.g.memdbg_endpoint or M.DEFAULT_ENDPOINT,
+    -- connect raises on a malformed endpoint: a message, not a traceback
+    local okc, session, err, code = pcall(memdbg.connect, {
+      endpoint = endpoint,
       target = opts.target,
       timeout = opts.connectTimeout or 5,
       allowRemote = opts.allowRemote,
-    }
+    })
+    if not okc then return nil, tostring(session), "EINVAL" end
     if not session then return nil, err, code end
     task.session = session
     -- connect's timeout is also the default command timeout: GC and actions may take longer

@@ -4,7 +4,12 @@ B.run(function()
   local mn = require("memdbg.nvim")
   local t0 = B.now()
   local returned
-  local handle = mn.usage({ endpoint = B.endpoint }, function(usage, err, code)
+  -- MEMDBG_VIA_G=1: the endpoint comes from g:memdbg_endpoint
+  local opts = { endpoint = B.endpoint }
+  if B.env("MEMDBG_VIA_G") == "1" then
+    vim.g.memdbg_endpoint, opts = B.endpoint, {}
+  end
+  local handle = mn.usage(opts, function(usage, err, code)
     if not usage then return B.fail(err, { code = code }) end
     B.finish({ usage = usage, returnedAt = returned, seconds = B.now() - t0,
       jit = jit and jit.version, json = require("memdbg.json").encode == (vim.json and vim.json.encode) and "vim.json" or "cjson" })
