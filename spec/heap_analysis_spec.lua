@@ -156,6 +156,31 @@ describe("heap analysis", function()
     end)
   end)
 
+  -- DevTools' distance filter: global(3) -ctx-> "system / NativeContext"(5, hidden) -sloppy_function_map-> M(7)
+  -- is not followed, so M is reached by global -a-> A(9) -b-> B(11) -m-> M at distance 4, not 3.
+  -- global -descriptors-> "(map descriptors)"(13, array) -[1]-> K1(15), -[4]-> K4(17), -[5]-> K5(19):
+  -- index 4 (4 % 3 == 1, a descriptor link) is skipped, so K4 comes by global -c-> C(21) -e-> E(23) -k-> K4: 4.
+  it("skip the edges DevTools' distance filter skips", function()
+    local snap = load {
+      nodes = { { "synthetic", "", 1, 0 }, { "object", "global", 3, 1 }, { "hidden", "system / NativeContext", 5, 1 },
+        { "object", "M", 7, 1 }, { "object", "A", 9, 1 }, { "object", "B", 11, 1 },
+        { "array", "(map descriptors)", 13, 1 }, { "object", "K1", 15, 1 }, { "object", "K4", 17, 1 },
+        { "object", "K5", 19, 1 }, { "object", "C", 21, 1 }, { "object", "E", 23, 1 } },
+      edges = { { 1, 2, "shortcut", "global" },
+        { 2, 3, "property", "ctx" }, { 2, 5, "property", "a" }, { 2, 7, "internal", "descriptors" },
+        { 2, 11, "property", "c" },
+        { 3, 4, "internal", "sloppy_function_map" }, { 5, 6, "property", "b" }, { 6, 4, "property", "m" },
+        { 7, 8, "element", 1 }, { 7, 9, "element", 4 }, { 7, 10, "element", 5 },
+        { 11, 12, "property", "e" }, { 12, 9, "property", "k" } },
+    }
+    assert.are.same({ 2, 4, 3, 4, 3 }, { snap:node(5).distance, snap:node(7).distance, snap:node(15).distance,
+      snap:node(17).distance, snap:node(19).distance })
+    local p = snap:retainerPath(7)
+    assert.are.same({ "a", "b", "m" }, { p[2].edge, p[3].edge, p[4].edge })
+    assert.are.same({ "c", "e", "k" }, { snap:retainerPath(17)[2].edge, snap:retainerPath(17)[3].edge,
+      snap:retainerPath(17)[4].edge })
+  end)
+
   describe("retainer paths", function()
     it("read from a GC root to the node, with edge names and types (G1)", function()
       local snap = load(G1)

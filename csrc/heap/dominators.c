@@ -217,6 +217,7 @@ int heap_compute_distances(struct heap_snapshot *s) {
   }
   for (uint32_t i = 0; i < n; i++)
     d[i] = HEAP_UNREACHABLE;
+  heap_find_filter_strings(s);
   uint32_t qh = 0, qt = 0, root = s->root;
   d[root] = 0;
   for (int phase = 0; phase < 2; phase++) {
@@ -233,7 +234,7 @@ int heap_compute_distances(struct heap_snapshot *s) {
       uint32_t dv = d[v] + 1;
       for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1]; e < end; e++) {
         uint32_t to = s->edge_to[e];
-        if (d[to] != HEAP_UNREACHABLE || s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+        if (d[to] != HEAP_UNREACHABLE || !heap_bfs_follows(s, v, e)) continue;
         d[to] = dv;
         q[qt++] = to;
       }

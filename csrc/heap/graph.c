@@ -91,6 +91,20 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
   return HEAP_OK;
 }
 
+void heap_find_filter_strings(struct heap_snapshot *s) {
+  s->str_native_context = s->str_sloppy_function_map = s->str_map_descriptors = HEAP_NO_NODE;
+  if (s->format != HEAP_FORMAT_V8) return;
+  for (uint32_t i = 0; i < s->string_count; i++) {
+    const char *str = heap_str(s, i);
+    if (str[0] == 's' && !strcmp(str, "system / NativeContext"))
+      s->str_native_context = i;
+    else if (str[0] == 's' && !strcmp(str, "sloppy_function_map"))
+      s->str_sloppy_function_map = i;
+    else if (str[0] == '(' && !strcmp(str, "(map descriptors)"))
+      s->str_map_descriptors = i;
+  }
+}
+
 void heap_drop_retainers(struct heap_snapshot *s) {
   free(s->ret_first);
   free(s->ret_from);
@@ -220,7 +234,7 @@ int heap_build_parent_edges(struct heap_snapshot *s) {
     for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
       uint32_t to = s->edge_to[e];
       if (pe[to] != UINT32_MAX || to == s->root) continue;
-      if (s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+      if (!heap_bfs_follows(s, from, e)) continue;
       uint32_t dt = d[to];
       if (dt == df + 1 || (from == s->root && dt == HEAP_SYSTEM_DISTANCE + 1)) pe[to] = e;
     }

@@ -125,7 +125,9 @@ struct heap_snapshot {
   uint32_t *ret_from;    /* retaining node ordinals grouped by target, | RET_* flags */
   uint8_t *nonessential; /* bitset over edges: ignored by dominators (DevTools' rules) */
   uint32_t *parent_edge; /* shortest-path parent edge per node (built lazily) */
-  uint32_t *idom;        /* immediate dominator ordinal (root's is root) */
+  /* strings DevTools' distance filter looks for (HEAP_NO_NODE if absent) */
+  uint32_t str_native_context, str_sloppy_function_map, str_map_descriptors;
+  uint32_t *idom; /* immediate dominator ordinal (root's is root) */
   uint64_t *retained;
   uint32_t *distance;
   uint32_t *by_id;    /* ordinals sorted by id (built lazily) */
@@ -166,6 +168,24 @@ int heap_build_id_index(struct heap_snapshot *s);
 uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id); /* ordinal or HEAP_NO_NODE */
 int heap_build_dom_tree(struct heap_snapshot *s);
 int heap_build_parent_edges(struct heap_snapshot *s);
+/* Whether the distance BFS may follow edge e out of node v: not weak, and
+ * not one DevTools' filter skips (a NativeContext's sloppy_function_map;
+ * the descriptor links of "(map descriptors)" arrays, which maps share). */
+static inline int heap_bfs_follows(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
+  uint8_t ek = s->edge_kind[s->edge_type[e]];
+  if (ek == ET_WEAK) return 0;
+  uint8_t nk = s->node_kind[s->node_type[v]];
+  if (nk == HT_HIDDEN && s->node_name[v] == s->str_native_context && ek != ET_ELEMENT &&
+      ek != ET_HIDDEN)
+    return s->edge_name[e] != s->str_sloppy_function_map;
+  if (nk == HT_ARRAY && s->node_name[v] == s->str_map_descriptors &&
+      (ek == ET_ELEMENT || ek == ET_HIDDEN)) {
+    uint32_t i = s->edge_name[e];
+    return i < 2 || i % 3 != 1;
+  }
+  return 1;
+}
+void heap_find_filter_strings(struct heap_snapshot *s);
 void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n);
 void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32_t *key);
 static inline int heap_edge_nonessential(const struct heap_snapshot *s, uint32_t e) {
