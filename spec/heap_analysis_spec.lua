@@ -90,7 +90,27 @@ describe("heap analysis", function()
     -- WeakMap: root -wm-> M(3):8 -table-> T(5):16;  T ~weak~> K, T ~weak~> V;
     --   root -key-> K(7):4;  T -"part of key ... (table @5)"-> V(9):64;  K -same name-> V
     -- The table's copy of the key->value edge is ignored, so V <- K and K retains 68; M retains 24.
-    it("keep WeakMap values with their keys, not the table", function()
+    it("keep WeakMap values with their keys, not the table (names with V8's '<n> / ' prefix too)", function()
+      for _, prefix in ipairs { "", "1 / ", "12 / " } do
+        local ephemeron = prefix .. "part of key (K @7) -> value (V @9) pair in WeakMap (table @5)"
+        local snap = load {
+          nodes = { { "synthetic", "", 1, 0 }, { "object", "WeakMap", 3, 8 }, { "array", "", 5, 16 },
+            { "object", "K", 7, 4 }, { "object", "V", 9, 64 } },
+          edges = { { 1, 2, "property", "wm" }, { 1, 4, "property", "key" }, { 2, 3, "internal", "table" },
+            { 3, 4, "weak", 1 }, { 3, 5, "weak", 2 }, { 3, 5, "internal", ephemeron },
+            { 4, 5, "internal", ephemeron } },
+        }
+        assert.are.equal(7, snap:node(9).dominatorId, prefix)
+      end
+      -- a name that only looks like one (another table's id) keeps the table's edge
+      local other = "1 / part of key (K @7) -> value (V @9) pair in WeakMap (table @99)"
+      local snap0 = load {
+        nodes = { { "synthetic", "", 1, 0 }, { "object", "WeakMap", 3, 8 }, { "array", "", 5, 16 },
+          { "object", "K", 7, 4 }, { "object", "V", 9, 64 } },
+        edges = { { 1, 2, "property", "wm" }, { 1, 4, "property", "key" }, { 2, 3, "internal", "table" },
+          { 3, 5, "internal", other }, { 4, 5, "internal", other } },
+      }
+      assert.are.equal(1, snap0:node(9).dominatorId)
       local ephemeron = "part of key (K @7) -> value (V @9) pair in WeakMap (table @5)"
       local snap = load {
         nodes = { { "synthetic", "", 1, 0 }, { "object", "WeakMap", 3, 8 }, { "array", "", 5, 16 },
@@ -103,6 +123,22 @@ describe("heap analysis", function()
       assert.are.equal(7, snap:node(9).dominatorId)
       assert.are.equal(68, snap:node(7).retainedSize)
       assert.are.equal(24, snap:node(3).retainedSize)
+    end)
+
+    -- DevTools' page-owned rule: root ==shortcut==> global(3):1 -x-> O(5):100, and
+    -- root -element-> "(GC roots)"(7) -element-> S(9):1 -s-> O. What the root's shortcut edges reach is
+    -- page-owned (global, O); S -> O goes from outside into it and does not count, so O <- global
+    -- (global retains 101) instead of O <- root.
+    it("ignore edges from non-page-owned into page-owned objects", function()
+      local snap = load {
+        nodes = { { "synthetic", "", 1, 0 }, { "object", "global", 3, 1 }, { "object", "O", 5, 100 },
+          { "synthetic", "(GC roots)", 7, 0 }, { "object", "S", 9, 1 } },
+        edges = { { 1, 2, "shortcut", "global" }, { 1, 4, "element", 1 }, { 2, 3, "property", "x" },
+          { 4, 5, "element", 1 }, { 5, 3, "property", "s" } },
+      }
+      assert.are.equal(3, snap:node(5).dominatorId)
+      assert.are.equal(101, snap:node(3).retainedSize)
+      assert.are.equal(1, snap:node(9).retainedSize)
     end)
 
     -- A node reached only through weak edges, with a strong child: root ~weak~> H(3):9 -k-> J(5):1

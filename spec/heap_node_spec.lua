@@ -21,6 +21,15 @@ describe_node("heap engine on Node.js snapshots", function()
       const v8 = require('v8');
       class LeakyThing { constructor(i) { this.i = i; this.payload = 'p' + i; } }
       globalThis.keep = new Map([['caf\u00e9 \u{1F600}', { weak: new WeakMap() }]]);
+      class WMKey {}
+      class WMValue { constructor() { this.payload = new Array(16).fill(1); } }
+      globalThis.wmKeys = [];
+      globalThis.wm = new WeakMap();
+      for (let i = 0; i < 50; i++) {
+        const k = new WMKey();
+        globalThis.wmKeys.push(k);
+        globalThis.wm.set(k, new WMValue());
+      }
       v8.writeHeapSnapshot('plain.heapsnapshot');
       v8.writeHeapSnapshot('before.heapsnapshot');
       globalThis.things = [];
@@ -82,6 +91,26 @@ describe_node("heap engine on Node.js snapshots", function()
       checked = checked + 1
     end
     assert.are.equal(snap.nodeCount, checked)
+    snap:close()
+  end)
+
+  it("hangs WeakMap values from their keys, not the table (V8's '<n> / part of key' edges)", function()
+    local ref = fx.read_v8(plain)
+    local snap = assert(heap.load(plain))
+    local checked = 0
+    for _, n in ipairs(ref.nodes) do
+      for _, e in ipairs(n.edges) do
+        local key, value
+        if type(e.name) == "string" then
+          key, value = e.name:match("^%d+ / part of key %(WMKey @(%d+)%) %-> value %(WMValue @(%d+)%)")
+        end
+        if key and n.name == "WMKey" then
+          assert.are.equal(tonumber(key), snap:node(tonumber(value)).dominatorId)
+          checked = checked + 1
+        end
+      end
+    end
+    assert.are.equal(50, checked)
     snap:close()
   end)
 

@@ -1,10 +1,11 @@
 /* Dominator tree (Lengauer-Tarjan, iterative, path compression), retained
  * sizes and distances from the root, with DevTools' rules:
  * - only essential edges count (see heap_build_graph: not weak, not a self
- *   edge, not a shortcut from a non-root node, not a WeakMap table->value);
- * - nodes the root cannot reach but that have no essential retainer at all
- *   (reached only through weak edges) are treated as children of the root
- *   and their subgraphs explored from there;
+ *   edge, not a shortcut from a non-root node, not a WeakMap table->value,
+ *   not from a non-page-owned object into a page-owned one);
+ * - nodes the root cannot reach whose retainers are all weak or shortcut
+ *   edges are treated as children of the root and their subgraphs explored
+ *   from there;
  * - whatever is still unreached (cycles that only retain each other) hangs
  *   directly from the root.
  * All arrays are indexed by DFS preorder number to keep them dense; no
@@ -72,10 +73,12 @@ static uint32_t dfs(const struct heap_snapshot *s, struct lt *t, uint32_t start,
   return count;
 }
 
-static int has_essential_retainer(const struct heap_snapshot *s, uint32_t v) {
+/* DevTools' test for the nodes it explores from the root when the root
+ * cannot reach them: every retainer is a weak or shortcut edge. */
+static int has_only_weak_retainers(const struct heap_snapshot *s, uint32_t v) {
   for (uint32_t k = s->ret_first[v]; k < s->ret_first[v + 1]; k++)
-    if (!(s->ret_from[k] & RET_NONESSENTIAL)) return 1;
-  return 0;
+    if (!(s->ret_from[k] & RET_WEAK)) return 0;
+  return 1;
 }
 
 /* eval() of LT with iterative path compression. */
@@ -126,7 +129,7 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   t.anc[0] = NONE;
   count = dfs(s, &t, s->root, 1);
   for (uint32_t v = 0; v < n; v++) {
-    if (t.pre[v] != NONE || has_essential_retainer(s, v)) continue;
+    if (t.pre[v] != NONE || !has_only_weak_retainers(s, v)) continue;
     t.pre[v] = count;
     t.vertex[count] = v;
     t.anc[count] = 0; /* a virtual edge from the root */

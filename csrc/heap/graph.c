@@ -35,16 +35,69 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
 }
 
 /* V8 links a WeakMap's table to each value with an internal edge named
- * "part of key (K @k) -> value (V @v) pair in WeakMap (table @t)"; the same
- * edge also leaves the key. DevTools ignores the table's copy (the value
- * lives as long as the key), so do we. */
+ * "<n> / part of key (K @k) -> value (V @v) pair in WeakMap (table @t)"
+ * (older V8: without the "<n> / " auto-index); the same edge also leaves the
+ * key. DevTools ignores the table's copy (the value lives as long as the
+ * key), so do we. */
 static int is_weakmap_table_edge(const struct heap_snapshot *s, uint32_t from, uint32_t name) {
   const char *str = heap_str(s, name);
-  if (str[0] != 'p' || strncmp(str, "part of key", 11) != 0) return 0;
-  const char *at = strstr(str, "(table @");
-  if (!at) return 0;
-  unsigned long id = strtoul(at + 8, NULL, 10);
-  return id == s->node_id[from];
+  const char *p = str;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (p > str) {
+    if (strncmp(p, " / ", 3) != 0) return 0;
+    p += 3;
+  }
+  if (strncmp(p, "part of key (", 13) != 0) return 0;
+  size_t len = strlen(p);
+  if (len < 2 || p[len - 1] != ')') return 0;
+  const char *at = p + len - 1; /* back to the "(table @" that closes the name */
+  while (at > p && at[-1] >= '0' && at[-1] <= '9')
+    at--;
+  if (at - p < 8 || strncmp(at - 8, "(table @", 8) != 0) return 0;
+  return strtoul(at, NULL, 10) == s->node_id[from];
+}
+
+/* DevTools' "page-owned" objects: what the root's shortcut edges (the
+ * global objects: Window, Node's global) and "(Document DOM trees)" reach
+ * through non-weak edges. An edge from an object outside that set into it
+ * does not count for dominators, so internals that also point into the
+ * page's graph do not take over its objects. Returns a bitset or NULL. */
+static uint8_t *page_owned(const struct heap_snapshot *s) {
+  uint32_t n = s->node_count, root = s->root;
+  uint8_t *page = calloc((size_t)n / 8 + 1, 1);
+  uint32_t *stack = malloc((size_t)n * 4 + 4);
+  if (!page || !stack) {
+    free(page);
+    free(stack);
+    return NULL;
+  }
+  uint32_t top = 0;
+#define PAGE(v) ((page[(v) >> 3] >> ((v)&7)) & 1)
+#define MARK(v) (page[(v) >> 3] |= (uint8_t)(1u << ((v)&7)))
+  for (uint32_t e = s->first_edge[root]; e < s->first_edge[root + 1]; e++) {
+    uint32_t to = s->edge_to[e];
+    uint8_t k = s->edge_kind[s->edge_type[e]];
+    int dom_trees = k == ET_ELEMENT && s->node_kind[s->node_type[to]] == HT_SYNTHETIC &&
+                    !strcmp(heap_str(s, s->node_name[to]), "(Document DOM trees)");
+    if ((k == ET_SHORTCUT || dom_trees) && !PAGE(to)) {
+      MARK(to);
+      stack[top++] = to;
+    }
+  }
+  while (top > 0) {
+    uint32_t v = stack[--top];
+    for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
+      uint32_t to = s->edge_to[e];
+      if (PAGE(to) || s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+      MARK(to);
+      stack[top++] = to;
+    }
+  }
+#undef PAGE
+#undef MARK
+  free(stack);
+  return page;
 }
 
 int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
@@ -67,6 +120,11 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     s->ret_first[i + 1] += s->ret_first[i];
   uint32_t *fill = s->ret_first; /* advance ret_first[t] while filling, then shift back */
   int check_names = s->format == HEAP_FORMAT_V8;
+  uint8_t *page = page_owned(s);
+  if (!page) {
+    snprintf(err, errlen, "out of memory marking page-owned objects");
+    return HEAP_ENOMEM;
+  }
   for (uint32_t from = 0; from < n; from++) {
     for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
       uint32_t to = s->edge_to[e];
@@ -75,17 +133,25 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
       if (check_names && k != ET_ELEMENT && k != ET_HIDDEN && s->edge_name[e] >= s->string_count) {
         snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
                  (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
+        free(page);
         return HEAP_EFORMAT;
       }
+      int to_page = (page[to >> 3] >> (to & 7)) & 1,
+          from_page = (page[from >> 3] >> (from & 7)) & 1;
       if (k == ET_WEAK)
         flags = RET_WEAK | RET_NONESSENTIAL;
-      else if (to == from || (k == ET_SHORTCUT && from != s->root) ||
-               (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
-        flags = RET_NONESSENTIAL;
+      else if (k == ET_SHORTCUT && from != s->root)
+        flags = RET_WEAK | RET_NONESSENTIAL;
+      else if (k == ET_SHORTCUT)
+        flags = RET_WEAK; /* counts for dominators, but is "weak" for the orphan test */
+      if (to == from || (from != s->root && to_page && !from_page) ||
+          (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
+        flags |= RET_NONESSENTIAL;
       if (flags & RET_NONESSENTIAL) s->nonessential[e >> 3] |= (uint8_t)(1u << (e & 7));
       s->ret_from[fill[to]++] = from | flags;
     }
   }
+  free(page);
   memmove(s->ret_first + 1, s->ret_first, (size_t)n * sizeof *s->ret_first);
   s->ret_first[0] = 0;
   return HEAP_OK;

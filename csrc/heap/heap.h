@@ -29,8 +29,8 @@
 #define HEAP_UNREACHABLE UINT32_MAX     /* distance of nodes the BFS never reached */
 #define HEAP_SYSTEM_DISTANCE 100000000u /* DevTools adds this for system-only nodes */
 #define HEAP_MAX_NODES (1u << 30)       /* retainer entries keep two flag bits above the ordinal */
-#define RET_NONESSENTIAL (1u << 31)
-#define RET_WEAK (1u << 30)
+#define RET_NONESSENTIAL (1u << 31)     /* the dominators ignore this retainer */
+#define RET_WEAK (1u << 30) /* a weak or shortcut edge: DevTools' "only weak retainers" test */
 #define RET_NODE(r) ((r) & (RET_WEAK - 1))
 
 /* Error codes, as strings on the Lua side. */

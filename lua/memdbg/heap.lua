@@ -29,9 +29,12 @@
 -- expected there. Argument mistakes raise errors.
 --
 -- Semantics follow Chrome DevTools: dominators ignore weak edges, self edges, shortcut edges not from the
--- root and WeakMap table->value edges; distances are BFS from the root skipping weak edges (system-only
--- nodes get 100000000 added, unreachable nodes have no distance); the summary groups by constructor name
--- for objects ("(string)", "(array)", "(closure)", "(system)", ... otherwise) and skips nodes of self size 0.
+-- root, WeakMap table->value edges ("<n> / part of key ... (table @t)") and edges from objects outside
+-- the page-owned set (what the root's shortcut edges, e.g. Node's global, reach) into it; nodes the root
+-- cannot reach hang from it. Distances are BFS from the root skipping weak edges and DevTools' filtered
+-- links (a NativeContext's sloppy_function_map, "(map descriptors)" descriptor slots); system-only nodes
+-- get 100000000 added, unreachable nodes have no distance. The summary groups by constructor name for
+-- objects ("(string)", "(array)", "(closure)", "(system)", ... otherwise) and skips nodes of self size 0.
 -- For JSC snapshots the root is the node with id 0 ("<root>") and nodes are grouped by JSC class name.
 local core = require "memdbg._heap"
 

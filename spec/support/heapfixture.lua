@@ -188,25 +188,53 @@ function fx.class_name(n)
 end
 
 --- DevTools' own dominator algorithm (postorder + Cooper-Harvey-Kennedy,
---- with its orphan handling), on a read_v8 graph: returns retained sizes by
---- node id. Independent of the engine's Lengauer-Tarjan.
+--- with its page-owned flags, essential-edge test and orphan handling), on a
+--- read_v8 graph: returns retained sizes by node id. Independent of the
+--- engine's Lengauer-Tarjan.
 function fx.devtools_retained(g)
   local nodes = g.nodes
   local n = #nodes
+  -- page-owned: what the root's shortcut edges and "(Document DOM trees)" reach without weak edges
+  local page, todo = {}, {}
+  for _, e in ipairs(nodes[1].edges) do
+    local t = nodes[e.to]
+    if (e.type == "shortcut" or (e.type == "element" and t.type == "synthetic" and t.name == "(Document DOM trees)"))
+      and not page[e.to] then
+      page[e.to] = true
+      todo[#todo + 1] = e.to
+    end
+  end
+  while #todo > 0 do
+    local v = table.remove(todo)
+    for _, e in ipairs(nodes[v].edges) do
+      if not page[e.to] and e.type ~= "weak" then
+        page[e.to] = true
+        todo[#todo + 1] = e.to
+      end
+    end
+  end
   local function essential(from, e)
-    if e.type == "weak" or e.to == from then return false end
-    if e.type == "shortcut" and from ~= 1 then return false end
-    if e.type == "internal" and type(e.name) == "string" and e.name:sub(1, 11) == "part of key" then
-      local t = e.name:match("%(table @(%d+)%)$")
+    if e.type == "internal" and type(e.name) == "string" then
+      local t = e.name:match("^%d+ / part of key %(.* @%d+%) %-> value %(.* @%d+%) pair in WeakMap %(table @(%d+)%)$")
+        or e.name:match("^part of key %(.* @%d+%) %-> value %(.* @%d+%) pair in WeakMap %(table @(%d+)%)$")
       if t and tonumber(t) == nodes[from].id then return false end
+    end
+    if e.type == "weak" or e.to == from then return false end
+    if from ~= 1 then
+      if e.type == "shortcut" then return false end
+      if page[e.to] and not page[from] then return false end
     end
     return true
   end
-  local preds = {}
-  for i = 1, n do preds[i] = {} end
+  local preds, weak_only = {}, {}
+  for i = 1, n do
+    preds[i] = {}
+    weak_only[i] = true
+  end
   for i = 1, n do
     for _, e in ipairs(nodes[i].edges) do
       if essential(i, e) then table.insert(preds[e.to], i) end
+      if e.type ~= "weak" and e.type ~= "shortcut" then weak_only[e.to] = false end
     end
   end
   local visited, po = {}, {}
@@ -234,7 +262,7 @@ function fx.devtools_retained(g)
   if #po ~= n then
     po[#po] = nil -- the root goes last again
     for i = 1, n do
-      if not visited[i] and #preds[i] == 0 then dfs(i) end
+      if not visited[i] and weak_only[i] then dfs(i) end
     end
     for i = 1, n do
       if not visited[i] then po[#po + 1] = i end
