@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- memdbg user commands: a thin layer over require("memdbg.nvim").
 --   :MemdbgUsage            heap usage
 --   :MemdbgSnapshot [FILE]  a heap snapshot (default ./heap-<time>.heapsnapshot)

@@ -217,7 +217,8 @@ describe("the Neovim driver", function()
       assert.is_true(r.ticks.uv > r.seconds * 100 * 0.3, r.ticks.uv .. " ticks in " .. r.seconds .. " s")
       io.stderr:write(string.format("\n[nvim] %.1f MB snapshot in %.2f s, %d progress calls; largest gap between "
         .. "10 ms ticks: libuv timer %.0f ms, Vim timer %.0f ms (less run-queue wait: %.0f / %.0f ms); "
-        .. "driver: %d slices, longest %.1f ms (wall time, run-queue wait included); close handshake %.1f ms\n", r.info.bytes / 1048576, r.seconds, r.progress.calls,
+        .. "driver: %d slices, longest %.1f ms (wall time, run-queue wait included); close handshake %.1f ms\n",
+        r.info.bytes / 1048576, r.seconds, r.progress.calls,
         r.maxGapMs.uv, r.maxGapMs.vim, r.maxOwnGapMs.uv, r.maxOwnGapMs.vim, r.driver.resumes,
         r.driver.maxSlice * 1000, (r.driver.close or 0) * 1000))
       -- The editor's own share of each gap (the gap less the time the thread

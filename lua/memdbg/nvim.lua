@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- memdbg.nvim: memdbg inside Neovim, without ever blocking the editor.
 --
 --   local mn = require("memdbg.nvim")
@@ -33,6 +34,7 @@
 local M = {}
 
 local uv = vim.uv or vim.loop
+local unpack = table.unpack or unpack -- luacheck: ignore 113
 
 M.SLICE = 0.05 -- longest sleep between two service passes while waiting (s)
 M.DEFAULT_ENDPOINT = "http://127.0.0.1:9229"

@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- Loaded by every driver script the spec runs inside headless Neovim:
 --   MEMDBG_ROOT=... MEMDBG_ENDPOINT=... MEMDBG_OUT=result.json \
 --     nvim --headless -u NONE -i NONE -n -c "luafile spec/nvim/<script>.lua"

@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- The user commands end to end: source plugin/memdbg.lua as a user's config
 -- would load it, run :MemdbgUsage, :MemdbgSnapshot FILE and :MemdbgLeaks
 -- ACTION one after the other against g:memdbg_endpoint, and report what each

@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- Several operations at once in one Neovim, each on its own session (so its
 -- own fd and poll handle): two heap usages, a snapshot, and an endpoint that
 -- refuses, which must fail alone. Reports each result and the handles left.

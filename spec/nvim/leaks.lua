@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- A leak hunt through memdbg.nvim.leaks: three snapshots around
 -- $MEMDBG_ACTION, then the analysis in a child process. Reports the steps seen,
 -- the progress calls and the leak groups. With MEMDBG_CANCEL_STEP=analyse it

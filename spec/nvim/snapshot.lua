@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- A heap snapshot through memdbg.nvim.snapshot while a 10 ms timer runs in
 -- the same Neovim: reports the progress calls, the bytes, and the largest gap
 -- between timer ticks while the snapshot was in flight (both a libuv timer and

@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- :MemdbgUsage's engine: memdbg.nvim.usage against $MEMDBG_ENDPOINT.
 local B = dofile((os.getenv("MEMDBG_ROOT") or ".") .. "/spec/nvim/boot.lua")
 B.run(function()
@@ -12,7 +13,8 @@ B.run(function()
   local handle = mn.usage(opts, function(usage, err, code)
     if not usage then return B.fail(err, { code = code }) end
     B.finish({ usage = usage, returnedAt = returned, seconds = B.now() - t0,
-      jit = jit and jit.version, json = require("memdbg.json").encode == (vim.json and vim.json.encode) and "vim.json" or "cjson" })
+      jit = jit and jit.version,
+      json = require("memdbg.json").encode == (vim.json and vim.json.encode) and "vim.json" or "cjson" })
   end)
   returned = B.now() - t0
   assert(type(handle) == "table" and type(handle.cancel) == "function", "usage returns a handle")
