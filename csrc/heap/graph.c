@@ -138,12 +138,11 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
       }
       int to_page = (page[to >> 3] >> (to & 7)) & 1,
           from_page = (page[from >> 3] >> (from & 7)) & 1;
-      if (k == ET_WEAK)
-        flags = RET_WEAK | RET_NONESSENTIAL;
-      else if (k == ET_SHORTCUT && from != s->root)
+      /* a shortcut from the root counts for dominators, but is "weak" for the orphan test */
+      if (k == ET_WEAK || (k == ET_SHORTCUT && from != s->root))
         flags = RET_WEAK | RET_NONESSENTIAL;
       else if (k == ET_SHORTCUT)
-        flags = RET_WEAK; /* counts for dominators, but is "weak" for the orphan test */
+        flags = RET_WEAK;
       if (to == from || (from != s->root && to_page && !from_page) ||
           (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
         flags |= RET_NONESSENTIAL;
