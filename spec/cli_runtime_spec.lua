@@ -56,7 +56,10 @@ describe("memdbg CLI", function()
     local keys = {}
     for k in pairs(doc) do keys[#keys + 1] = k end
     table.sort(keys)
-    assert.same({ "leaks", "snapshots" }, keys)
+    assert.same({ "grown", "leaks", "snapshots" }, keys) -- grown: classes that grew after both runs
+    local names = {}
+    for _, g in ipairs(doc.grown) do names[g.class] = g.count end
+    assert.equal(400, names.LeakyListener)
     for i, g in ipairs(doc.leaks) do
       assert.is_string(g.class)
       assert.is_number(g.count)

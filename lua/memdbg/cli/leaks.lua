@@ -9,7 +9,8 @@ usage: memdbg leaks --action EXPR [--endpoint URL] [--dir DIR] [--gc-rounds N] [
 GC and baseline snapshot; evaluate EXPR in the target (awaiting a promise);
 GC and target snapshot; EXPR again; GC and final snapshot. Objects that the
 first run of EXPR left alive and the second one grew are grouped by class and
-listed by retained size, with a retainer path from a GC root. Snapshots go to
+listed by retained size, with a retainer path from a GC root; classes whose
+count grew after both runs are listed too ("grown" in --json). Snapshots go to
 DIR (default a new private temp dir, kept when leaks are found or with --keep).
 Exits 1 when it finds a leak.
 ]]
@@ -45,7 +46,8 @@ function M.run(argv)
       local found = #report.leaks > 0
       local remove = not found and not opts.keep and not opts.dir
       if opts.json then
-        common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached }
+        common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached,
+          grown = report.grown }
       else
         io.write(workflow.format(report, opts.top))
         if remove then print("(the snapshots were removed as nothing leaked; --keep keeps them)") end

@@ -16,7 +16,8 @@ local snapshot = require("memdbg.workflows.snapshot")
 local detect_leak = {}
 
 --- run(session, {action=fn|expr, traffic=fn, dir=, gcRounds=2, timeout=30,
----   onStep=fn(step, detail), onProgress=fn(done, total), analyse=true})
+---   onStep=fn(step, detail), onProgress=fn(done, total), analyse=true,
+---   classGrowth=true (also diff the snapshots per class: report.grown)})
 function detect_leak.run(session, opts)
   opts = opts or {}
   if type(opts.action) ~= "function" and type(opts.action) ~= "string" then
@@ -93,7 +94,52 @@ function detect_leak.run(session, opts)
       end
     end
   end
+  -- Classes that grew in both rounds. findLeaks groups leaked objects under
+  -- their dominator, which names the container (a listener list's head
+  -- "Object") rather than what piles up in it (LeakyListener); the per-class
+  -- diffs name that. report.grown = {{class=, count=, size=, rounds={n1, n2}}, ...}
+  if opts.classGrowth ~= false then
+    local grown = detect_leak.class_growth(heap, report.snapshots)
+    if grown and #grown > 0 then report.grown = grown end
+  end
   return report
+end
+
+--- Program classes whose object count grew from baseline to target and again
+--- (by at least half as much) from target to final, largest size growth first
+--- (at most two snapshots are loaded at a time). Returns an array or nil, msg, code.
+function detect_leak.class_growth(heap, paths, top)
+  local a, err, code = heap.load(paths[1])
+  if not a then return nil, err, code end
+  local b
+  b, err, code = heap.load(paths[2])
+  if not b then a:close() return nil, err, code end
+  local first = {}
+  for _, row in ipairs(b:diff(a)) do first[row.name] = row end
+  a:close()
+  local c
+  c, err, code = heap.load(paths[3])
+  if not c then b:close() return nil, err, code end
+  local out = common.array()
+  for _, row in ipairs(c:diff(b)) do
+    local r1 = first[row.name]
+    -- program classes only (not V8's "(compiled code)", "(system)", "system / ..."),
+    -- growing again by at least half as much (JIT warm-up and caches fade)
+    local program = not row.name:match("^%(") and not row.name:match("^system / ")
+    if program and r1 and (r1.delta or 0) > 0 and (row.delta or 0) > 0 and row.delta * 2 >= r1.delta then
+      out[#out + 1] = { class = row.name, count = r1.delta + row.delta,
+        size = (r1.sizeDelta or 0) + (row.sizeDelta or 0), rounds = common.array { r1.delta, row.delta } }
+    end
+  end
+  b:close()
+  c:close()
+  table.sort(out, function(x, y)
+    if x.size ~= y.size then return x.size > y.size end
+    return x.class < y.class
+  end)
+  top = top or 20
+  for i = #out, top + 1, -1 do out[i] = nil end
+  return out
 end
 
 --- A human report of the leak groups.
@@ -123,6 +169,14 @@ function detect_leak.format(report, top)
           end
         end
       end
+    end
+  end
+  if report.grown and #report.grown > 0 then
+    out[#out + 1] = "Classes that grew after each run of the action:\n"
+    for i, g in ipairs(report.grown) do
+      if i > (top or 10) then break end
+      out[#out + 1] = string.format("    %s: +%d objects (%d, then %d), %s%s shallow\n", tostring(g.class), g.count,
+        g.rounds[1], g.rounds[2], g.size >= 0 and "+" or "", common.bytes(g.size))
     end
   end
   if report.detached and #report.detached > 0 then
