@@ -8,11 +8,12 @@ local APP = "spec/apps/node-memory/app.js"
 local q = proc.quote
 
 -- Runs `memdbg ARGS...`; returns exit code, stdout, stderr.
-local function memdbg(...)
+-- memdbg_env("K=V", ARGS...) adds to the environment.
+local function memdbg_env(extra, ...)
   local argv = { "lua5.4", "scripts/memdbg", ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
   local errf = os.tmpname()
-  local env = "MEMDBG_BUILD=" .. q(os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. " "
+  local env = "MEMDBG_BUILD=" .. q(os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. " " .. (extra and (extra .. " ") or "")
   local p = io.popen(env .. table.concat(argv, " ") .. " 2>" .. errf)
   local out = p:read("a")
   local _, _, code = p:close()
@@ -21,6 +22,10 @@ local function memdbg(...)
   f:close()
   os.remove(errf)
   return code, out, err
+end
+
+local function memdbg(...)
+  return memdbg_env(nil, ...)
 end
 
 local function tmpdir()
@@ -81,9 +86,14 @@ describe("memdbg CLI", function()
   end)
 
   it("leaks: exit 2 when the action throws, with the exception in the message", function()
-    local code, _, err = memdbg("leaks", "--endpoint", clean.endpoint, "--action", "failingAction()")
+    local tmp = tmpdir()
+    local code, _, err = memdbg_env("TMPDIR=" .. tmp, "leaks", "--endpoint", clean.endpoint, "--action",
+      "failingAction()")
+    local left = io.popen("ls -A " .. tmp):read("a")
+    os.execute("rm -rf " .. tmp)
     assert.equal(2, code)
     assert.matches("action failed on purpose", err)
+    assert.equal("", left) -- the baseline snapshot and its temp dir are removed
   end)
 
   it("verify: exit 0 when memory is released, 1 when it is not", function()

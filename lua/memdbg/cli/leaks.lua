@@ -28,7 +28,7 @@ function M.run(argv)
     run = function(session, opts)
       local update, finish = function() end, function() end
       local step = 0
-      local report, err, code = workflow.run(session, {
+      local report, err, code, partial = workflow.run(session, {
         action = opts.action, dir = opts.dir, gcRounds = opts["gc-rounds"], timeout = opts.timeout,
         onStep = function(what, detail)
           finish()
@@ -42,7 +42,14 @@ function M.run(argv)
         onBytes = function(b) update(b) end,
       })
       finish()
-      if not report then return nil, err, code end
+      if not report then
+        -- a failed hunt leaves nothing behind in a temp dir of its own
+        if partial and partial.dir and not opts.dir and not opts.keep then
+          for _, p in ipairs(partial.snapshots or {}) do os.remove(p) end
+          os.remove(partial.dir)
+        end
+        return nil, err, code
+      end
       local found = #report.leaks > 0
       local remove = not found and not opts.keep and not opts.dir
       if opts.json then
