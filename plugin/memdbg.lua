@@ -124,10 +124,15 @@ vim.api.nvim_create_user_command("MemdbgCancel", function()
   vim.notify(string.format("memdbg: cancelled %d operation%s", n, n == 1 and "" or "s"))
 end, { desc = "memdbg: cancel the running operations" })
 
--- Quitting mid-snapshot: cancel, so no .partial file or analysis job is left behind.
+-- Quitting mid-snapshot: cancel, so no .partial file or analysis job is left
+-- behind, and give a snapshot in flight up to g:memdbg_drain_ms (3000) to
+-- finish draining: Node 20 can crash when its client vanishes mid-snapshot.
 vim.api.nvim_create_autocmd("VimLeavePre", {
   group = vim.api.nvim_create_augroup("memdbg", { clear = true }),
   callback = function()
-    if package.loaded["memdbg.nvim"] then package.loaded["memdbg.nvim"].cancel_all() end
+    local mn = package.loaded["memdbg.nvim"]
+    if not mn then return end
+    mn.cancel_all()
+    mn.wait_drained(tonumber(vim.g.memdbg_drain_ms) or 3000)
   end,
 })

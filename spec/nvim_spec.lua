@@ -235,6 +235,9 @@ describe("the Neovim driver", function()
       ok_run(app, r, status, log)
       assert.equal("ECANCELLED", r.code)
       assert.is_true(r.progress.cancelResult)
+      -- told at once, while the runtime's snapshot drained in the background
+      assert.is_true(r.drainingAtCallback)
+      assert.is_number(r.drainSeconds)
       assert.is_false(r.cancelAgain)
       assert.is_false(r.fileExists)
       assert.is_false(r.partialExists)
@@ -244,6 +247,18 @@ describe("the Neovim driver", function()
       assert.is_true(r.usageAfter.usedSize > 0)
       -- a dropped connection mid-snapshot made Node 20 segfault now and then;
       -- the driver closes with the handshake, which Node survives
+      proc.sleep(1)
+      assert.is_true(proc.alive(app), "node died after the cancel: " .. proc.output(app):sub(-500))
+    end)
+
+    it("cancels a leak hunt mid-snapshot: drains it, runs no further action, removes the snapshots", function()
+      local r, status, log = nvim("leaks", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_ACTION = "1",
+        MEMDBG_CANCEL_STEP = "snapshot" })
+      ok_run(app, r, status, log)
+      assert.is_true(r.cancelled)
+      assert.is_true(r.draining)
+      assert.same({ "gc:baseline", "snapshot:baseline" }, r.steps)
+      assert.is_true(r.dirGone, r.dir)
       proc.sleep(1)
       assert.is_true(proc.alive(app), "node died after the cancel: " .. proc.output(app):sub(-500))
     end)

@@ -43,8 +43,9 @@ local CANCEL = setmetatable({}, { __tostring = function() return "memdbg.nvim: c
 
 -- fd -> task: never two poll handles on one fd
 local polled = {}
--- the tasks still running (for cancel_all)
+-- the tasks still running (for cancel_all), and the cancelled ones draining a snapshot
 local live = setmetatable({}, { __mode = "k" })
+local draining = setmetatable({}, { __mode = "k" })
 
 -- The checkout this file lives in: <root>/lua/memdbg/nvim.lua
 local function plugin_root()
@@ -124,25 +125,65 @@ function Task:_release()
   end
 end
 
-function Task:_finish(result, err, code)
-  if self.finished then return end
-  self.finished = true
+-- Hands the outcome to the callback (once).
+function Task:_report(result, err, code)
+  if self.reported then return end
+  self.reported = true
   live[self] = nil
   self.status = err and (code == "ECANCELLED" and "cancelled" or "failed") or "done"
-  self:_release()
-  if self.cleanup then pcall(self.cleanup, self, result, err, code) end
   local cb = self.callback
   vim.schedule(function()
     if cb then cb(result, err, code) end
   end)
 end
 
+-- Reports (unless a cancel already did) and releases everything.
+function Task:_finish(result, err, code)
+  if self.finished then return end
+  self.finished = true
+  self.draining = false
+  draining[self] = nil
+  self:_report(result, err, code)
+  self:_release()
+  if self.cleanup then pcall(self.cleanup, self, result, err, code) end
+end
+
+-- Commands that make the runtime stream a heap snapshot.
+local SNAPSHOT_METHODS = {
+  ["HeapProfiler.takeHeapSnapshot"] = true,
+  ["HeapProfiler.stopTrackingHeapObjects"] = true,
+  ["Heap.snapshot"] = true, -- Bun (WebKit)
+  ["Heap.stopTracking"] = true,
+}
+
+local function snapshot_in_flight(session)
+  local pending = session and rawget(session, "_pending")
+  if not pending or not session:isOpen() then return false end
+  for _, p in pairs(pending) do
+    if SNAPSHOT_METHODS[p.method] then return true end
+  end
+  return false
+end
+
 --- handle:cancel(): stops the operation; the callback gets nil, "<what> cancelled", "ECANCELLED".
 --- Returns false when the operation had already finished.
+--- While the runtime is still streaming a snapshot, the connection is not
+--- closed at once: Node 20 segfaults now and then when its client goes away
+--- mid-snapshot. The callback is told at once; the snapshot drains in the
+--- background (nothing more is sent, its file is removed) and the session
+--- closes when the runtime's reply arrives, or after opts.drainTimeout (120 s).
+--- handle.draining is true meanwhile; handle.finished once all is released.
 function Task:cancel()
-  if self.finished then return false end
+  if self.reported or self.finished then return false end
   self.cancelled = true
   local co = self.co
+  if co and self.started and coroutine.status(co) == "suspended" and snapshot_in_flight(self.session) then
+    self.draining = true
+    draining[self] = true
+    self.drainUntil = uv.hrtime() / 1e9 + (self.opts.drainTimeout or 120)
+    self:_report(nil, self.name .. " cancelled", "ECANCELLED")
+    return true
+  end
   if co and self.started and coroutine.status(co) == "suspended" then
     -- unwind the blocking call stack: the waiter raises CANCEL when resumed
     coroutine.resume(co, CANCEL)
@@ -151,7 +192,8 @@ function Task:cancel()
   return true
 end
 
-function Task:isDone() return self.finished == true end
+--- isDone(): the callback has been (or is about to be) called.
+function Task:isDone() return self.reported == true end
 
 -- Resumes the coroutine for one slice of work.
 function Task:_resume(value)
@@ -182,7 +224,7 @@ function Task:_resume(value)
       self.session = nil
       close_session(s, self.stats)
     end
-    if self.after and a ~= nil then return self.after(self, a) end
+    if self.after and a ~= nil and not self.cancelled then return self.after(self, a) end
     return self:_finish(a, b, c)
   end
   self:_arm(a)
@@ -279,12 +321,26 @@ local function start(name, opts, callback, body, after)
     -- connect's timeout is also the default command timeout: GC and actions may take longer
     session.timeout_default = opts.commandTimeout or 60
     if task.cancelled then return nil, name .. " cancelled", "ECANCELLED" end
+    -- a cancelled task drains a snapshot in flight, and stops there
+    local function check_cancel()
+      if not task.cancelled then return end
+      if task.draining and snapshot_in_flight(session) and uv.hrtime() / 1e9 < task.drainUntil then return end
+      error(CANCEL, 0)
+    end
     session:setWaiter(function(_, _)
       if coroutine.running() ~= task.co then return false end
-      if task.cancelled then error(CANCEL, 0) end
+      check_cancel()
       local v = coroutine.yield()
-      if v == CANCEL or task.cancelled then error(CANCEL, 0) end
+      if v == CANCEL then error(CANCEL, 0) end
+      check_cancel()
       return true
+    end)
+    -- nothing new goes to the runtime once cancelled (a workflow would go on
+    -- to its next action after the drained snapshot)
+    local send = session.sendCommand
+    rawset(session, "sendCommand", function(self, cmd)
+      if task.cancelled and coroutine.running() == task.co then error(CANCEL, 0) end
+      return send(self, cmd)
     end)
     return body(session, task)
   end)
@@ -301,6 +357,21 @@ function M.cancel_all()
     if t:cancel() then n = n + 1 end
   end
   return n
+end
+
+--- wait_drained(ms): runs the event loop (vim.wait) until no cancelled
+--- snapshot is still draining, for at most ms milliseconds (for VimLeavePre:
+--- quitting mid-snapshot would otherwise drop the runtime's connection).
+--- Returns true when none is left.
+function M.wait_drained(ms)
+  local function none()
+    for t in pairs(draining) do
+      if not t.finished then return false end
+    end
+    return true
+  end
+  if none() then return true end
+  return vim.wait(ms or 3000, none, 20)
 end
 
 --- running(): the handles of the operations still running.
@@ -375,9 +446,11 @@ function M.snapshot(opts, callback)
     return info
   end)
   task.path = path
-  task.cleanup = function(_, _, _, code)
-    -- destroying the connection removes the sink's .partial; belt and braces
+  task.cleanup = function(t, _, _, code)
+    -- destroying the connection removes the sink's .partial; belt and braces.
+    -- A drained (cancelled) snapshot may have been completed and renamed.
     if code then os.remove(path .. ".partial") end
+    if t.cancelled then os.remove(path) end
   end
   return task
 end
@@ -495,8 +568,8 @@ function M.leaks(opts, callback)
   step = deliver(task, opts.onStep, true)
   analyse_progress = deliver(task, opts.onAnalyseProgress)
   task.dir = dir
-  task.cleanup = function(_, _, err)
-    if err and own_dir then remove_tree(dir) end
+  task.cleanup = function(t, _, err)
+    if (err or t.cancelled) and own_dir then remove_tree(dir) end
   end
   return task
 end

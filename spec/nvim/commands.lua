@@ -22,6 +22,7 @@ B.run(function()
     local name = "memdbg://" .. item[1]
     local timer = B.uv.new_timer()
     timer:start(20, 20, vim.schedule_wrap(function()
+      if timer:is_closing() then return end -- a tick queued before the stop
       local buf = vim.fn.bufnr(name)
       if buf == -1 then return end
       local status = vim.b[buf].memdbg_status

@@ -23,12 +23,20 @@ B.run(function()
         vim.defer_fn(function()
           local dir, job = handle.dir, handle.job
           local cancelled = handle:cancel()
-          -- the temporary directory goes on the main loop, right after
-          vim.schedule(function()
-            local waited = job and vim.fn.jobwait({ job }, 3000)[1]
-            B.finish({ steps = steps, cancelled = cancelled, dirGone = vim.fn.isdirectory(dir) == 0, dir = dir,
-              job = job, jobWait = waited, status = handle.status })
-          end)
+          local draining = handle.draining
+          -- a snapshot in flight drains first; the temporary directory goes
+          -- on the main loop once all is released
+          local wait = B.uv.new_timer()
+          wait:start(20, 20, vim.schedule_wrap(function()
+            if not handle.finished or wait:is_closing() then return end
+            wait:stop()
+            wait:close()
+            vim.schedule(function()
+              local waited = job and vim.fn.jobwait({ job }, 3000)[1]
+              B.finish({ steps = steps, cancelled = cancelled, dirGone = vim.fn.isdirectory(dir) == 0, dir = dir,
+                job = job, jobWait = waited, status = handle.status, draining = draining })
+            end)
+          end))
         end, 300)
       end
     end,

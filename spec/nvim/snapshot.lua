@@ -74,13 +74,27 @@ B.run(function()
       cancelReturned = handle.cancel and nil,
     }
     if cancel_after then
-      -- the editor and the runtime are still usable after a cancel
+      -- the editor and the runtime are still usable after a cancel, while the
+      -- cancelled snapshot drains in the background
       r.cancelAgain = handle:cancel()
+      r.drainingAtCallback = handle.draining
+      local cancelled_at = B.now()
       local delay = tonumber(B.env("MEMDBG_USAGE_DELAY", "0"))
       vim.defer_fn(function() mn.usage({ endpoint = B.endpoint }, function(usage, uerr)
         r.usageAfter = usage
         r.usageAfterErr = uerr
-        B.finish(r)
+        -- quit only once the drain is over and the session closed: leaving
+        -- earlier would drop the connection under the runtime's feet
+        local wait = B.uv.new_timer()
+        wait:start(20, 20, vim.schedule_wrap(function()
+          if not handle.finished or wait:is_closing() then return end
+          wait:stop()
+          wait:close()
+          r.drainSeconds = B.now() - cancelled_at
+          r.fileExists = vim.fn.filereadable(path) == 1
+          r.partialExists = vim.fn.filereadable(path .. ".partial") == 1
+          B.finish(r)
+        end))
       end) end, delay)
     else
       B.finish(r)
