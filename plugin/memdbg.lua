@@ -125,7 +125,7 @@ vim.api.nvim_create_user_command("MemdbgCancel", function()
 end, { desc = "memdbg: cancel the running operations" })
 
 -- Quitting mid-snapshot: cancel, so no .partial file or analysis job is left
--- behind, and give a snapshot in flight up to g:memdbg_drain_ms (3000) to
+-- behind, and give a snapshot in flight up to g:memdbg_drain_ms (10000) to
 -- finish draining: Node 20 can crash when its client vanishes mid-snapshot.
 vim.api.nvim_create_autocmd("VimLeavePre", {
   group = vim.api.nvim_create_augroup("memdbg", { clear = true }),
@@ -133,6 +133,6 @@ vim.api.nvim_create_autocmd("VimLeavePre", {
     local mn = package.loaded["memdbg.nvim"]
     if not mn then return end
     mn.cancel_all()
-    mn.wait_drained(tonumber(vim.g.memdbg_drain_ms) or 3000)
+    mn.wait_drained(tonumber(vim.g.memdbg_drain_ms) or 10000)
   end,
 })

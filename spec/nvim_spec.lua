@@ -251,6 +251,18 @@ describe("the Neovim driver", function()
       assert.is_true(proc.alive(app), "node died after the cancel: " .. proc.output(app):sub(-500))
     end)
 
+    it("quitting Neovim mid-:MemdbgSnapshot waits for the drain: no file, no .partial, node alive", function()
+      local path = os.tmpname() .. ".heapsnapshot"
+      finally(function() os.remove(path) os.remove(path .. ".partial") end)
+      local r, status, log = nvim("quit", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path })
+      ok_run(app, r, status, log)
+      assert.equal(1, r.running)
+      assert.is_false(exists(path))
+      assert.is_false(exists(path .. ".partial"))
+      proc.sleep(1)
+      assert.is_true(proc.alive(app), "node died after the quit: " .. proc.output(app):sub(-500))
+    end)
+
     it("cancels a leak hunt mid-snapshot: drains it, runs no further action, removes the snapshots", function()
       local r, status, log = nvim("leaks", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_ACTION = "1",
         MEMDBG_CANCEL_STEP = "snapshot" })
