@@ -287,6 +287,30 @@ describe("heap analysis", function()
     end)
   end)
 
+  describe("findLeaks", function()
+    local function chain(first_id, count)
+      local nodes, edges = { { "synthetic", "", 1, 0 } }, {}
+      for i = 1, count do
+        nodes[i + 1] = { "object", "Thing", first_id + 2 * i, 8 }
+        edges[i] = { 1, i + 1, "element", i }
+      end
+      return fx.file(fx.v8_text(fx.v8 { nodes = nodes, edges = edges }))
+    end
+
+    it("refuses snapshots whose node ids do not match up (not one process)", function()
+      local a, c = chain(1000, 200), chain(900000, 200)
+      local g, err, code = heap.findLeaks { baseline = a, target = c, final = c }
+      assert.is_nil(g)
+      assert.are.equal("EIDS", code)
+      assert.matches("share 1 of their node ids", err) -- the root
+      -- the same ids plus new ones are fine: 50 objects made after the baseline survive
+      local b = chain(1000, 250)
+      local groups = assert(heap.findLeaks { baseline = a, target = b, final = b })
+      assert.are.equal(1, #groups)
+      assert.are.same({ "Thing", 50, 400 }, { groups[1].class, groups[1].count, groups[1].retainedSize })
+    end)
+  end)
+
   describe("diff", function()
     -- base: Foo@3, Foo@5, Bar@7;  current: Foo@3, Foo@9, Foo@11, Baz@13 (Bar@7 and Foo@5 gone)
     it("counts new and deleted objects per class by node id", function()

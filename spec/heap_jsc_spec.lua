@@ -115,5 +115,25 @@ describe("JSC heap snapshots", function()
       assert.matches("things %(property%) → Array @%d+ → %[%d+%] %(element%) → LeakyThing", table.concat(texts, " → "))
       snap:close()
     end)
+
+    it("refuses findLeaks on Bun.generateHeapSnapshot() files: JSC renumbers objects each time", function()
+      local dir = fx.tmpdir()
+      fx.write(dir .. "/app.js", [==[
+        const fs = require('fs');
+        class LeakyThing { constructor(i) { this.i = i; } }
+        const things = [];
+        globalThis.app = { things };
+        const snap = (p) => fs.writeFileSync(p, JSON.stringify(Bun.generateHeapSnapshot()));
+        const action = () => { for (let i = 0; i < 100; i++) things.push(new LeakyThing(i)); };
+        snap(process.argv[2] + '/a.json'); action(); snap(process.argv[2] + '/b.json');
+        action(); snap(process.argv[2] + '/c.json');
+      ]==])
+      assert(os.execute("env -u LD_PRELOAD '" .. bun .. "' '" .. dir .. "/app.js' '" .. dir .. "'"))
+      local g, err, code = heap.findLeaks { baseline = dir .. "/a.json", target = dir .. "/b.json",
+        final = dir .. "/c.json" }
+      assert.is_nil(g)
+      assert.are.equal("EIDS", code)
+      assert.matches("node ids", err)
+    end)
   end)
 end)

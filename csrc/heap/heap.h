@@ -41,7 +41,8 @@ enum heap_err {
   HEAP_EFORMAT,
   HEAP_ETRUNCATED,
   HEAP_ERANGE,
-  HEAP_ENOMEM
+  HEAP_ENOMEM,
+  HEAP_EIDS /* findLeaks: the snapshots' node ids do not match up (not one process) */
 };
 const char *heap_err_code(int err);
 
@@ -235,6 +236,8 @@ struct heap_leak_group {
   uint32_t cls, count, example; /* example: ordinal in the final snapshot */
   uint64_t retained;
 };
+/* How many of s's node ids are in the sorted list ids. */
+uint32_t heap_ids_shared(const struct heap_snapshot *s, const uint32_t *ids, uint32_t nids);
 int heap_find_leaks(struct heap_snapshot *final, const uint32_t *base_ids, uint32_t nbase,
                     const uint32_t *target_ids, uint32_t ntarget, struct heap_leak_group **groups,
                     uint32_t *ngroups);

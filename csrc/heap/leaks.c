@@ -54,6 +54,13 @@ static uint64_t path_shape(const struct heap_snapshot *s, uint32_t v) {
   return h;
 }
 
+uint32_t heap_ids_shared(const struct heap_snapshot *s, const uint32_t *ids, uint32_t nids) {
+  uint32_t shared = 0;
+  for (uint32_t v = 0; v < s->node_count; v++)
+    shared += (uint32_t)contains(ids, nids, s->node_id[v]);
+  return shared;
+}
+
 struct gmap {
   uint32_t *slot;
   uint64_t *keys;

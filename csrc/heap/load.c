@@ -32,6 +32,8 @@ const char *heap_err_code(int err) {
     return "ERANGE";
   case HEAP_ENOMEM:
     return "ENOMEM";
+  case HEAP_EIDS:
+    return "EIDS";
   default:
     return "EUNKNOWN";
   }

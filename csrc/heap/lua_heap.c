@@ -446,6 +446,20 @@ static int l_find_leaks(lua_State *L) {
     free(b);
     return push_error(L, rc, err);
   }
+  /* Ids only match within one process (and JSC renumbers objects in every
+   * snapshot Bun.generateHeapSnapshot() takes): with next to nothing in
+   * common the "leaks" would be every object of the final snapshot. */
+  uint32_t shared = heap_ids_shared(s, a, na), fewer = na < s->node_count ? na : s->node_count;
+  if (fewer >= 100 && shared < fewer / 100) {
+    snprintf(err, sizeof err,
+             "%s and %s share %u of their node ids: node ids only match between snapshots of one "
+             "process (and JSC renumbers objects in each Bun.generateHeapSnapshot())",
+             pa, pc, shared);
+    free(a);
+    free(b);
+    heap_free(s);
+    return push_error(L, HEAP_EIDS, err);
+  }
   struct heap_leak_group *g;
   uint32_t ng;
   heap_drop_retainers(s);

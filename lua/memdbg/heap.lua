@@ -26,7 +26,9 @@
 --
 -- Failures (missing, unreadable, truncated or malformed files) return nil, message, code with code one of
 -- "ENOENT", "EIO", "EFORMAT", "ETRUNCATED", "ERANGE", "ENOMEM"; messages name the byte offset and what was
--- expected there. Argument mistakes raise errors.
+-- expected there. findLeaks also fails with "EIDS" when the baseline and final snapshots share under 1 % of
+-- their node ids: ids only match within one process, and JSC renumbers every object in each snapshot
+-- Bun.generateHeapSnapshot() takes. Argument mistakes raise errors.
 --
 -- Semantics follow Chrome DevTools: dominators ignore weak edges, self edges, shortcut edges not from the
 -- root, WeakMap table->value edges ("<n> / part of key ... (table @t)") and edges from objects outside
