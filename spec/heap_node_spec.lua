@@ -239,7 +239,11 @@ describe_node("heap.findLeaks on three snapshots of a Node.js app", function()
     assert.are.equal(100, closures.count)
     -- each closure holds its LeakyThing payload, so the group retains more than the closures themselves
     assert.is_true(closures.retainedSize > 100 * 32)
-    local things = group_ending(groups, "LeakyThing @%d+$")
+    -- LeakyThing leaks twice: in app.things, and as payloads inside the closures (a nested group)
+    local things
+    for _, g in ipairs(groups) do
+      if g.class == "LeakyThing" and not g.nested then things = g end
+    end
     assert.is_table(things, "no group of LeakyThing objects")
     assert.are.equal("LeakyThing", things.class)
     assert.are.equal(100, things.count)
@@ -249,6 +253,55 @@ describe_node("heap.findLeaks on three snapshots of a Node.js app", function()
     for _, step in ipairs({ (table.unpack or _G.unpack)(closures.retainerPath, 2) }) do
       assert.matches("^.+ %(%a+%) → .+ @%d+$", step)
     end
+  end)
+
+  it("marks the payloads held inside the leaked closures as nested, and counts both rounds", function()
+    local dir = run_app(true)
+    local groups = assert(heap.findLeaks { baseline = dir .. "/a.heapsnapshot", target = dir .. "/b.heapsnapshot",
+      final = dir .. "/c.heapsnapshot" })
+    local held, free
+    for _, g in ipairs(groups) do
+      if g.class == "LeakyThing" then
+        local path = table.concat(g.retainerPath, " ")
+        if path:match("onEvent") then held = g elseif path:match("things %(property%)") then free = g end
+      end
+    end
+    assert.is_table(held, "no group for the LeakyThing payloads held by the closures")
+    assert.is_table(free, "no group for the LeakyThing objects in app.things")
+    assert.is_true(held.nested)
+    assert.is_false(free.nested)
+    assert.are.equal(100, held.count)
+    assert.are.equal(100, held.grown) -- the second action leaked as many again
+    assert.are.equal(100, free.grown)
+  end)
+
+  it("leaves out what only the first action allocated: a cache built once is not a leak", function()
+    local dir = fx.tmpdir()
+    local ok, out = fx.node(dir, [[
+      const v8 = require('v8');
+      class OneTimeCache { constructor() { this.table = new Array(50).fill(1); } }
+      class LeakyThing { constructor(i) { this.i = i; } }
+      const app = { cache: null, things: [] };
+      globalThis.app = app;
+      function action() {
+        if (!app.cache) app.cache = new OneTimeCache();
+        for (let i = 0; i < 30; i++) app.things.push(new LeakyThing(i));
+      }
+      v8.writeHeapSnapshot('a.heapsnapshot');
+      action();
+      v8.writeHeapSnapshot('b.heapsnapshot');
+      action();
+      v8.writeHeapSnapshot('c.heapsnapshot');
+    ]])
+    assert(ok, out)
+    local groups = assert(heap.findLeaks { baseline = dir .. "/a.heapsnapshot", target = dir .. "/b.heapsnapshot",
+      final = dir .. "/c.heapsnapshot" })
+    local classes = {}
+    for _, g in ipairs(groups) do classes[g.class] = g end
+    assert.is_table(classes.LeakyThing, "the leak itself must stay")
+    assert.are.equal(30, classes.LeakyThing.count)
+    assert.are.equal(30, classes.LeakyThing.grown)
+    assert.is_nil(classes.OneTimeCache)
   end)
 
   it("reports no group for them when the app cleans up", function()

@@ -234,7 +234,9 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e);
 /* ---- Leaks (leaks.c) ---- */
 struct heap_leak_group {
   uint32_t cls, count, example; /* example: ordinal in the final snapshot */
-  uint64_t retained;
+  uint64_t retained;            /* members not held by another member of the group */
+  uint32_t grown;  /* objects of the same group allocated by the second action */
+  uint32_t nested; /* 1 when every member is held inside another leaked object */
 };
 /* How many of s's node ids are in the sorted list ids. */
 uint32_t heap_ids_shared(const struct heap_snapshot *s, const uint32_t *ids, uint32_t nids);

@@ -481,6 +481,10 @@ static int l_find_leaks(lua_State *L) {
     lua_setfield(L, -2, "retainedSize");
     lua_pushinteger(L, s->node_id[g[i].example]);
     lua_setfield(L, -2, "exampleId");
+    lua_pushinteger(L, g[i].grown);
+    lua_setfield(L, -2, "grown");
+    lua_pushboolean(L, (int)g[i].nested);
+    lua_setfield(L, -2, "nested");
     if (!push_path(L, s, g[i].example, 1)) lua_newtable(L);
     lua_setfield(L, -2, "retainerPath");
     lua_rawseti(L, -2, (int)i + 1);

@@ -35,7 +35,7 @@ function M.run(argv)
     local leaks = {}
     for i, g in ipairs(groups) do
       leaks[i] = { class = g.class, count = g.count, retainedSize = g.retainedSize,
-        retainerPath = out.array(g.retainerPath) }
+        retainerPath = out.array(g.retainerPath), grown = g.grown, nested = g.nested }
     end
     out.json { snapshots = out.array { pos[1], pos[2], pos[3] }, leaks = out.array(leaks) }
   elseif total == 0 then

@@ -78,9 +78,16 @@ function detect_leak.run(session, opts)
       count = g.count,
       retainedSize = g.retainedSize,
       retainerPath = common.array(g.retainerPath or {}),
+      grown = g.grown,   -- as many again allocated by the second action and alive
+      nested = g.nested, -- held inside another group's objects: sizes overlap
     }
   end
-  table.sort(report.leaks, function(a, b) return (a.retainedSize or 0) > (b.retainedSize or 0) end)
+  -- the engine's order: retained size, then holders before what they hold
+  table.sort(report.leaks, function(a, b)
+    if (a.retainedSize or 0) ~= (b.retainedSize or 0) then return (a.retainedSize or 0) > (b.retainedSize or 0) end
+    if a.nested ~= b.nested then return not a.nested end
+    return (a.count or 0) > (b.count or 0)
+  end)
   -- Chromium: the detached DOM nodes (detachedness 2) of the final snapshot,
   -- per class, as report.detached = {{name=, count=, retainedSize=}, ...}.
   if session.runtime == "chrome" then
@@ -154,8 +161,9 @@ function detect_leak.format(report, top)
         out[#out + 1] = string.format("  ... and %d more\n", #report.leaks - top)
         break
       end
-      out[#out + 1] = string.format("%2d. %s: %d objects, %s retained\n", i, tostring(g.class), g.count or 0,
-        common.bytes(g.retainedSize))
+      out[#out + 1] = string.format("%2d. %s: %d objects, %s retained%s%s\n", i, tostring(g.class), g.count or 0,
+        common.bytes(g.retainedSize), g.grown and string.format(", +%d more after the second run", g.grown) or "",
+        g.nested and " (held inside another group above)" or "")
       local path = g.retainerPath
       if path and #path > 0 then
         -- one step a line, from the GC root down; a long chain (a linked
