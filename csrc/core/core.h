@@ -51,6 +51,7 @@ typedef struct sink {
   long long reply_id; /* or: the reply whose result.<field> is the whole data */
   char *field;
   long long bytes;
+  long long synced; /* writeback started up to here */
   long long chunks;
   char err[256];
   const char *errcode;

@@ -11,6 +11,8 @@
 
 #include "core/core.h"
 
+#define SYNC_EVERY (16LL * 1024 * 1024)
+
 static void sink_fail(sink_t *s, const char *code, const char *fmt, const char *detail) {
   if (s->err[0]) return; /* keep the first failure */
   snprintf(s->err, sizeof s->err, fmt, detail, s->bytes);
@@ -44,6 +46,12 @@ static void write_all(sink_t *s, const char *p, size_t n) {
     }
     p += w, n -= (size_t)w;
     s->bytes += w;
+  }
+  /* Start writeback as the data arrives (it does not wait), so the fsync at
+   * the end has little left to do and does not stall an editor's loop. */
+  if (s->bytes - s->synced >= SYNC_EVERY) {
+    (void)sync_file_range(s->fd, s->synced, s->bytes - s->synced, SYNC_FILE_RANGE_WRITE);
+    s->synced = s->bytes;
   }
 }
 

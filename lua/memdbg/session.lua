@@ -187,7 +187,9 @@ function methods:sendCommand(cmd)
   end
   local id = self._nextId
   self._nextId = id + 1
-  local text = json.encode({ id = id, method = cmd.method, params = cmd.params or {}, sessionId = cmd.sessionId })
+  local params = cmd.params
+  if params == nil or next(params) == nil then params = json.object() end -- CDP wants {} for no params
+  local text = json.encode({ id = id, method = cmd.method, params = params, sessionId = cmd.sessionId })
   local ok, err, code = self._conn:send(text)
   if not ok then return nil, err, code end
   local p = { id = id, method = cmd.method, timeout = timeout, deadline = now() + timeout, callback = cmd.callback }
