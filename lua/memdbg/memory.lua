@@ -286,35 +286,47 @@ function memory.stream(session, o, start)
   end)
   if not id and not reply then return fail(serr or "sending the command failed", scode or "ECLOSED") end
 
-  local nextHook = core.now()
-  while not reply do
-    if o.whileWaiting and core.now() >= nextHook then
-      nextHook = core.now() + 0.25
-      o.whileWaiting()
-    end
-    session:_pump(0.1)
-    if sinking then
-      local b, c, emsg, ecode = conn:sinkStatus()
-      if b ~= bytes or c ~= chunks then
-        bytes, chunks, last = b, c, core.now()
-        if o.onBytes then o.onBytes(bytes, chunks) end
+  -- The wait runs under pcall: an error raised meanwhile (Ctrl-C becomes
+  -- "interrupted!" in the lua interpreter) must not leave a partial file.
+  local function wait()
+    local nextHook = core.now()
+    while not reply do
+      if o.whileWaiting and core.now() >= nextHook then
+        nextHook = core.now() + 0.25
+        o.whileWaiting()
       end
-      if emsg then
-        session._pending[id] = nil
-        return fail(emsg, ecode or "EPROTO")
+      session:_pump(0.1)
+      if sinking then
+        local b, c, emsg, ecode = conn:sinkStatus()
+        if b ~= bytes or c ~= chunks then
+          bytes, chunks, last = b, c, core.now()
+          if o.onBytes then o.onBytes(bytes, chunks) end
+        end
+        if emsg then
+          session._pending[id] = nil
+          return fail(emsg, ecode or "EPROTO")
+        end
       end
-    end
-    if not reply then
-      if not session:isOpen() then
-        local c = session._closed or {}
-        return fail(c[1] or "the connection was lost", c[2] or "ECLOSED")
-      end
-      if core.now() - last > o.timeout then
-        session._pending[id] = nil
-        return fail(string.format("the snapshot stalled: nothing arrived for %g s", o.timeout), "ETIMEDOUT")
+      if not reply then
+        if not session:isOpen() then
+          local c = session._closed or {}
+          return fail(c[1] or "the connection was lost", c[2] or "ECLOSED")
+        end
+        if core.now() - last > o.timeout then
+          session._pending[id] = nil
+          return fail(string.format("the snapshot stalled: nothing arrived for %g s", o.timeout), "ETIMEDOUT")
+        end
       end
     end
   end
+  local okw, r1, r2, r3 = pcall(wait)
+  if not okw then
+    cleanup()
+    if sinking then pcall(conn.sinkFinish, conn, nil, o.keepPartial) end
+    session._pending[id] = nil
+    error(r1, 0)
+  end
+  if r1 == nil and r2 ~= nil then return r1, r2, r3 end
   if not reply[1] then
     return fail(reply[2], reply[3])
   end

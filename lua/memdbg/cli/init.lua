@@ -47,6 +47,12 @@ function cli.main(argv)
       local args = require("memdbg.cli.args")
       local okrun, code = xpcall(mod.run, debug.traceback, rest)
       if not okrun then
+        -- Ctrl-C: the lua interpreter raises "interrupted!"; what was being
+        -- written has been removed on the way out
+        if type(code) == "string" and code:match("interrupted!") then
+          io.stderr:write("memdbg " .. name .. ": interrupted\n")
+          return 130
+        end
         if type(code) == "string" and code:match(args.USAGE_MARK) then
           io.stderr:write("memdbg " .. name .. ": " .. code:match(args.USAGE_MARK .. "(.-)\n") .. "\n")
           return 2
