@@ -179,7 +179,7 @@ describe("memdbg CLI", function()
   it("exit 3 when the runtime cannot be reached", function()
     for _, cmd in ipairs { "targets", "usage", "gc", "snapshot", "monitor", "sample", "track", "verify" } do
       local extra = cmd == "verify" and { "--allocate", "1", "--cleanup", "1" } or {}
-      local code, _, err = memdbg(cmd, "--endpoint", "http://127.0.0.1:9", (table.unpack or unpack)(extra))
+      local code, _, err = memdbg(cmd, "--endpoint", "http://127.0.0.1:9", (table.unpack or _G.unpack)(extra))
       assert.equal(3, code, cmd .. ": " .. err)
     end
     local code, out = memdbg("leaks", "--endpoint", "http://127.0.0.1:9", "--action", "1", "--json")

@@ -150,7 +150,7 @@ describe("workflows on one idle app", function()
       flush = function() end }
     local csv, svg = dir .. "/heap.csv", dir .. "/heap.svg"
     local r = assert(monitor.run(s, { interval = 0.05, count = 4, threshold = 0.01, print = out, csv = csv, svg = svg,
-      onAlert = function(sample) alerts[#alerts + 1] = sample end }))
+      onAlert = function(s_) alerts[#alerts + 1] = s_ end }))
     assert.equal(4, #r.samples)
     assert.equal(1, #alerts) -- once per upward crossing, not every sample
     assert.equal(1, r.alerts)

@@ -131,12 +131,6 @@ function Memory:evaluate(expr, opts)
   return call(self, "evaluate", "evaluating expressions", expr, opts)
 end
 
-local function file_exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
-
 -- Validates snapshot options and runs `method` of the adapter around them.
 local function snapshot(self, method, what, opts, name)
   opts = check_opts(opts, name)

@@ -82,8 +82,8 @@ local function dispatch(self, text)
       local e = msg.error
       local data = e.data
       if type(data) == "table" then
-        local ok, text = pcall(json.encode, data)
-        data = ok and text or nil
+        local ok, encoded = pcall(json.encode, data)
+        data = ok and encoded or nil
       end
       local m = string.format("%s failed: %s%s", p.method, tostring(e.message),
         (data ~= nil and data ~= json.null) and (" (" .. tostring(data) .. ")") or "")

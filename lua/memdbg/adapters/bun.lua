@@ -343,11 +343,11 @@ end
 
 local NO_SAMPLING = "bun does not support the sampling heap profiler"
 
-function Adapter:startSampling()
+function Adapter.startSampling()
   return nil, NO_SAMPLING, "EUNSUPPORTED"
 end
 
-function Adapter:stopSampling()
+function Adapter.stopSampling()
   return nil, NO_SAMPLING, "EUNSUPPORTED"
 end
 
