@@ -17,12 +17,15 @@
 //             ("part of key (...) -> value (...) pair in WeakMap (table @N)");
 //             DevTools keeps only the key -> value one, so memdbg hangs the value
 //             under its key and MemLab under the join of key and table.
-//   page      MemLab drops every edge from a node not strongly reachable from the
-//             root's non-shortcut edges into one that is ("page-owned"); DevTools
-//             applies that rule only to browser pages (Window roots), never to Node.
-//   weakonly  nodes no strong path reaches: DevTools hangs them (and only-mutual
-//             cycles) from the root; MemLab DFSes from each weakly held orphan
-//             first, so their relative dominators can differ.
+//   page      both drop edges from a node that is not "page-owned" into one that is,
+//             but DevTools (and memdbg since c308439) flags the nodes reached from the
+//             root's shortcut edges (Node: `global`), MemLab those reached from the
+//             root's other edges; a retainer edge one of them drops explains it.
+//   orphan    nodes no essential path reaches under DevTools' rules (weakly held,
+//             or cut off by the WeakMap or page-owned rule): DevTools DFSes from
+//             those whose retainers are all non-essential, memdbg (c308439) and
+//             MemLab from those whose retainers are all weak/shortcut by type, and
+//             hang the rest from the root one by one, so what lies below differs.
 //   derived   the dominator differs only because a retainer's did (a root cause
 //             reachable from another root cause).
 //   other     none of the above: a real disagreement, printed in full.
@@ -125,69 +128,13 @@ function className(node) {
       stack.push(w);
     }
   }
-  const devtoolsEssential = (from, e, to) =>
-    from !== to && e.type !== 'weak' && (e.type !== 'shortcut' || from === ROOT) &&
-    !(e.type === 'internal' && tableOf(e) === nodes.get(from).id);
-
-  // root causes: the immediate dominator differs
-  const cause = new Map(); // ordinal -> category
-  for (let i = 0; i < n; i++) {
-    if (i === ROOT || mdDom[i] === mlDom[i]) continue;
-    const node = nodes.get(i);
-    let cat = null;
-    node.forEachReferrer((e) => {
-      if (cat) return;
-      if (e.type === 'internal' && tableOf(e) >= 0) cat = 'weakmap';
-    });
-    if (!cat) {
-      node.forEachReferrer((e) => {
-        if (cat) return;
-        const u = e.fromNode.nodeIndex;
-        if (u !== ROOT && page[i] && !page[u] && devtoolsEssential(u, e, i)) cat = 'page';
-      });
-    }
-    if (!cat && !page[i]) cat = 'weakonly';
-    cause.set(i, cat);
-  }
-  // derived: some essential retainer is itself below a root cause in either tree
-  const below = (v, tree) => { // is v in the subtree of a categorised root cause?
-    for (let k = 0; k < 10000 && v !== ROOT && v >= 0; k++) {
-      if (cause.get(v)) return true;
-      v = tree[v];
-    }
-    return false;
-  };
-  for (const [i, cat] of cause) {
-    if (cat) continue;
-    let derived = false;
-    nodes.get(i).forEachReferrer((e) => {
-      const u = e.fromNode.nodeIndex;
-      if (!derived && devtoolsEssential(u, e, i) && (below(u, mdDom) || below(u, mlDom))) derived = true;
-    });
-    cause.set(i, derived ? 'derived' : 'other');
-  }
-  // every ancestor of a root cause, in both trees, carries its category
-  const why = new Map(); // ordinal -> Set of categories
-  for (const [i, cat] of cause) {
-    for (const tree of [mdDom, mlDom]) {
-      let v = i;
-      for (let k = 0; k < n && v >= 0; k++) {
-        let s = why.get(v);
-        if (!s) why.set(v, (s = new Set()));
-        if (s.has(cat) && v !== i) break;
-        s.add(cat);
-        if (v === ROOT) break;
-        v = tree[v];
-      }
-    }
-  }
-
   // DevTools flags "page-owned" nodes from the root's *shortcut* edges (the
   // global objects: Node's root has one, to `global`) and the (Document DOM
   // trees) root, then every non-weak edge; its dominators skip edges from
   // non-page-owned into page-owned nodes, as MemLab's do with its own flags.
-  // MemLab's dominator pass run with DevTools' flags shows what that rule
-  // alone would change against memdbg, which does not apply it.
+  // MemLab's dominator pass run with DevTools' flags is a second reference:
+  // what is left between it and memdbg is DevTools' WeakMap rule (which
+  // MemLab's pass lacks) and orphan handling.
   const dtPage = new Uint32Array(n);
   for (const e of nodes.get(ROOT).references) {
     if (e.type === 'shortcut' || (e.type === 'element' && e.toNode.name === '(Document DOM trees)')) {
@@ -204,6 +151,86 @@ function className(node) {
       stack.push(w);
     }
   }
+  const basicEssential = (from, e, to) =>
+    from !== to && e.type !== 'weak' && (e.type !== 'shortcut' || from === ROOT);
+  const devtoolsEssential = (from, e, to) =>
+    from !== to && e.type !== 'weak' && (e.type !== 'shortcut' || from === ROOT) &&
+    !(e.type === 'internal' && tableOf(e) === nodes.get(from).id);
+
+  // what an essential path reaches under DevTools' rules (weak, self, non-root
+  // shortcut and WeakMap table edges out, page-owned rule applied)
+  const dtReach = new Uint8Array(n);
+  dtReach[ROOT] = 1;
+  stack.push(ROOT);
+  while (stack.length) {
+    const v = stack.pop();
+    for (const e of nodes.get(v).references) {
+      const w = e.toNode.nodeIndex;
+      if (dtReach[w] || !devtoolsEssential(v, e, w) || (v !== ROOT && dtPage[w] && !dtPage[v])) continue;
+      dtReach[w] = 1;
+      stack.push(w);
+    }
+  }
+
+  // root causes: the immediate dominator differs
+  const cause = new Map(); // ordinal -> category
+  for (let i = 0; i < n; i++) {
+    if (i === ROOT || mdDom[i] === mlDom[i]) continue;
+    const node = nodes.get(i);
+    let cat = null;
+    node.forEachReferrer((e) => {
+      if (cat) return;
+      if (e.type === 'internal' && tableOf(e) >= 0) cat = 'weakmap';
+    });
+    if (!cat) {
+      node.forEachReferrer((e) => {
+        if (cat) return;
+        const u = e.fromNode.nodeIndex;
+        // one tool's page-owned rule drops an edge the other keeps
+        if (u !== ROOT && ((page[i] && !page[u]) || (dtPage[i] && !dtPage[u])) && basicEssential(u, e, i)) cat = 'page';
+      });
+    }
+    if (!cat && !dtReach[i]) cat = 'orphan';
+    cause.set(i, cat);
+  }
+  // derived: some essential retainer is itself below a root cause in either tree
+  const below = (v, tree) => { // is v in the subtree of a categorised root cause?
+    for (let k = 0; k < 10000 && v !== ROOT && v >= 0; k++) {
+      if (cause.get(v)) return true;
+      v = tree[v];
+    }
+    return false;
+  };
+  // (to a fixed point: a retainer's own root cause may be derived itself)
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [i, cat] of cause) {
+      if (cat) continue;
+      let derived = false;
+      nodes.get(i).forEachReferrer((e) => {
+        const u = e.fromNode.nodeIndex;
+        if (!derived && devtoolsEssential(u, e, i) && (below(u, mdDom) || below(u, mlDom))) derived = true;
+      });
+      if (derived) { cause.set(i, 'derived'); changed = true; }
+    }
+  }
+  for (const [i, cat] of cause) if (!cat) cause.set(i, 'other');
+  // every ancestor of a root cause, in both trees, carries its category
+  const why = new Map(); // ordinal -> Set of categories
+  for (const [i, cat] of cause) {
+    for (const tree of [mdDom, mlDom]) {
+      let v = i;
+      for (let k = 0; k < n && v >= 0; k++) {
+        let s = why.get(v);
+        if (!s) why.set(v, (s = new Set()));
+        if (s.has(cat) && v !== i) break;
+        s.add(cat);
+        if (v === ROOT) break;
+        v = tree[v];
+      }
+    }
+  }
+
   const TraceFinder = require(path.join(root, 'node_modules', '@memlab', 'core', 'dist', 'paths', 'TraceFinder.js')).default;
   const dt = new TraceFinder().computeDominatorsAndRetainedSizes(heap, dtPage);
   let dtDiffer = 0, pageOwned = 0;
@@ -349,8 +376,8 @@ function className(node) {
     console.log(`  unexplained: @${node.id} ${className(node)} memdbg ${md.get(node.id).ret} MemLab ${node.retainedSize}`);
   }
   const dtTop = [...dtClasses].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([c, k]) => `${c} ${k}`).join(', ');
-  console.log(`DevTools' page-owned rule (flags from the root's shortcut edges: ${pageOwned} nodes page-owned), ` +
-    `which memdbg does not apply: MemLab's dominators with those flags differ from memdbg on ${dtDiffer} nodes` +
+  console.log(`MemLab's dominator pass with DevTools' page-owned flags (from the root's shortcut edges: ` +
+    `${pageOwned} nodes) differs from memdbg on ${dtDiffer} nodes` +
     (dtDiffer ? ` (most in: ${dtTop})` : ''));
   rep.devtoolsPageRule = { pageOwned, retainedDiffersFromMemdbg: dtDiffer };
   if (process.argv.includes('--json')) console.log(JSON.stringify(rep));
