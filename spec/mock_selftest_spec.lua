@@ -7,7 +7,9 @@ local cjson = require("cjson")
 -- GET with curl; returns status, headers (lower-cased names), body.
 -- (After a 101 the connection stays open: curl then returns at its timeout.)
 local function http(url, extra, timeout)
-  local cmd = string.format("curl -s -i --max-time %s %s %s", timeout or 2, extra or "", proc.quote(url))
+  -- curl hangs when a sanitizer build's LD_PRELOAD reaches it: run it clean
+  local cmd = string.format("env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS curl -s -i --max-time %s %s %s",
+    timeout or 2, extra or "", proc.quote(url))
   local f = assert(io.popen(cmd))
   local out = f:read("a")
   f:close()
