@@ -10,13 +10,18 @@ local q = proc.quote
 -- Runs `memdbg ARGS...`; returns exit code, stdout, stderr.
 -- memdbg_env("K=V", ARGS...) adds to the environment.
 local function memdbg_env(extra, ...)
-  local argv = { "lua5.4", "scripts/memdbg", ... }
+  -- the interpreter that matches the build under test (LuaJIT's modules do not load in Lua 5.4)
+  local lua = (os.getenv("MEMDBG_BUILD") or ""):match("luajit") and "luajit" or "lua5.4"
+  local argv = { lua, "scripts/memdbg", ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
   local errf = os.tmpname()
   local env = "MEMDBG_BUILD=" .. q(os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. " " .. (extra and (extra .. " ") or "")
-  local p = io.popen(env .. table.concat(argv, " ") .. " 2>" .. errf)
-  local out = p:read("a")
-  local _, _, code = p:close()
+  -- the exit status comes back through the shell: LuaJIT's popen close() has none
+  local p = io.popen(env .. table.concat(argv, " ") .. " 2>" .. errf .. "; echo \"memdbg-exit=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local code
+  out = out:gsub("memdbg%-exit=(%d+)\n$", function(c) code = tonumber(c) return "" end)
   local f = io.open(errf)
   local err = f:read("a")
   f:close()
