@@ -15,7 +15,6 @@
 
 #include "columns.h"
 
-enum { R_SKIP = 0, R_TYPE, R_NAME, R_ID, R_SELF, R_EDGES, R_TRACE, R_DETACH, R_TO };
 
 size_t heap_split_min = (size_t)8 << 20; /* arrays smaller than this are not split */
 
@@ -132,73 +131,9 @@ static void parse_half(struct half *h) {
         P->ids.v[n] = (uint32_t)v;
       }
     } else if (h->edges) {
-      switch (role[f]) {
-      case R_TYPE:
-        if (v >= ntypes) {
-          sc->p = p;
-          scan_fail(sc, HEAP_EFORMAT,
-                    "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
-                    scan_offset(sc), (unsigned long long)v, ntypes);
-        }
-        s->edge_type[n] = (uint8_t)v;
-        break;
-      case R_NAME:
-        s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-        break;
-      case R_TO: {
-        /* constant divisors for the usual layouts: a multiply, not a divide */
-        uint64_t q = node_nf == 7 ? v / 7 : node_nf == 6 ? v / 6 : v / node_nf;
-        if (v >= node_limit || q * node_nf != v) {
-          sc->p = p;
-          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s",
-                    scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
-                    v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
-        }
-        s->edge_to[n] = (uint32_t)q;
-      } break;
-      default:
-        break;
-      }
+      store_edge_value(sc, s, role[f], n, v, ntypes, node_nf, node_limit, p);
     } else {
-      switch (role[f]) {
-      case R_TYPE:
-        if (v >= ntypes) {
-          sc->p = p;
-          scan_fail(sc, HEAP_EFORMAT,
-                    "at byte %zu: node type %llu is not in meta.node_types (%u types)",
-                    scan_offset(sc), (unsigned long long)v, ntypes);
-        }
-        s->node_type[n] = (uint8_t)v;
-        break;
-      case R_NAME:
-        s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-        break;
-      case R_ID:
-        if (v > UINT32_MAX) {
-          sc->p = p;
-          scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
-        }
-        s->node_id[n] = (uint32_t)v;
-        break;
-      case R_SELF:
-        s->self_size[n] = v;
-        break;
-      case R_EDGES:
-        if (v > UINT32_MAX) {
-          sc->p = p;
-          scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
-        }
-        s->first_edge[n] = (uint32_t)v;
-        break;
-      case R_TRACE:
-        s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-        break;
-      case R_DETACH:
-        s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
-        break;
-      default:
-        break;
-      }
+      store_node_value(sc, s, role[f], n, v, ntypes, p);
     }
     count++;
     if (++f == nf) {

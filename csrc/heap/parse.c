@@ -9,21 +9,6 @@
 #include "columns.h"
 #include "parser.h"
 
-enum {
-  R_SKIP = 0,
-  R_TYPE,
-  R_NAME,
-  R_ID,
-  R_SELF,
-  R_EDGES,
-  R_TRACE,
-  R_DETACH,
-  R_TO,
-  R_CHILDREN,
-  R_FUNC,
-  R_COUNT,
-  R_SIZE
-};
 
 static uint8_t kind_of_node_type(const char *t) {
   static const char *names[] = {"hidden",
@@ -294,45 +279,7 @@ static void parse_v8_nodes(struct parser *P) {
           P->ids.v[n] = (uint32_t)v;
         }
       } else {
-        switch (role[f]) {
-        case R_TYPE:
-          if (v >= ntypes) {
-            sc->p = p;
-            scan_fail(sc, HEAP_EFORMAT,
-                      "at byte %zu: node type %llu is not in meta.node_types (%u types)",
-                      scan_offset(sc), (unsigned long long)v, ntypes);
-          }
-          s->node_type[n] = (uint8_t)v;
-          break;
-        case R_NAME:
-          s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-          break;
-        case R_ID:
-          if (v > UINT32_MAX) {
-            sc->p = p;
-            scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
-          }
-          s->node_id[n] = (uint32_t)v;
-          break;
-        case R_SELF:
-          s->self_size[n] = v;
-          break;
-        case R_EDGES:
-          if (v > UINT32_MAX) {
-            sc->p = p;
-            scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
-          }
-          s->first_edge[n] = (uint32_t)v;
-          break;
-        case R_TRACE:
-          s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-          break;
-        case R_DETACH:
-          s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
-          break;
-        default:
-          break;
-        }
+        store_node_value(sc, s, role[f], n, v, ntypes, p);
       }
       if (++f == nf) {
         f = 0;
@@ -429,31 +376,7 @@ static void parse_v8_edges(struct parser *P) {
         uint64_t cap = P->edge_cap + P->edge_cap / 2 + 1024;
         grow_edges(P, cap < want ? cap : want);
       }
-      switch (role[f]) {
-      case R_TYPE:
-        if (v >= ntypes) {
-          sc->p = p;
-          scan_fail(sc, HEAP_EFORMAT,
-                    "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
-                    scan_offset(sc), (unsigned long long)v, ntypes);
-        }
-        s->edge_type[n] = (uint8_t)v;
-        break;
-      case R_NAME:
-        s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-        break;
-      case R_TO:
-        if (v >= node_limit || v % nf) {
-          sc->p = p;
-          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s",
-                    scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
-                    v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
-        }
-        s->edge_to[n] = (uint32_t)(v / nf);
-        break;
-      default:
-        break;
-      }
+      store_edge_value(sc, s, role[f], n, v, ntypes, nf, node_limit, p);
       if (++f == ef) {
         f = 0;
         n++;

@@ -41,6 +41,103 @@ struct parser {
   struct u64vec jcls_off, jname_off, jtypes_off;
 };
 
+/* Field roles of the nodes, edges and trace arrays, from snapshot.meta. */
+enum {
+  R_SKIP = 0,
+  R_TYPE,
+  R_NAME,
+  R_ID,
+  R_SELF,
+  R_EDGES,
+  R_TRACE,
+  R_DETACH,
+  R_TO,
+  R_CHILDREN,
+  R_FUNC,
+  R_COUNT,
+  R_SIZE
+};
+
+/* One value of the nodes array, checked and stored (field `role` of node n).
+ * The serial reader (parse.c) and the two-thread path (columns.c) share it so
+ * both accept and reject exactly the same input with the same messages. p is
+ * the scan position, published to sc only on failure (the loops keep it in a
+ * register). */
+static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s, int role,
+                                    uint64_t n, uint64_t v, uint32_t ntypes, const char *p) {
+  switch (role) {
+  case R_TYPE:
+    if (v >= ntypes) {
+      sc->p = p;
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node type %llu is not in meta.node_types (%u types)",
+                scan_offset(sc), (unsigned long long)v, ntypes);
+    }
+    s->node_type[n] = (uint8_t)v;
+    break;
+  case R_NAME:
+    s->node_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    break;
+  case R_ID:
+    if (v > UINT32_MAX) {
+      sc->p = p;
+      scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
+    }
+    s->node_id[n] = (uint32_t)v;
+    break;
+  case R_SELF:
+    s->self_size[n] = v;
+    break;
+  case R_EDGES:
+    if (v > UINT32_MAX) {
+      sc->p = p;
+      scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
+    }
+    s->first_edge[n] = (uint32_t)v;
+    break;
+  case R_TRACE:
+    s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    break;
+  case R_DETACH:
+    s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
+    break;
+  default:
+    break;
+  }
+}
+
+/* One value of the edges array (field `role` of edge n); to_node offsets
+ * become node ordinals. node_limit is node_count * node_nf. */
+static inline void store_edge_value(struct scanner *sc, struct heap_snapshot *s, int role,
+                                    uint64_t n, uint64_t v, uint32_t ntypes, uint32_t node_nf,
+                                    uint64_t node_limit, const char *p) {
+  switch (role) {
+  case R_TYPE:
+    if (v >= ntypes) {
+      sc->p = p;
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
+                scan_offset(sc), (unsigned long long)v, ntypes);
+    }
+    s->edge_type[n] = (uint8_t)v;
+    break;
+  case R_NAME:
+    s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    break;
+  case R_TO: {
+    /* constant divisors for the usual layouts: a multiply, not a divide */
+    uint64_t q = node_nf == 7 ? v / 7 : node_nf == 6 ? v / 6 : v / node_nf;
+    if (v >= node_limit || q * node_nf != v) {
+      sc->p = p;
+      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s",
+                scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
+                v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
+    }
+    s->edge_to[n] = (uint32_t)q;
+  } break;
+  default:
+    break;
+  }
+}
+
 /* parse.c: the V8 reader. */
 void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_t errlen,
                  heap_progress_fn progress, void *ud);
