@@ -29,57 +29,9 @@ local common = require("memdbg.workflows.common")
 local q = common.shell_quote
 local MB = 1048576
 
--- `lua5.4 SCRIPT ARGS...` (the CLI's and the scripts' interpreter, whatever
--- Lua runs the specs): exit code, stdout, stderr.
-local function lua54(script, ...)
-  local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
-  if build:find("luajit", 1, true) then build = "build/lua5.4" end
-  local argv = { "lua5.4", script, ... }
-  for i, a in ipairs(argv) do argv[i] = q(a) end
-  local errf = os.tmpname()
-  local p = assert(io.popen("MEMDBG_BUILD=" .. q(build) .. " " .. table.concat(argv, " ") .. " 2>" .. q(errf)
-    .. "; printf '\\nEXIT:%d' $?"))
-  local out = p:read("*a")
-  p:close()
-  local f = io.open(errf)
-  local err = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(errf)
-  local body, code = out:match("^(.*)\nEXIT:(%d+)$")
-  return tonumber(code), body, err
-end
-
--- `memdbg ARGS...`
-local function cli(...)
-  return lua54("scripts/memdbg", ...)
-end
-
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function group(report, class)
-  for _, g in ipairs(report.leaks) do
-    if g.class == class then return g end
-  end
-end
-
-local function class_row(rows, name)
-  for _, r in ipairs(rows) do
-    if r.name == name then return r end
-  end
-end
+local shared = require("support.cli")
+local lua54, cli, file_size, read = shared.lua54, shared.memdbg, shared.file_size, shared.read
+local group, class_row = shared.group, shared.class_row
 
 local function by_title(mode)
   return function(t) return t.title == "memdbg app: " .. mode end
