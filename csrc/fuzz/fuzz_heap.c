@@ -53,6 +53,12 @@ static void check_model(struct heap_snapshot *s) {
   }
   for (uint32_t v = 0; v < s->node_count; v++)
     for (uint32_t r = s->ret_first[v]; r < s->ret_first[v + 1]; r++) CHECK(RET_NODE(s->ret_from[r]) < s->node_count);
+  for (uint32_t i = 0; i < s->loc_count; i++) {
+    struct heap_location loc;
+    CHECK(s->locs[i].node < s->node_count && (!i || s->locs[i - 1].node < s->locs[i].node));
+    CHECK(heap_node_location(s, s->locs[i].node, &loc) == 1 && loc.line == s->locs[i].line + 1);
+    if (loc.url) sink += strlen(loc.url);
+  }
 }
 
 static void exercise(struct heap_snapshot *s) {

@@ -11,6 +11,7 @@
  *   jsc.c         JSC reader (root: the node with id 0)
  *   graph.c       retainer index, essential-edge rules, id index, BFS parents
  *   dominators.c  Lengauer-Tarjan, retained sizes, distances, dominator tree
+ *   locations.c   source locations of functions and objects, script URLs
  *   summary.c     class names and the per-class summary
  *   diff.c        comparison of two snapshots by node id
  *   paths.c       retainer paths, top objects
@@ -78,6 +79,19 @@ enum heap_edge_type {
   ET_OTHER
 };
 
+/* One entry of the snapshot's "locations": where a function is defined, or
+ * an object's constructor (V8 writes the constructor's for objects).
+ * 0-based as in the file. */
+struct heap_loc {
+  uint32_t node, script_id, line, column;
+};
+/* A script the locations name, with its URL from the graph (the Script
+ * node's "name" string), or NULL when the snapshot does not say. */
+struct heap_script {
+  uint32_t id;
+  const char *url; /* points into the string pool */
+};
+
 struct heap_trace_node {                     /* one node of the allocation trace_tree, flattened */
   uint32_t id, function_info, count, parent; /* parent: index in the array or HEAP_NO_NODE */
   uint64_t size;
@@ -120,6 +134,12 @@ struct heap_snapshot {
   int trace_fn_name, trace_fn_script, trace_fn_line, trace_fn_column; /* field positions or -1 */
   uint32_t trace_tree_count;
   struct heap_trace_node *trace_tree;
+
+  /* Source locations, sorted by node ordinal (one per node at most), and
+   * the scripts they name, sorted by id. */
+  uint32_t loc_count, script_count;
+  struct heap_loc *locs;
+  struct heap_script *scripts;
 
   /* Derived graph data, built by heap_build_graph(). */
   uint32_t *ret_first;   /* node_count + 1 (NULL after heap_drop_retainers) */
@@ -199,6 +219,28 @@ static inline const char *heap_str(const struct heap_snapshot *s, uint32_t i) {
 const char *heap_edge_name(const struct heap_snapshot *s, uint32_t e, char *buf, size_t buflen);
 int heap_edge_is_indexed(const struct heap_snapshot *s, uint32_t e);
 
+/* ---- Source locations (locations.c) ---- */
+/* Reads the raw "locations" numbers (count values, `fields` per entry;
+ * field[] gives the position of object_index, script_id,
+ * script_object_index, line, column, or -1) once nodes, edges and strings
+ * are in: keeps the entries that name a node, and finds each script's URL
+ * in the graph (the Script node of script_object_index, or a closure's
+ * shared -> script -> name). Returns -1 when out of memory. */
+int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t count, uint32_t fields,
+                        const int field[5], uint32_t node_fields);
+struct heap_location {
+  uint32_t script_id;
+  uint32_t line, column; /* 1-based */
+  const char *url;       /* NULL when the snapshot does not name the script */
+};
+/* The source location of node n: a function's own, an object's
+ * constructor's. Returns 1 and fills *loc, or 0 when the node has none. */
+int heap_node_location(const struct heap_snapshot *s, uint32_t n, struct heap_location *loc);
+/* Index of node n's entry in s->locs, or HEAP_NO_NODE. */
+uint32_t heap_location_index(const struct heap_snapshot *s, uint32_t n);
+/* The URL of script `id`, or NULL. */
+const char *heap_script_url(const struct heap_snapshot *s, uint32_t id);
+
 /* ---- Summary and classes (summary.c) ---- */
 int heap_build_classes(struct heap_snapshot *s);
 const char *heap_class_name(const struct heap_snapshot *s, uint32_t cls);
@@ -235,8 +277,8 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e);
 struct heap_leak_group {
   uint32_t cls, count, example; /* example: ordinal in the final snapshot */
   uint64_t retained;            /* members not held by another member of the group */
-  uint32_t grown;  /* objects of the same group allocated by the second action */
-  uint32_t nested; /* 1 when every member is held inside another leaked object */
+  uint32_t grown;               /* objects of the same group allocated by the second action */
+  uint32_t nested;              /* 1 when every member is held inside another leaked object */
 };
 /* How many of s's node ids are in the sorted list ids. */
 uint32_t heap_ids_shared(const struct heap_snapshot *s, const uint32_t *ids, uint32_t nids);

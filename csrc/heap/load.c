@@ -61,6 +61,8 @@ void heap_free(struct heap_snapshot *s) {
   free(s->str_off);
   free(s->trace_fn);
   free(s->trace_tree);
+  free(s->locs);
+  free(s->scripts);
   free(s->ret_first);
   free(s->ret_from);
   free(s->parent_edge);

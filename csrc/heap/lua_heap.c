@@ -133,6 +133,25 @@ static void node_label(const struct heap_snapshot *s, uint32_t v, char *out, siz
            cut < len ? "..." : "", quote ? "\"" : "", s->node_id[v]);
 }
 
+/* Pushes {url, line, column, scriptId} (1-based; url absent when the
+ * snapshot does not name the script) or nothing; returns 1 if pushed. */
+static int push_location(lua_State *L, const struct heap_snapshot *s, uint32_t v) {
+  struct heap_location loc;
+  if (!heap_node_location(s, v, &loc)) return 0;
+  lua_createtable(L, 0, 4);
+  if (loc.url) {
+    lua_pushstring(L, loc.url);
+    lua_setfield(L, -2, "url");
+  }
+  lua_pushinteger(L, loc.line);
+  lua_setfield(L, -2, "line");
+  lua_pushinteger(L, loc.column);
+  lua_setfield(L, -2, "column");
+  lua_pushinteger(L, loc.script_id);
+  lua_setfield(L, -2, "scriptId");
+  return 1;
+}
+
 static void push_node(lua_State *L, struct heap_snapshot *s, uint32_t v) {
   lua_createtable(L, 0, 10);
   lua_pushinteger(L, s->node_id[v]);
@@ -165,6 +184,7 @@ static void push_node(lua_State *L, struct heap_snapshot *s, uint32_t v) {
     lua_pushinteger(L, s->trace_node[v]);
     lua_setfield(L, -2, "traceNodeId");
   }
+  if (push_location(L, s, v)) lua_setfield(L, -2, "location");
 }
 
 static uint32_t check_id(lua_State *L, struct heap_snapshot *s, int i) {
@@ -184,6 +204,20 @@ static int l_node(lua_State *L) {
   }
   heap_build_classes(s);
   push_node(L, s, v);
+  return 1;
+}
+
+/* location(id) -> {url, line, column, scriptId} | nil (none) | nil, err, "ERANGE" */
+static int l_location(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = check_id(L, s, 2);
+  if (v == HEAP_NO_NODE) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
+    lua_pushstring(L, "ERANGE");
+    return 3;
+  }
+  if (!push_location(L, s, v)) lua_pushnil(L);
   return 1;
 }
 
@@ -499,6 +533,7 @@ static const luaL_Reg snap_methods[] = {{"info", l_info},
                                         {"summary", l_summary},
                                         {"diff", l_diff},
                                         {"node", l_node},
+                                        {"location", l_location},
                                         {"retainer_path", l_retainer_path},
                                         {"top", l_top},
                                         {"detached", l_detached},

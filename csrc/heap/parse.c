@@ -9,7 +9,6 @@
 #include "columns.h"
 #include "parser.h"
 
-
 static uint8_t kind_of_node_type(const char *t) {
   static const char *names[] = {"hidden",
                                 "array",
@@ -140,6 +139,21 @@ static void parse_snapshot_meta(struct parser *P) {
       if (!strcmp(f, "script_name")) s->trace_fn_script = (int)i;
       if (!strcmp(f, "line")) s->trace_fn_line = (int)i;
       if (!strcmp(f, "column")) s->trace_fn_column = (int)i;
+    }
+  }
+
+  /* locations: [object_index, script_id, line, column] until V8 11.x; newer ones add
+   * script_object_index (the Script node) */
+  const struct jval *lfields = jget(meta, "location_fields");
+  if (lfields && lfields->type == J_ARR && lfields->n > 0 && lfields->n < MAX_FIELDS) {
+    static const char *lnames[] = {"object_index", "script_id", "script_object_index", "line",
+                                   "column"};
+    P->lf = (uint32_t)lfields->n;
+    for (int k = 0; k < 5; k++) {
+      P->loc_field[k] = -1;
+      for (size_t i = 0; i < lfields->n; i++)
+        if (lfields->items[i].type == J_STR && !strcmp(lfields->items[i].str, lnames[k]))
+          P->loc_field[k] = (int)i;
     }
   }
 
@@ -509,6 +523,10 @@ void finish_v8(struct parser *P) {
   s->trace_tree = P->trace;
   P->trace = NULL;
   s->trace_tree_count = (uint32_t)P->trace_n;
+  if (P->locs.n && heap_read_locations(s, P->locs.v, P->locs.n, P->lf, P->loc_field, P->nf))
+    scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
+  free(P->locs.v);
+  P->locs.v = NULL;
 }
 
 /* Parses the value at the cursor for a top-level key. Returns 0 when the
@@ -530,6 +548,8 @@ static int parse_key_value(struct parser *P, const char *key) {
     scan_string_array(sc, &P->pool, &P->str_off);
   } else if (!strcmp(key, "trace_function_infos") && !jsc) {
     scan_uint_array(sc, &P->trace_fn, "trace_function_infos");
+  } else if (!strcmp(key, "locations") && !jsc) {
+    scan_uint_array(sc, &P->locs, "locations");
   } else if (!strcmp(key, "trace_tree") && !jsc) {
     parse_trace_tree(P);
   } else if ((!strcmp(key, "version") || !strcmp(key, "type")) && !v8) {
@@ -630,6 +650,7 @@ void parser_cleanup(struct parser *P) {
   free(P->str_off.v);
   free(P->trace_fn.v);
   free(P->trace);
+  free(P->locs.v);
   free(P->tstack);
   free(P->jnodes.v);
   free(P->jedges.v);
@@ -656,4 +677,8 @@ void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_
   static const int8_t troles[] = {R_ID, R_FUNC, R_COUNT, R_SIZE, R_CHILDREN};
   P->tf = 5;
   memcpy(P->trace_role, troles, sizeof troles);
+  /* V8's location layout until a meta says otherwise */
+  P->lf = 4;
+  static const int lfields[] = {0, 1, -1, 2, 3};
+  memcpy(P->loc_field, lfields, sizeof lfields);
 }

@@ -31,6 +31,9 @@ struct parser {
   struct u32vec trace_fn;
   struct heap_trace_node *trace;
   size_t trace_n, trace_cap;
+  struct u32vec locs; /* "locations", raw; laid out by loc_field once the meta is known */
+  uint32_t lf;        /* location field count */
+  int loc_field[5];   /* position of object_index, script_id, script_object_index, line, column */
   struct trace_level *tstack;
   size_t tstack_n, tstack_cap;
 
@@ -69,8 +72,9 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
   case R_TYPE:
     if (v >= ntypes) {
       sc->p = p;
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: node type %llu is not in meta.node_types (%u types)",
-                scan_offset(sc), (unsigned long long)v, ntypes);
+      scan_fail(sc, HEAP_EFORMAT,
+                "at byte %zu: node type %llu is not in meta.node_types (%u types)", scan_offset(sc),
+                (unsigned long long)v, ntypes);
     }
     s->node_type[n] = (uint8_t)v;
     break;
@@ -114,8 +118,9 @@ static inline void store_edge_value(struct scanner *sc, struct heap_snapshot *s,
   case R_TYPE:
     if (v >= ntypes) {
       sc->p = p;
-      scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge type %llu is not in meta.edge_types (%u types)",
-                scan_offset(sc), (unsigned long long)v, ntypes);
+      scan_fail(sc, HEAP_EFORMAT,
+                "at byte %zu: edge type %llu is not in meta.edge_types (%u types)", scan_offset(sc),
+                (unsigned long long)v, ntypes);
     }
     s->edge_type[n] = (uint8_t)v;
     break;

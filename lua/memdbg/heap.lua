@@ -7,7 +7,10 @@
 --   snap:diff(base)            -> { {name, new, deleted, delta, allocSize, freedSize, sizeDelta}, ... }
 --                                 by sizeDelta desc
 --   snap:node(id)              -> {id, name, className, type, selfSize, retainedSize, distance, edgeCount,
---                                  dominatorId, detached?, traceNodeId?}   | nil, err, "ERANGE"
+--                                  dominatorId, detached?, traceNodeId?, location?}   | nil, err, "ERANGE"
+--   snap:location(id)          -> {url, line, column, scriptId} where a function was defined, or an object's
+--                                 constructor (1-based; url from the snapshot's own Script node, absent if it
+--                                 names none) | nil when the node has no location | nil, err, "ERANGE"
 --   snap:retainerPath(id)      -> array of steps from a GC root down to the node | nil, err, code
 --   snap:top{ n = 20 }         -> the n largest objects by retained size (tables as snap:node returns)
 --   snap:detached()            -> detached DOM nodes per class {name, count, retainedSize}
@@ -117,6 +120,10 @@ end
 
 function Snapshot:node(id)
   return ud_of(self, "node"):node(check_id(id, "node"))
+end
+
+function Snapshot:location(id)
+  return ud_of(self, "location"):location(check_id(id, "location"))
 end
 
 function Snapshot:retainerPath(id)

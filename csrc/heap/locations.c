@@ -1,0 +1,200 @@
+/* Source locations: the snapshot's "locations" array says where each
+ * function was defined and, for an object, where its constructor was
+ * (0-based line and column, and a script id). The script's URL is not in
+ * the array: it is in the graph, so an offline file names it too. Newer V8
+ * writes the Script node's index in each entry (script_object_index);
+ * older V8 (Node 20) only the script id, and the Script hangs off every
+ * closure: closure -shared-> SharedFunctionInfo -script (or
+ * script_or_debug_info)-> Script -name-> the URL string. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+enum { F_NODE, F_SCRIPT_ID, F_SCRIPT_NODE, F_LINE, F_COLUMN };
+
+struct names {
+  uint32_t shared, script, script_or_debug_info, name;
+};
+
+static void find_names(const struct heap_snapshot *s, struct names *n) {
+  n->shared = n->script = n->script_or_debug_info = n->name = HEAP_NO_NODE;
+  for (uint32_t i = 0; i < s->string_count; i++) {
+    const char *str = heap_str(s, i);
+    if (str[0] != 's' && str[0] != 'n') continue;
+    if (!strcmp(str, "shared"))
+      n->shared = i;
+    else if (!strcmp(str, "script"))
+      n->script = i;
+    else if (!strcmp(str, "script_or_debug_info"))
+      n->script_or_debug_info = i;
+    else if (!strcmp(str, "name"))
+      n->name = i;
+  }
+}
+
+/* Target of v's first named (property/internal/...) edge called `name`. */
+static uint32_t edge_target(const struct heap_snapshot *s, uint32_t v, uint32_t name) {
+  if (name == HEAP_NO_NODE) return HEAP_NO_NODE;
+  for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
+    if (!heap_edge_is_indexed(s, e) && s->edge_name[e] == name) return s->edge_to[e];
+  return HEAP_NO_NODE;
+}
+
+static uint32_t script_of_closure(const struct heap_snapshot *s, const struct names *nm,
+                                  uint32_t v) {
+  if (s->node_kind[s->node_type[v]] != HT_CLOSURE) return HEAP_NO_NODE;
+  uint32_t sfi = edge_target(s, v, nm->shared);
+  if (sfi == HEAP_NO_NODE) return HEAP_NO_NODE;
+  uint32_t sc = edge_target(s, sfi, nm->script);
+  return sc != HEAP_NO_NODE ? sc : edge_target(s, sfi, nm->script_or_debug_info);
+}
+
+/* The Script node's URL: its "name" string; failing that, its own name
+ * (Node names Script nodes by URL, Chromium "system / Script / URL"). */
+static const char *script_url(const struct heap_snapshot *s, const struct names *nm, uint32_t sc) {
+  uint32_t str = edge_target(s, sc, nm->name);
+  if (str != HEAP_NO_NODE) {
+    uint8_t k = s->node_kind[s->node_type[str]];
+    const char *url = heap_str(s, s->node_name[str]);
+    if ((k == HT_STRING || k == HT_SLICED_STRING) && url[0]) return url;
+  }
+  const char *own = heap_str(s, s->node_name[sc]);
+  static const char prefix[] = "system / Script / ";
+  if (!strncmp(own, prefix, sizeof prefix - 1)) return own + sizeof prefix - 1;
+  if (!strncmp(own, "system / ", 9) || !own[0]) return NULL;
+  return own;
+}
+
+static int by_script_id(const void *a, const void *b) {
+  const struct heap_script *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t count, uint32_t fields,
+                        const int field[5], uint32_t node_fields) {
+  if (!fields || field[F_NODE] < 0 || field[F_SCRIPT_ID] < 0 || field[F_LINE] < 0 ||
+      field[F_COLUMN] < 0 || !node_fields)
+    return 0;
+  size_t n = count / fields;
+  struct heap_loc *locs = malloc((n ? n : 1) * sizeof *locs);
+  uint32_t *script_node = malloc((n ? n : 1) * sizeof *script_node);
+  if (!locs || !script_node) goto fail;
+  /* keep the entries that name a node; sort them by node (stable: the last
+   * entry for a node wins, as in DevTools' map) */
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t *r = raw + i * fields;
+    uint32_t idx = r[field[F_NODE]];
+    if (idx % node_fields || idx / node_fields >= s->node_count) continue;
+    locs[m] = (struct heap_loc){idx / node_fields, r[field[F_SCRIPT_ID]], r[field[F_LINE]],
+                                r[field[F_COLUMN]]};
+    uint32_t sn = HEAP_NO_NODE;
+    if (field[F_SCRIPT_NODE] >= 0) {
+      uint32_t si = r[field[F_SCRIPT_NODE]];
+      if (si % node_fields == 0 && si / node_fields < s->node_count) sn = si / node_fields;
+    }
+    script_node[m++] = sn;
+  }
+  int sorted = 1;
+  for (uint32_t i = 1; i < m && sorted; i++)
+    sorted = locs[i - 1].node < locs[i].node;
+  if (!sorted) {
+    uint32_t *ord = malloc((size_t)m * 4 + 4), *tmp = malloc((size_t)m * 4 + 4),
+             *key = malloc((size_t)m * 4 + 4);
+    struct heap_loc *l2 = malloc((size_t)m * sizeof *l2 + sizeof *l2);
+    uint32_t *s2 = malloc((size_t)m * 4 + 4);
+    if (!ord || !tmp || !key || !l2 || !s2) {
+      free(ord);
+      free(tmp);
+      free(key);
+      free(l2);
+      free(s2);
+      goto fail;
+    }
+    for (uint32_t i = 0; i < m; i++) {
+      ord[i] = i;
+      key[i] = locs[i].node;
+    }
+    heap_radix_sort_by_key(ord, tmp, m, key);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m; i++) {
+      if (i + 1 < m && locs[ord[i + 1]].node == locs[ord[i]].node) continue; /* last one wins */
+      l2[k] = locs[ord[i]];
+      s2[k++] = script_node[ord[i]];
+    }
+    free(ord);
+    free(tmp);
+    free(key);
+    free(locs);
+    free(script_node);
+    locs = l2;
+    script_node = s2;
+    m = k;
+  }
+
+  /* scripts: from script_object_index, else from the closures' shared info */
+  struct names nm;
+  find_names(s, &nm);
+  struct heap_script *scripts = malloc((size_t)m * sizeof *scripts + sizeof *scripts);
+  if (!scripts) goto fail;
+  uint32_t ns = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    uint32_t sc = script_node[i];
+    if (sc == HEAP_NO_NODE) sc = script_of_closure(s, &nm, locs[i].node);
+    if (sc == HEAP_NO_NODE) continue;
+    if (ns && scripts[ns - 1].id == locs[i].script_id) continue; /* cheap dedupe of runs */
+    const char *url = script_url(s, &nm, sc);
+    if (url) scripts[ns++] = (struct heap_script){locs[i].script_id, url};
+  }
+  free(script_node);
+  script_node = NULL;
+  qsort(scripts, ns, sizeof *scripts, by_script_id);
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < ns; i++)
+    if (!k || scripts[k - 1].id != scripts[i].id) scripts[k++] = scripts[i];
+  s->locs = locs;
+  s->loc_count = m;
+  s->scripts = scripts;
+  s->script_count = k;
+  return 0;
+fail:
+  free(locs);
+  free(script_node);
+  return -1;
+}
+
+uint32_t heap_location_index(const struct heap_snapshot *s, uint32_t n) {
+  uint32_t lo = 0, hi = s->loc_count;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->locs[mid].node < n)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < s->loc_count && s->locs[lo].node == n ? lo : HEAP_NO_NODE;
+}
+
+const char *heap_script_url(const struct heap_snapshot *s, uint32_t id) {
+  uint32_t lo = 0, hi = s->script_count;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (s->scripts[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < s->script_count && s->scripts[lo].id == id ? s->scripts[lo].url : NULL;
+}
+
+int heap_node_location(const struct heap_snapshot *s, uint32_t n, struct heap_location *loc) {
+  uint32_t i = heap_location_index(s, n);
+  if (i == HEAP_NO_NODE) return 0;
+  const struct heap_loc *l = &s->locs[i];
+  loc->script_id = l->script_id;
+  loc->line = l->line + 1;
+  loc->column = l->column + 1;
+  loc->url = heap_script_url(s, l->script_id);
+  return 1;
+}
