@@ -1,9 +1,10 @@
 -- The Neovim driver (lua/memdbg/nvim.lua) and user commands (plugin/memdbg.lua)
 -- inside a real headless Neovim, against real Node apps. Each case runs
---   nvim --headless -u NONE -i NONE -n -c "luafile spec/nvim/<script>.lua"
--- with its arguments in the environment (Neovim 0.7 from Debian has no -l),
--- and reads the JSON the script leaves in $MEMDBG_OUT. Neovim loads the LuaJIT
--- build (build/luajit, `make LUA=luajit`); missing Neovim or Node pend by name.
+--   nvim --clean --headless -n --cmd "set rtp+=<checkout>" -c "luafile spec/nvim/<script>.lua"
+-- that is, the documented setup (the checkout on runtimepath after
+-- `make LUA=luajit`, nothing else set by hand) with the arguments in the
+-- environment (Neovim 0.7 from Debian has no -l), and reads the JSON the
+-- script leaves in $MEMDBG_OUT. Missing Neovim or Node pend by name.
 local node = require("support.node")
 local proc = require("support.proc")
 local json = require("memdbg.json")
@@ -35,7 +36,7 @@ local function luajit_build()
     return a ~= nil and b ~= nil
   end
   if ok() then return true end
-  local status, out = sh("make -C " .. proc.quote(ROOT) .. " LUA=luajit modules")
+  local status, out = sh("make -C " .. proc.quote(ROOT) .. " LUA=luajit")
   if status == 0 and ok() then return true end
   return false, out
 end
@@ -48,8 +49,9 @@ local function nvim(script, env, timeout)
     "MEMDBG_ROOT=" .. proc.quote(ROOT), "MEMDBG_OUT=" .. proc.quote(out),
     "MEMDBG_DEADLINE=" .. tostring(timeout or 120) }
   for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. proc.quote(v) end
-  parts[#parts + 1] = string.format("timeout %d %s --headless -u NONE -i NONE -n -c %s </dev/null",
-    (timeout or 120) + 30, proc.quote(NVIM), proc.quote("luafile spec/nvim/" .. script .. ".lua"))
+  parts[#parts + 1] = string.format("timeout %d %s --clean --headless -n --cmd %s -c %s </dev/null",
+    (timeout or 120) + 30, proc.quote(NVIM), proc.quote("set rtp+=" .. ROOT),
+    proc.quote("luafile spec/nvim/" .. script .. ".lua"))
   local status, log = sh("cd " .. proc.quote(ROOT) .. " && " .. table.concat(parts, " "))
   local f = io.open(out, "r")
   local text = f and f:read("*a") or ""
@@ -69,6 +71,11 @@ local function filesize(path)
 end
 
 local function exists(path) return filesize(path) ~= nil end
+
+local function vim_list_has(list, x)
+  for _, v in ipairs(list or {}) do if v == x then return true end end
+  return false
+end
 
 -- The script exited 0 without an error; otherwise say whether the runtime is
 -- still there (Node has been seen to segfault when a client vanished mid-snapshot).
@@ -94,7 +101,7 @@ describe("the Neovim driver", function()
   end
   local built, why = luajit_build()
   if not built then
-    pending("no LuaJIT build (make LUA=luajit modules failed): " .. tostring(why))
+    pending("no LuaJIT build (make LUA=luajit failed): " .. tostring(why))
     return
   end
 
@@ -146,7 +153,7 @@ describe("the Neovim driver", function()
       local path = table.concat(r.report.leaks[1].retainerPath, " ")
       assert.truthy(path:match("EventTarget"), path)
       local text = table.concat(r.lines, "\n")
-      assert.truthy(text:match("Retainer paths"), text)
+      assert.truthy(text:match("retainer path %(GC root first%)"), text)
       os.execute("rm -rf " .. proc.quote(r.report.dir))
     end)
 
@@ -174,24 +181,212 @@ describe("the Neovim driver", function()
       assert.truthy(r.refused.err:match("127%.0%.0%.1:1"), r.refused.err)
     end)
 
-    it("user commands :MemdbgUsage, :MemdbgSnapshot, :MemdbgLeaks fill scratch buffers", function()
-      local path = os.tmpname() .. ".heapsnapshot"
-      finally(function() os.remove(path) end)
-      local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path,
-        MEMDBG_ACTION = "handleRequests(20)" })
-      ok_run(app, r, status, log)
-      assert.is_true(r.commands)
-      for _, k in ipairs({ "usage", "snapshot", "leaks" }) do
-        assert.equal("done", r[k].status, table.concat(r[k].lines, "\n"))
-        assert.is_true(r[k].visible)
+    it("every user command fills its results buffer and the quickfix list, the cursor never leaves the user's window",
+      function()
+        local dir = os.tmpname()
+        os.remove(dir)
+        assert(os.execute("mkdir -p " .. proc.quote(dir)))
+        local path = dir .. "/app.heapsnapshot"
+        finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+        local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path, MEMDBG_DIR = dir,
+          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,leaks,leakscmd,leaksfail,sample,track,"
+            .. "verify,summary,diff,top,retainers,close,monitor,target" }, 150)
+        ok_run(app, r, status, log)
+        for name, defined in pairs(r.defined) do assert.is_true(defined, name) end
+        local st = r.steps
+        local function text(name) return table.concat(st[name].lines, "\n") end
+        for _, k in ipairs({ "usage", "snapshot", "leaks", "leakscmd", "sample", "track", "verify", "summary", "diff",
+          "top", "retainers" }) do
+          assert.equal("done", st[k].status, k .. ": " .. text(k))
+          assert.is_true(st[k].visible, k .. " results shown")
+          assert.is_true(st[k].focusKept, k .. ": the cursor left the user's window")
+        end
+        assert.is_true(r.focus.win and r.focus.buf)
+        -- progress shows in the float while an operation runs
+        assert.is_true(st.snapshot.floatWhileRunning)
+        assert.equal("", r.idleStatus)
+        assert.truthy(text("usage"):match("usedSize"))
+        assert.truthy(text("snapshot"):match("Heap snapshot written"))
+        assert.is_true(filesize(path) > 1000000)
+        -- leak groups in folds, one quickfix entry per group after a title entry
+        assert.truthy(text("leaks"):match("\n1%. %S+  x%d+  retained"), text("leaks"))
+        assert.truthy(text("leaks"):match("retainer path"), text("leaks"))
+        assert.truthy(st.leaks.qf.title:match("leak hunt"), st.leaks.qf.title)
+        assert.is_true(st.leaks.qf.count >= 2)
+        assert.truthy(st.leaks.qf.first:match("retained"), st.leaks.qf.first)
+        -- the action as a shell command: it ran; a failing one fails the hunt with its status and stderr
+        assert.is_true(st.leakscmd.ran)
+        assert.equal("failed", st.leaksfail.status)
+        assert.truthy(text("leaksfail"):match("status 3") and text("leaksfail"):match("oops%-from%-the%-command"),
+          text("leaksfail"))
+        assert.truthy(text("sample"):match("Sampling heap profile"), text("sample"))
+        -- tracking: allocation sites with file:line in the quickfix list; <CR> jumps to the source
+        assert.truthy(text("track"):match("LeakyListener%s+[^\n]*app%.js:%d+"), text("track"))
+        assert.is_true(st.track.qf.valid >= 1)
+        assert.equal("app.js", st.track.jumped.file)
+        assert.is_true(st.track.jumped.line > 1)
+        assert.truthy(text("verify"):match("RELEASED"), text("verify"))
+        assert.truthy(text("summary"):match("LeakyListener"), text("summary"))
+        assert.truthy(text("diff"):match("CLASS"), text("diff"))
+        assert.truthy(text("top"):match("@%d+"), text("top"))
+        -- r on an object of the top list: its retainer path, every step with its id
+        assert.truthy(text("retainers"):match("Retainer path of .* @%d+"), text("retainers"))
+        assert.truthy(text("retainers"):match("→ .*@%d+"), text("retainers"))
+        assert.is_true(st.close.topClosed)
+        -- the live monitor, its statusline component, and stopping it
+        assert.truthy(st.monitor.statusline:match("^memdbg heap %d"), st.monitor.statusline)
+        assert.equal("cancelled", st.monitor.after)
+        assert.is_true(#st.monitor.lines >= 6)
+        -- the target picker: vim.ui.select over the endpoint's targets
+        assert.is_true(st.target.items >= 1)
+        assert.equal(app.endpoint, st.target.endpoint)
+        assert.is_string(st.target.target)
+        -- completion
+        assert.same({ "--action", "--action-cmd", "--action-http", "--action-timeout" }, r.complete.options)
+        assert.truthy(vim_list_has(r.complete.endpoint, "http://127.0.0.1:9229"))
+        assert.same({ "5", "10", "30", "60" }, r.complete.seconds)
+        assert.same({ "stop" }, r.complete.monitor)
+        io.stderr:write(string.format("\n[nvim] commands: %s\n", (function()
+          local parts = {}
+          for _, k in ipairs({ "usage", "snapshot", "leaks", "sample", "track", "verify", "summary", "top" }) do
+            parts[#parts + 1] = string.format("%s %.1f s", k, st[k].seconds)
+          end
+          return table.concat(parts, ", ")
+        end)()))
+      end)
+  end)
+
+  describe("set up as docs/neovim.md says, in a fresh $HOME", function()
+    local app
+    setup(function() app = start_app("idle") end)
+    teardown(function() node.stop(app) end)
+
+    -- The Lua block that follows <!-- nvim_spec: MARKER --> in docs/neovim.md.
+    local function doc_block(marker)
+      local f = assert(io.open(ROOT .. "/docs/neovim.md"))
+      local text = f:read("*a")
+      f:close()
+      return assert(text:match("<!%-%- nvim_spec: " .. marker .. " %-%->%s*```lua\n(.-)```"),
+        "docs/neovim.md has no block " .. marker)
+    end
+
+    local homes = {}
+    teardown(function() for _, h in ipairs(homes) do os.execute("rm -rf " .. proc.quote(h)) end end)
+    local function fresh_home(init)
+      local home = os.tmpname()
+      os.remove(home)
+      homes[#homes + 1] = home
+      assert(os.execute("mkdir -p " .. proc.quote(home .. "/.config/nvim")))
+      local f = assert(io.open(home .. "/.config/nvim/init.lua", "w"))
+      f:write(init)
+      f:close()
+      return home
+    end
+
+    -- Neovim as the user starts it (their init.lua, no -u, no --clean), then spec/nvim/setup.lua.
+    local function user_nvim(home, env)
+      local out = home .. "/result.json"
+      local parts = { "cd " .. proc.quote(home) .. " && env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS",
+        "-u MEMDBG_BUILD -u XDG_CONFIG_HOME -u XDG_DATA_HOME -u XDG_STATE_HOME -u XDG_CACHE_HOME -u VIMINIT",
+        "HOME=" .. proc.quote(home), "MEMDBG_OUT=" .. proc.quote(out), "MEMDBG_ENDPOINT=" .. proc.quote(app.endpoint),
+        "MEMDBG_ROOT=" .. proc.quote(ROOT) }
+      for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. proc.quote(v) end
+      parts[#parts + 1] = string.format("timeout 60 %s --headless -n -c %s </dev/null", proc.quote(NVIM),
+        proc.quote("luafile " .. ROOT .. "/spec/nvim/setup.lua"))
+      local status, log = sh(table.concat(parts, " "))
+      local f = io.open(out, "r")
+      local r = f and json.decode(f:read("*a"))
+      if f then f:close() end
+      assert(type(r) == "table", "setup.lua left no result (exit " .. tostring(status) .. "): " .. log)
+      return r, log
+    end
+
+    local function works_as_documented(r, log)
+      assert.is_nil(r.error, log)
+      assert.is_true(r.loaded and r.commands, "plugin/memdbg.lua was not loaded")
+      assert.is_false(r.cpathTouched or r.cpathAfter or r.pathTouched, "package.path/cpath changed")
+      assert.is_nil(r.first.err, r.first.err)
+      assert.is_true(r.first.used > 0)
+      assert.equal("done", r.command.status, table.concat(r.command.lines, "\n"))
+      assert.equal("memdbg.txt", r.help)
+      local health = table.concat(r.health, "\n")
+      assert.truthy(health:match("OK: memdbg%.core loads"), health)
+      assert.truthy(health:match("OK: [^\n]*scripts/memdbg"), health)
+      assert.truthy(health:match("OK: [^\n]* answers: 1 target"), health)
+      assert.is_nil(health:match("ERROR"), health)
+    end
+
+    it("from a checkout: runtimepath and `make LUA=luajit`, nothing set by hand", function()
+      local home = fresh_home(doc_block("checkout"))
+      assert(os.execute("mkdir -p " .. proc.quote(home .. "/src") .. " && ln -s " .. proc.quote(ROOT) .. " "
+        .. proc.quote(home .. "/src/memdbg")))
+      local status, out = sh("make -C " .. proc.quote(home .. "/src/memdbg") .. " LUA=luajit")
+      assert.equal(0, status, out)
+      local r, log = user_nvim(home)
+      works_as_documented(r, log)
+      assert.equal("http://127.0.0.1:9229", r.endpoint) -- the block's setup{} ran
+    end)
+
+    it("as a plugin manager installs it: a clone in pack/*/start built with `make LUA=luajit`", function()
+      local home = fresh_home(doc_block("pack"))
+      local dir = home .. "/.local/share/nvim/site/pack/memdbg/start"
+      -- the clone: this checkout, linked
+      assert(os.execute("mkdir -p " .. proc.quote(dir) .. " && ln -s " .. proc.quote(ROOT) .. " "
+        .. proc.quote(dir .. "/memdbg")))
+      local status, out = sh("make -C " .. proc.quote(dir .. "/memdbg") .. " LUA=luajit")
+      assert.equal(0, status, out)
+      works_as_documented(user_nvim(home))
+    end)
+
+    it("before `make LUA=luajit`: says to run it, and works once it has run, without restarting", function()
+      local home = fresh_home(doc_block("checkout"))
+      local co = home .. "/src/memdbg"
+      assert(os.execute("mkdir -p " .. proc.quote(co) .. " && cp -r " .. table.concat({ "lua", "plugin", "scripts", "doc" },
+        " ") .. " " .. proc.quote(co)))
+      local r, log = user_nvim(home, { MEMDBG_BEFORE_MAKE = co })
+      assert.is_nil(r.error, log)
+      assert.equal("ENOMODULE", r.first.code)
+      assert.truthy(r.first.err:match("run `make LUA=luajit` in " .. co:gsub("%p", "%%%0")), r.first.err)
+      -- not "loop or previous error loading module"
+      assert.is_nil(r.second.err, r.second.err)
+      assert.is_true(r.second.used > 0)
+    end)
+
+    it("doc/tags is current and the plugin uses no API that current Neovim deprecates", function()
+      local tmp = os.tmpname()
+      os.remove(tmp)
+      finally(function() os.execute("rm -rf " .. proc.quote(tmp)) end)
+      assert(os.execute("mkdir -p " .. proc.quote(tmp) .. " && cp " .. proc.quote(ROOT .. "/doc/memdbg.txt") .. " "
+        .. proc.quote(tmp)))
+      local status, out = sh(proc.quote(NVIM) .. " --clean --headless -c " .. proc.quote("helptags " .. tmp) .. " -c q")
+      assert.equal(0, status, out)
+      local function read(p)
+        local f = assert(io.open(p))
+        local t = f:read("*a")
+        f:close()
+        return t
       end
-      assert.truthy(table.concat(r.usage.lines, "\n"):match("usedSize"))
-      assert.truthy(table.concat(r.snapshot.lines, "\n"):match("Heap snapshot written"))
-      assert.is_true(filesize(path) > 1000000)
-      local leaks = table.concat(r.leaks.lines, "\n")
-      assert.truthy(leaks:match("class") and leaks:match("Retainer paths"), leaks)
-      local dir = leaks:match("\n  (/[^\n]*)/1%-baseline")
-      if dir then os.execute("rm -rf " .. proc.quote(dir)) end
+      assert.equal(read(tmp .. "/tags"), read(ROOT .. "/doc/tags"), "doc/tags is stale: run nvim --clean --headless "
+        .. "-c 'helptags doc' -c q")
+      -- removed or deprecated in 0.10/0.11; a fallback after `or` for 0.7 is fine
+      local deprecated = { "nvim_buf_set_option", "nvim_buf_get_option", "nvim_win_set_option", "nvim_win_get_option",
+        "nvim_set_option%(", "nvim_get_option%(", "nvim_exec%(", "nvim_buf_add_highlight", "tbl_islist", "tbl_flatten",
+        "vim%.loop%f[^%w_]", "report_start", "report_ok", "report_warn", "report_error", "report_info",
+        "nvim_err_writeln", "vim%.lsp%.util" }
+      local _, files = sh("cd " .. proc.quote(ROOT) .. " && ls lua/memdbg/nvim.lua lua/memdbg/nvim/*.lua "
+        .. "lua/memdbg/health.lua plugin/*.lua")
+      for file in files:gmatch("[^\n]+") do
+        local n = 0
+        for line in read(ROOT .. "/" .. file):gmatch("[^\n]*") do
+          n = n + 1
+          local code = line:gsub("%-%-.*$", ""):gsub('"[^"]*"', '""')
+          for _, pat in ipairs(deprecated) do
+            if code:match(pat) and not code:match(" or [%w_.]*" .. pat) then
+              error(string.format("%s:%d uses %s: %s", file, n, pat, line))
+            end
+          end
+        end
+      end
     end)
   end)
 

@@ -1,16 +1,15 @@
 -- luacheck: globals vim
 -- Loaded by every driver script the spec runs inside headless Neovim:
 --   MEMDBG_ROOT=... MEMDBG_ENDPOINT=... MEMDBG_OUT=result.json \
---     nvim --headless -u NONE -i NONE -n -c "luafile spec/nvim/<script>.lua"
+--     nvim --clean --headless -n --cmd "set rtp+=$MEMDBG_ROOT" -c "luafile spec/nvim/<script>.lua"
 -- (Neovim 0.7 has no `-l`, so the arguments come through the environment.)
--- Puts the checkout on runtimepath, package.path and package.cpath (the
--- LuaJIT build), and gives the script B.finish(result) which writes the
--- result as JSON to $MEMDBG_OUT and quits (exit 0; 3 on B.fail). A watchdog
--- quits with status 4 after $MEMDBG_DEADLINE seconds (default 120).
+-- The checkout is on runtimepath and nothing else is set: the documented
+-- setup (docs/neovim.md), so package.path and package.cpath are Neovim's own
+-- and plugin/memdbg.lua has been loaded as a user's Neovim loads it.
+-- B.finish(result) writes the result as JSON to $MEMDBG_OUT and quits
+-- (exit 0; 3 on B.fail). A watchdog quits with status 4 after
+-- $MEMDBG_DEADLINE seconds (default 120).
 local root = os.getenv("MEMDBG_ROOT") or vim.fn.getcwd()
-vim.opt.runtimepath:prepend(root)
-package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
-package.cpath = root .. "/build/luajit/?.so;" .. package.cpath
 
 -- MEMDBG_NO_CJSON=1: behave as if lua-cjson were not installed for LuaJIT,
 -- so memdbg.json falls back to Neovim's vim.json.
@@ -68,7 +67,7 @@ end
 
 local watchdog = uv.new_timer()
 watchdog:start(tonumber(B.env("MEMDBG_DEADLINE", "120")) * 1000, 0, vim.schedule_wrap(function()
-  B.fail("watchdog: the script did not finish in time")
+  B.fail("watchdog: the script did not finish in time", B.partial)
 end))
 
 -- Runs the script body, turning a Lua error into B.fail.

@@ -1,38 +1,152 @@
 -- luacheck: globals vim
--- The user commands end to end: source plugin/memdbg.lua as a user's config
--- would load it, run :MemdbgUsage, :MemdbgSnapshot FILE and :MemdbgLeaks
--- ACTION one after the other against g:memdbg_endpoint, and report what each
--- scratch buffer shows once b:memdbg_status leaves "running".
+-- The user commands end to end, as a user runs them in one Neovim: each
+-- command of $MEMDBG_STEPS (comma-separated names from the table below) runs
+-- against g:memdbg_endpoint, and once its results buffer leaves "running"
+-- the script records its lines, the quickfix list, where the cursor is (the
+-- user's window, never a memdbg one) and the steps' own checks.
+-- Env: MEMDBG_PATH (snapshot file), MEMDBG_DIR (scratch dir), MEMDBG_ACTION.
 local B = dofile((os.getenv("MEMDBG_ROOT") or ".") .. "/spec/nvim/boot.lua")
 B.run(function()
   vim.g.memdbg_endpoint = B.endpoint
-  vim.cmd("runtime plugin/memdbg.lua")
   local path = assert(B.env("MEMDBG_PATH"), "MEMDBG_PATH")
-  local action = B.env("MEMDBG_ACTION", "handleRequests(50)")
-  local result = { commands = vim.fn.exists(":MemdbgLeaks") == 2 }
-  local queue = {
-    { "usage", "MemdbgUsage" },
-    { "snapshot", "MemdbgSnapshot " .. path },
-    { "leaks", "MemdbgLeaks " .. action },
+  local dir = assert(B.env("MEMDBG_DIR"), "MEMDBG_DIR")
+  local action = B.env("MEMDBG_ACTION", "handleRequests(20)")
+  -- the user's own window and buffer, which must keep the focus throughout
+  vim.cmd("edit " .. vim.fn.fnameescape(dir .. "/user.txt"))
+  local user_win, user_buf = vim.api.nvim_get_current_win(), vim.api.nvim_get_current_buf()
+  local result = { defined = {}, steps = {} }
+  B.partial = result -- what the watchdog reports
+  for _, c in ipairs({ "MemdbgUsage", "MemdbgSnapshot", "MemdbgLeaks", "MemdbgSample", "MemdbgTrack", "MemdbgVerify",
+    "MemdbgMonitor", "MemdbgSummary", "MemdbgDiff", "MemdbgTop", "MemdbgRetainers", "MemdbgTarget", "MemdbgResults",
+    "MemdbgCancel" }) do
+    result.defined[c] = vim.fn.exists(":" .. c) == 2
+  end
+
+  local function lines(kind)
+    local b = vim.fn.bufnr("memdbg://" .. kind)
+    return b ~= -1 and vim.api.nvim_buf_get_lines(b, 0, -1, false) or {}
+  end
+  local function status(kind)
+    local b = vim.fn.bufnr("memdbg://" .. kind)
+    return b ~= -1 and vim.b[b].memdbg_status or nil
+  end
+  -- runs fn in the results window of kind (the way a user's keys would)
+  local function in_results(kind, fn)
+    local win = vim.fn.bufwinid(vim.fn.bufnr("memdbg://" .. kind))
+    assert(win ~= -1, kind .. " results are not shown")
+    vim.api.nvim_set_current_win(win)
+    fn(win)
+  end
+
+  local steps = {
+    usage = { "MemdbgUsage" },
+    snapshot = { "MemdbgSnapshot " .. path },
+    leaks = { "MemdbgLeaks " .. action },
+    leakscmd = { "MemdbgLeaks --action-cmd touch " .. dir .. "/ran && echo fine", kind = "leaks",
+      check = function(r) r.ran = vim.fn.filereadable(dir .. "/ran") == 1 end },
+    leaksfail = { "MemdbgLeaks --action-cmd echo oops-from-the-command >&2; exit 3", kind = "leaks" },
+    sample = { "MemdbgSample 1" },
+    track = { "MemdbgTrack --action " .. action .. " --out " .. dir .. "/track.heapsnapshot",
+      check = function(r)
+        -- <CR> on the first located line opens the source in the user's window
+        in_results("track", function()
+          local row
+          for i, l in ipairs(lines("track")) do
+            if l:match("%.js:%d+") and not row then row = i end
+          end
+          r.jumpRow = row
+          vim.api.nvim_win_set_cursor(0, { row, 0 })
+          vim.cmd("normal \r")
+          r.jumped = { file = vim.fn.expand("%:t"), line = vim.fn.line("."), win = vim.api.nvim_get_current_win() }
+          vim.api.nvim_set_current_win(user_win)
+          vim.api.nvim_set_current_buf(user_buf)
+        end)
+      end },
+    verify = { "MemdbgVerify --allocate allocate(5) --cleanup release()" },
+    summary = { "MemdbgSummary " .. path },
+    diff = { "MemdbgDiff " .. path .. " " .. dir .. "/track.heapsnapshot" },
+    top = { "MemdbgTop " .. path .. " --n 5" },
+    retainers = { kind = "retainers", run = function()
+      -- r on the first object of the top list
+      in_results("top", function()
+        vim.api.nvim_win_set_cursor(0, { 4, 0 })
+        vim.cmd("normal r")
+        vim.api.nvim_set_current_win(user_win)
+      end)
+    end },
+    close = { run = function(r)
+      in_results("top", function() vim.cmd("normal q") end)
+      r.topClosed = vim.fn.bufwinid(vim.fn.bufnr("memdbg://top")) == -1
+      vim.api.nvim_set_current_win(user_win)
+    end, wait = function() return true end },
+    monitor = { "MemdbgMonitor 0.2", wait = function()
+      local l = lines("monitor")
+      return #l >= 6
+    end, check = function(r)
+      r.statusline = require("memdbg.nvim").status()
+      vim.cmd("MemdbgMonitor stop")
+      r.after = status("monitor")
+    end },
+    target = { run = function(r)
+      -- a UI plugin's vim.ui.select; this one picks the first target
+      vim.ui.select = function(items, opts, on_choice)
+        r.items, r.prompt = #items, opts.prompt
+        r.label = opts.format_item(items[1])
+        on_choice(items[1], 1)
+      end
+      vim.g.memdbg_endpoint = nil
+      vim.cmd("MemdbgTarget " .. B.endpoint)
+    end, wait = function() return vim.g.memdbg_target ~= nil end, check = function(r)
+      r.target, r.endpoint = vim.g.memdbg_target, vim.g.memdbg_endpoint
+    end },
   }
-  local function nextcmd(i)
-    local item = queue[i]
-    if not item then return B.finish(result) end
-    vim.cmd(item[2])
-    local name = "memdbg://" .. item[1]
+
+  local order = vim.split(B.env("MEMDBG_STEPS", "usage,snapshot,leaks"), ",")
+  local function nextstep(i)
+    local name = order[i]
+    if not name then
+      result.focus = { win = vim.api.nvim_get_current_win() == user_win, buf = vim.api.nvim_get_current_buf() == user_buf }
+      return B.finish(result)
+    end
+    local s = assert(steps[name], "no step " .. name)
+    local kind = s.kind or name
+    local r = {}
+    result.steps[name] = r
+    local before = status(kind)
+    if s.run then s.run(r) else vim.cmd(s[1]) end
+    r.floatWhileRunning = require("memdbg.nvim.progress").window() ~= nil
+    local t0 = B.now()
     local timer = B.uv.new_timer()
     timer:start(20, 20, vim.schedule_wrap(function()
-      if timer:is_closing() then return end -- a tick queued before the stop
-      local buf = vim.fn.bufnr(name)
-      if buf == -1 then return end
-      local status = vim.b[buf].memdbg_status
-      if status == "running" then return end
+      if timer:is_closing() then return end
+      local st = status(kind)
+      local ready
+      if s.wait then ready = s.wait() else ready = st ~= nil and st ~= "running" and (st ~= before or B.now() - t0 > 0.5) end
+      if not ready then return end
       timer:stop()
       timer:close()
-      result[item[1]] = { status = status, lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false),
-        visible = vim.fn.bufwinid(buf) ~= -1 }
-      nextcmd(i + 1)
+      r.status, r.lines, r.seconds = status(kind), lines(kind), B.now() - t0
+      r.visible = vim.fn.bufwinid(vim.fn.bufnr("memdbg://" .. kind)) ~= -1
+      r.focusKept = vim.api.nvim_get_current_win() == user_win
+      local qf = vim.fn.getqflist({ title = 1, items = 1 })
+      r.qf = { title = qf.title, count = #qf.items, valid = 0, first = qf.items[2] and qf.items[2].text }
+      for _, it in ipairs(qf.items) do
+        if it.valid == 1 then
+          r.qf.valid = r.qf.valid + 1
+          r.qf.firstValid = r.qf.firstValid or { file = vim.fn.bufname(it.bufnr), line = it.lnum, text = it.text }
+        end
+      end
+      if s.check then s.check(r) end
+      nextstep(i + 1)
     end))
   end
-  nextcmd(1)
+  -- statusline component and completion, before anything runs
+  result.idleStatus = require("memdbg.nvim").status()
+  result.complete = {
+    options = vim.fn.getcompletion("MemdbgLeaks --act", "cmdline"),
+    endpoint = vim.fn.getcompletion("MemdbgUsage --endpoint ", "cmdline"),
+    seconds = vim.fn.getcompletion("MemdbgSample ", "cmdline"),
+    monitor = vim.fn.getcompletion("MemdbgMonitor s", "cmdline"),
+  }
+  nextstep(1)
 end)

@@ -1,0 +1,294 @@
+-- luacheck: globals vim
+-- The user commands (plugin/memdbg.lua calls define()). Arguments read like
+-- the CLI's: `--name value` options anywhere, the rest positional. Values of
+-- expression options (a JavaScript expression, a shell command, a request
+-- body) run to the next known option, so they need no quoting; other values
+-- are one word. Every command completes its options, files and values.
+local config = require("memdbg.nvim.config")
+
+local M = {}
+
+-- kinds: "word" (one word), "text" (to the next option), "number", "flag", "file"
+local CONNECT = { endpoint = "word", target = "word", ["allow-remote"] = "flag" }
+local ACTION = { action = "text", ["action-cmd"] = "text", ["action-http"] = "word", requests = "number",
+  concurrency = "number", method = "word", data = "text", ["action-timeout"] = "number" }
+
+local function with(...)
+  local t = {}
+  for _, s in ipairs({ ... }) do for k, v in pairs(s) do t[k] = v end end
+  return t
+end
+
+--- parse(text, spec) -> opts, positional text | nil, error message
+function M.parse(text, spec)
+  local opts, pos = {}, {}
+  -- split at " --name" where name is a known option
+  local marks = {}
+  local i = 1
+  while true do
+    local s, e, name, eq = text:find("%-%-([%w%-]+)(=?)", i)
+    if not s then break end
+    if (s == 1 or text:sub(s - 1, s - 1):match("%s")) and spec[name] then
+      marks[#marks + 1] = { s = s, e = e, name = name, eq = eq }
+    end
+    i = e + 1
+  end
+  local function seg(a, b) return vim.trim(text:sub(a, b)) end
+  pos[#pos + 1] = seg(1, (marks[1] and marks[1].s or #text + 1) - 1)
+  for k, m in ipairs(marks) do
+    local value = seg(m.e + 1, (marks[k + 1] and marks[k + 1].s or #text + 1) - 1)
+    local kind = spec[m.name]
+    if kind == "flag" then
+      opts[m.name] = true
+      pos[#pos + 1] = value
+    elseif kind == "text" then
+      if value == "" then return nil, "--" .. m.name .. " needs a value" end
+      opts[m.name] = value
+    else
+      local word, rest = value:match("^(%S+)%s*(.*)$")
+      if not word then return nil, "--" .. m.name .. " needs a value" end
+      if kind == "number" then
+        if not tonumber(word) then return nil, "--" .. m.name .. " takes a number, not " .. word end
+        word = tonumber(word)
+      end
+      opts[m.name] = word
+      pos[#pos + 1] = rest
+    end
+  end
+  local rest = {}
+  for _, p in ipairs(pos) do if p ~= "" then rest[#rest + 1] = p end end
+  return opts, table.concat(rest, " ")
+end
+
+-- Words of positional text; a backslash keeps a space in a file name.
+local function words(text)
+  local out = {}
+  for w in (text:gsub("\\ ", "\1")):gmatch("%S+") do out[#out + 1] = (w:gsub("\1", " ")) end
+  return out
+end
+
+local function connection(o)
+  return { endpoint = o.endpoint, target = o.target, allowRemote = o["allow-remote"] or nil }
+end
+
+-- The action options of a leak hunt, sampling or tracking.
+local function action_of(o, positional, into)
+  if o["action-http"] then
+    into.actionHttp = { url = o["action-http"], requests = o.requests, concurrency = o.concurrency,
+      method = o.method, body = o.data }
+  elseif o["action-cmd"] then
+    into.actionCommand = o["action-cmd"]
+  elseif o.action or (positional and positional ~= "") then
+    into.action = o.action or positional
+  end
+  into.actionTimeout = o["action-timeout"]
+  return into
+end
+
+local function err(msg) vim.notify("memdbg: " .. msg, vim.log.levels.ERROR) end
+
+local function file_arg(w, who)
+  if not w or w == "" then return nil, who .. " needs a snapshot file" end
+  local p = vim.fn.fnamemodify(vim.fn.expand(w), ":p")
+  if vim.fn.filereadable(p) ~= 1 then return nil, "no such file: " .. w end
+  return p
+end
+
+local ui = function() return require("memdbg.nvim.ui") end
+
+M.commands = {}
+
+local function command(name, spec, nargs, desc, fn, complete_positional)
+  M.commands[name] = { spec = spec, complete = complete_positional }
+  vim.api.nvim_create_user_command(name, function(c)
+    local o, rest = M.parse(c.args, spec)
+    if not o then return err(name .. ": " .. rest) end
+    local ok, e = pcall(fn, o, rest, c)
+    if not ok then err(name .. ": " .. tostring(e):gsub("^[^:]*:%d+: ", "")) end
+  end, { nargs = nargs, desc = desc,
+    complete = nargs ~= 0 and function(lead, line, pos) return M.complete(name, lead, line, pos) end or nil })
+end
+
+local function seconds(rest, who)
+  local w = words(rest)
+  if #w > 1 then error(who .. " takes one number of seconds, not " .. rest, 0) end
+  if w[1] and not tonumber(w[1]) then error(who .. " takes a number of seconds, not " .. w[1], 0) end
+  return w[1] and tonumber(w[1]) or nil
+end
+
+function M.define()
+  command("MemdbgUsage", CONNECT, "*", "memdbg: heap usage", function(o, rest)
+    if rest ~= "" then error("unexpected argument " .. rest, 0) end
+    ui().usage(connection(o))
+  end)
+
+  command("MemdbgSnapshot", with(CONNECT, { gc = "flag" }), "*", "memdbg: stream a heap snapshot to FILE",
+    function(o, rest)
+      local w = words(rest)
+      if #w > 1 then error("takes one FILE", 0) end
+      local opts = connection(o)
+      opts.gc = o.gc
+      opts.path = w[1] and vim.fn.fnamemodify(vim.fn.expand(w[1]), ":p") or nil
+      ui().snapshot(opts)
+    end, "file")
+
+  command("MemdbgLeaks", with(CONNECT, ACTION, { top = "number", ["gc-rounds"] = "number", dir = "file" }), "+",
+    "memdbg: leak hunt around an action (JS expression, --action-cmd, --action-http)", function(o, rest)
+      local opts = action_of(o, rest, connection(o))
+      opts.top, opts.gcRounds = o.top, o["gc-rounds"]
+      opts.dir = o.dir and vim.fn.fnamemodify(vim.fn.expand(o.dir), ":p") or nil
+      if not (opts.action or opts.actionCommand or opts.actionHttp) then
+        error("give the action: a JavaScript expression, --action-cmd CMD or --action-http URL", 0)
+      end
+      ui().leaks(opts)
+    end)
+
+  command("MemdbgSample", with(CONNECT, ACTION, { interval = "number", top = "number" }), "*",
+    "memdbg: sampling heap profiler for SECONDS or around an action", function(o, rest)
+      local opts = connection(o)
+      if o.action or o["action-cmd"] then action_of(o, nil, opts) else opts.seconds = seconds(rest, "MemdbgSample") end
+      opts.interval, opts.top = o.interval, o.top
+      ui().sample(opts)
+    end, { "5", "10", "30", "60" })
+
+  command("MemdbgTrack", with(CONNECT, ACTION, { top = "number", out = "file" }), "*",
+    "memdbg: allocation tracking for SECONDS or around an action", function(o, rest)
+      local opts = connection(o)
+      if o.action or o["action-cmd"] then action_of(o, nil, opts) else opts.seconds = seconds(rest, "MemdbgTrack") end
+      opts.top = o.top
+      opts.path = o.out and vim.fn.fnamemodify(vim.fn.expand(o.out), ":p") or nil
+      ui().track(opts)
+    end, { "5", "10", "30", "60" })
+
+  command("MemdbgVerify", with(CONNECT, { allocate = "text", cleanup = "text", tolerance = "number",
+    ["gc-rounds"] = "number" }), "+", "memdbg: is what --allocate EXPR added released after --cleanup EXPR?",
+    function(o, rest)
+      if rest ~= "" then error("unexpected argument " .. rest .. " (give --allocate EXPR --cleanup EXPR)", 0) end
+      if not o.allocate or not o.cleanup then error("give --allocate EXPR and --cleanup EXPR", 0) end
+      local opts = connection(o)
+      opts.allocate, opts.cleanup, opts.gcRounds = o.allocate, o.cleanup, o["gc-rounds"]
+      opts.tolerance = o.tolerance and o.tolerance / 100 or nil
+      ui().verify(opts)
+    end)
+
+  command("MemdbgMonitor", with(CONNECT, { threshold = "number" }), "*",
+    "memdbg: live heap usage every INTERVAL seconds (:MemdbgMonitor stop)", function(o, rest)
+      local mon = require("memdbg.nvim.monitor")
+      if rest == "stop" then
+        if not mon.stop() then vim.notify("memdbg: no monitor is running") end
+        return
+      end
+      local opts = connection(o)
+      opts.interval = seconds(rest, "MemdbgMonitor")
+      opts.threshold = o.threshold
+      mon.start(opts)
+    end, { "stop", "1", "2", "5" })
+
+  command("MemdbgSummary", { top = "number" }, "+", "memdbg: a snapshot file by class", function(o, rest)
+    local w = words(rest)
+    if #w ~= 1 then error("takes one snapshot FILE", 0) end
+    local file = assert(file_arg(w[1], "MemdbgSummary"))
+    ui().summary({ file = file, top = o.top or config.get().files.top })
+  end, "snapshot")
+
+  command("MemdbgDiff", { top = "number" }, "+", "memdbg: what changed per class between two snapshot files",
+    function(o, rest)
+      local w = words(rest)
+      if #w ~= 2 then error("takes two snapshot files: BASE FILE", 0) end
+      local a = assert(file_arg(w[1], "MemdbgDiff"))
+      local b = assert(file_arg(w[2], "MemdbgDiff"))
+      ui().diff({ base = a, file = b, top = o.top or config.get().files.top })
+    end, "snapshot")
+
+  command("MemdbgTop", { n = "number" }, "+", "memdbg: largest objects by retained size in a snapshot file",
+    function(o, rest)
+      local w = words(rest)
+      if #w ~= 1 then error("takes one snapshot FILE", 0) end
+      local file = assert(file_arg(w[1], "MemdbgTop"))
+      ui().top({ file = file, n = o.n or 20 })
+    end, "snapshot")
+
+  command("MemdbgRetainers", {}, "+", "memdbg: retainer path of node ID in a snapshot file", function(_, rest)
+    local w = words(rest)
+    local id = w[2] and tonumber((w[2]:gsub("^@", "")))
+    if #w ~= 2 or not id then error("takes a snapshot FILE and a node ID", 0) end
+    ui().retainers(assert(file_arg(w[1], "MemdbgRetainers")), id)
+  end, "snapshot")
+
+  command("MemdbgTarget", { ["allow-remote"] = "flag" }, "?",
+    "memdbg: pick the target (and endpoint) the commands use", function(o, rest)
+      local w = words(rest)
+      ui().pick_target({ endpoint = w[1], allowRemote = o["allow-remote"] or nil })
+    end, "endpoint")
+
+  command("MemdbgResults", {}, "?", "memdbg: show a results buffer again", function(_, rest)
+    local kind = rest ~= "" and rest or nil
+    local results = require("memdbg.nvim.results")
+    for _, k in ipairs(kind and { kind } or { "leaks", "sample", "track", "summary", "diff", "top", "retainers",
+      "verify", "snapshot", "usage", "monitor" }) do
+      local buf = results.bufnr(k)
+      if buf then return vim.cmd("botright sbuffer " .. buf) end
+    end
+    vim.notify("memdbg: no results yet", vim.log.levels.WARN)
+  end, { "leaks", "sample", "track", "summary", "diff", "top", "retainers", "verify", "snapshot", "usage", "monitor" })
+
+  command("MemdbgCancel", {}, 0, "memdbg: cancel the running operations", function()
+    local n = require("memdbg.nvim").cancel_all()
+    require("memdbg.nvim.monitor").stop()
+    vim.notify(string.format("memdbg: cancelled %d operation%s", n, n == 1 and "" or "s"))
+  end)
+end
+
+------------------------------------------------------------------ completion
+
+local function endpoints()
+  local seen, out = {}, {}
+  for _, e in ipairs({ vim.g.memdbg_endpoint, config.get().endpoint, "http://127.0.0.1:9229",
+    "http://127.0.0.1:9222" }) do
+    if type(e) == "string" and e ~= "" and not seen[e] then seen[e], out[#out + 1] = true, e end
+  end
+  return out
+end
+
+local function snapshot_files(lead)
+  local out = {}
+  for _, f in ipairs(vim.fn.getcompletion(lead, "file")) do
+    if f:match("/$") or f:match("%.heapsnapshot$") or f:match("%.heaptimeline$") then out[#out + 1] = f end
+  end
+  return out
+end
+
+local function starting(list, lead)
+  local out = {}
+  for _, x in ipairs(list) do
+    if x:sub(1, #lead) == lead then out[#out + 1] = x end
+  end
+  return out
+end
+
+--- complete(command, ArgLead, CmdLine, CursorPos) -> candidates
+function M.complete(name, lead, line, pos)
+  local def = M.commands[name]
+  if not def then return {} end
+  local before = line:sub(1, pos)
+  local prev = before:sub(1, #before - #lead):match("%-%-([%w%-]+)=?%s*$")
+  local kind = prev and def.spec[prev]
+  if kind == "word" and prev == "endpoint" then return starting(endpoints(), lead) end
+  if kind == "file" then return vim.fn.getcompletion(lead, "file") end
+  if kind == "word" and prev == "method" then return starting({ "GET", "POST", "PUT", "DELETE" }, lead) end
+  if kind and kind ~= "flag" then return {} end
+  if lead:sub(1, 2) == "--" or (lead == "" and not def.complete) then
+    local names = {}
+    for k in pairs(def.spec) do names[#names + 1] = "--" .. k end
+    table.sort(names)
+    return starting(names, lead)
+  end
+  local c = def.complete
+  if c == "file" then return vim.fn.getcompletion(lead, "file") end
+  if c == "snapshot" then return snapshot_files(lead) end
+  if c == "endpoint" then return starting(endpoints(), lead) end
+  if type(c) == "table" then return starting(c, lead) end
+  return {}
+end
+
+return M

@@ -1,0 +1,125 @@
+-- luacheck: globals vim
+-- The analyses of snapshot files (find-leaks, summary, diff, top, retainers)
+-- and target discovery run as `memdbg SUBCOMMAND ... --json` child
+-- processes: the engine's parse is one blocking C call, which would freeze the
+-- editor, and a child can be stopped. This module finds the command, runs it,
+-- reads its progress bar off stderr and decodes its JSON.
+local load = require("memdbg.nvim.load")
+local driver = require("memdbg.nvim.driver")
+
+local M = {}
+
+local function executable(name) return vim.fn.executable(name) == 1 end
+local function readable(path) return vim.fn.filereadable(path) == 1 end
+
+--- command(opts) -> argv prefix, MEMDBG_BUILD | nil
+--- From a checkout: scripts/memdbg under an interpreter whose build is there
+--- (luajit with build/luajit, lua5.4 with build/lua5.4); otherwise an installed
+--- `memdbg`. opts.analyser = {argv...} overrides.
+function M.command(opts)
+  if opts and opts.analyser then return vim.deepcopy(opts.analyser), nil end
+  local root = load.root
+  local script = root and (root .. "/scripts/memdbg")
+  if script and readable(script) then
+    for _, lua in ipairs({ "luajit", "lua5.4" }) do
+      local build = root .. "/build/" .. lua
+      if executable(lua) and readable(build .. "/memdbg/_heap.so") then
+        return { lua, script }, build
+      end
+    end
+  end
+  return { "memdbg" }, nil
+end
+
+-- The CLI's progress bar, drawn on stderr because MEMDBG_PROGRESS=1:
+-- "\rloading x [#####.....]  42% ...\27[K"; the last percentage in a chunk.
+local function percent(chunk)
+  local pct
+  for p in chunk:gmatch("%] +(%d+)%%") do pct = tonumber(p) end
+  return pct
+end
+
+local function clean(text)
+  return vim.trim((text:gsub("\r[^\r\n]-\27%[K", ""):gsub("\r", "")))
+end
+
+local Job = {}
+Job.__index = Job
+
+function Job:cancel()
+  if self.reported then return false end
+  self.cancelled = true
+  self:_done(nil, self.name .. " cancelled", "ECANCELLED")
+  return true
+end
+
+function Job:isDone() return self.reported == true end
+
+function Job:_done(result, err, code, status)
+  if self.reported then return end
+  self.reported, self.finished = true, true
+  self.status = err and (code == "ECANCELLED" and "cancelled" or "failed") or "done"
+  driver.untrack(self)
+  if self.id then
+    local id = self.id
+    self.id = nil
+    pcall(vim.fn.jobstop, id)
+  end
+  local cb = self.callback
+  vim.schedule(function() cb(result, err, code, status) end)
+end
+
+--- run(name, args, opts, callback(doc, err, code, status)) -> handle
+--- Runs `memdbg ARGS...` (args without --json, added here). Exit statuses in
+--- opts.ok (default {0}) are success; the callback gets the decoded JSON
+--- document and the status. opts.onProgress(percent, 100) follows the CLI's
+--- progress bar. handle:cancel() stops the child.
+function M.run(name, args, opts, callback)
+  opts = opts or {}
+  local cmd, build = M.command(opts)
+  vim.list_extend(cmd, args)
+  cmd[#cmd + 1] = "--json"
+  local job = setmetatable({ name = name, callback = callback, status = "running", argv = cmd }, Job)
+  local okset = {}
+  for _, s in ipairs(opts.ok or { 0 }) do okset[s] = true end
+  local out, errtext = {}, ""
+  local env = { MEMDBG_PROGRESS = "1" }
+  if build then env.MEMDBG_BUILD = build end
+  local progress = opts.onProgress
+  local ok, id = pcall(vim.fn.jobstart, cmd, {
+    env = env,
+    stdout_buffered = true,
+    on_stdout = function(_, data) out = data or {} end,
+    on_stderr = function(_, data)
+      local chunk = table.concat(data or {}, "\n")
+      errtext = errtext .. chunk
+      if progress and not job.reported then
+        local pct = percent(chunk)
+        if pct then progress(pct, 100) end
+      end
+    end,
+    on_exit = function(_, status)
+      job.id = nil
+      if job.reported then return end
+      local text = table.concat(out, "\n")
+      local okj, doc = pcall(vim.json.decode, text)
+      if okset[status] and okj and type(doc) == "table" then return job:_done(doc, nil, nil, status) end
+      local msg = clean(errtext)
+      if msg == "" and okj and type(doc) == "table" and doc.error then msg = tostring(doc.error) end
+      job:_done(nil, string.format("%s failed (%s, exit %d): %s", name, table.concat(cmd, " "), status,
+        msg ~= "" and msg or text:sub(1, 300)), status == 2 and "EINVAL" or "EANALYSE")
+    end,
+  })
+  if not ok or type(id) ~= "number" or id <= 0 then
+    job.reported = true
+    job.status = "failed"
+    vim.schedule(function()
+      callback(nil, "cannot start " .. table.concat(cmd, " ") .. ": " .. tostring(id), "EANALYSE")
+    end)
+    return job
+  end
+  job.id = id
+  return driver.track(job)
+end
+
+return M

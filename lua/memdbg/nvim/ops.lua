@@ -1,0 +1,231 @@
+-- luacheck: globals vim
+-- The operations on a runtime, each a driver task: usage, snapshot, leaks,
+-- sample, track, verify, monitor. Options arrive resolved (endpoint and
+-- connection settings filled in by memdbg.nvim from setup{} and g:memdbg_*).
+local driver = require("memdbg.nvim.driver")
+local job = require("memdbg.nvim.job")
+local action = require("memdbg.nvim.action")
+
+local M = {}
+
+local uv = vim.uv or vim.loop
+local deliver = driver.deliver
+
+function M.usage(opts, callback)
+  return driver.start("usage", opts, callback, function(session)
+    return session.memory:getHeapUsage()
+  end)
+end
+
+local function default_snapshot_path(dir, prefix)
+  local stamp = os.date("!%Y%m%d-%H%M%S") .. string.format("-%03d", math.floor((uv.hrtime() / 1e6) % 1000))
+  return string.format("%s/%s-%s.heapsnapshot", dir or vim.fn.getcwd(), prefix or "heap", stamp)
+end
+M.default_snapshot_path = default_snapshot_path
+
+-- The sink fsyncs the file once the snapshot is complete, inside a service
+-- pass: with 100 MB of dirty pages that alone can hold the editor for 100 ms
+-- or more. So while the data arrives, flush it from libuv's thread pool every
+-- `every` bytes (fdatasync on a second descriptor of the same file), leaving
+-- the final fsync little to do.
+local function background_sync(partial, every)
+  local next_at, busy = every, false
+  return function(bytes)
+    if busy or bytes < next_at then return end
+    busy, next_at = true, bytes + every
+    uv.fs_open(partial, "r", 0, function(oerr, fd)
+      if oerr or not fd then busy = false return end
+      uv.fs_fdatasync(fd, function()
+        uv.fs_close(fd, function() busy = false end)
+      end)
+    end)
+  end
+end
+M.background_sync = background_sync
+
+-- onBytes for a snapshot streamed to path: the background fdatasync, then the user's callback.
+local function on_bytes(task, path, opts)
+  local user = deliver(task, opts.onBytes)
+  local sync = opts.syncEvery ~= false and background_sync(path .. ".partial", opts.syncEvery or 16 * 1048576)
+  return function(n, chunks)
+    if sync then sync(n) end
+    if user then user(n, chunks) end
+  end
+end
+
+function M.snapshot(opts, callback)
+  local path = opts.path or default_snapshot_path(opts.dir)
+  local task
+  task = driver.start("snapshot", opts, callback, function(session)
+    if opts.gc then
+      local ok, err, code = session.memory:collectGarbage()
+      if not ok then return nil, err, code end
+    end
+    local info, err, code = session.memory:takeHeapSnapshot {
+      path = path,
+      timeout = opts.timeout,
+      onProgress = deliver(task, opts.onProgress),
+      onBytes = on_bytes(task, path, opts),
+    }
+    if not info then return nil, err, code end
+    info.result = nil
+    return info
+  end)
+  task.path = path
+  task.cleanup = function(t, _, _, code)
+    -- destroying the connection removes the sink's .partial; belt and braces.
+    -- A drained (cancelled) snapshot may have been completed and renamed.
+    if code then os.remove(path .. ".partial") end
+    if t.cancelled then os.remove(path) end
+  end
+  return task
+end
+
+local function remove_tree(dir)
+  driver.main_loop(function() vim.fn.delete(dir, "rf") end)
+end
+
+function M.leaks(opts, callback)
+  local act = action.resolve(opts, "memdbg.nvim.leaks")
+  local own_dir = opts.dir == nil
+  local dir = opts.dir
+  if dir then
+    vim.fn.mkdir(dir, "p", tonumber("700", 8))
+  else
+    -- not under vim.fn.tempname(): Neovim removes that directory when it exits
+    local base = (os.getenv("TMPDIR") or "/tmp") .. "/memdbg-leaks-XXXXXX"
+    local err
+    dir, err = uv.fs_mkdtemp(base)
+    if not dir then error("memdbg.nvim.leaks: cannot create a directory like " .. base .. ": " .. tostring(err), 3) end
+  end
+  local task, step, analyse_progress
+  task = driver.start("leak hunt", opts, callback, function(session)
+    local detect_leak = require("memdbg.workflows.detect_leak")
+    local wopts = {
+      dir = dir,
+      gcRounds = opts.gcRounds,
+      timeout = opts.timeout,
+      analyse = false,
+      onStep = step,
+      onProgress = deliver(task, opts.onProgress),
+      onBytes = deliver(task, opts.onBytes),
+    }
+    for k, v in pairs(act.workflow(session, task)) do wopts[k] = v end
+    local report, err, code = detect_leak.run(session, wopts)
+    if not report then return nil, err, code end
+    return report
+  end, function(t, report)
+    -- capture done, session closed: the parse runs in a child process
+    if step then step("analyse") end
+    driver.main_loop(function()
+      if t.finished then return end
+      local s = report.snapshots
+      t.child = job.run("leak analysis", { "find-leaks", s[1], s[2], s[3], "--top", tostring(opts.top or 20) },
+        { analyser = opts.analyser, ok = { 0, 1 }, onProgress = analyse_progress },
+        function(doc, err, code)
+          t.job = nil
+          if t.finished then return end
+          if not doc or type(doc.leaks) ~= "table" then
+            return driver.finish(t, nil, err or "the leak analysis gave no leaks array", code or "EANALYSE")
+          end
+          report.leaks = doc.leaks
+          driver.finish(t, report)
+        end)
+      t.job = t.child.id
+    end)
+  end)
+  step = deliver(task, opts.onStep, true)
+  analyse_progress = deliver(task, opts.onAnalyseProgress)
+  task.dir = dir
+  task.cleanup = function(t, _, err)
+    if t.child and not t.child.reported then t.child:cancel() end
+    if (err or t.cancelled) and own_dir then remove_tree(dir) end
+  end
+  return task
+end
+
+-- A duration loop of sampling and tracking calls onTick(elapsed, total).
+function M.sample(opts, callback)
+  local act = opts.action ~= nil and action.resolve(opts, "memdbg.nvim.sample") or nil
+  local task
+  task = driver.start("sampling", opts, callback, function(session)
+    local sample = require("memdbg.workflows.sample_profile")
+    local r, err, code = sample.run(session, {
+      duration = opts.seconds,
+      action = act and act.fn(session, task) or nil,
+      interval = opts.interval,
+      top = opts.top,
+      includeCollected = opts.includeCollected,
+      onTick = deliver(task, opts.onTick),
+    })
+    if not r then return nil, err, code end
+    r.profile = nil -- large, and the callback crosses vim.schedule
+    return r
+  end)
+  return task
+end
+
+function M.track(opts, callback)
+  local act = opts.action ~= nil and action.resolve(opts, "memdbg.nvim.track") or nil
+  local path = opts.path or default_snapshot_path(opts.dir, "track")
+  local task
+  task = driver.start("tracking", opts, callback, function(session)
+    local track = require("memdbg.workflows.track_allocations")
+    local r, err, code = track.run(session, {
+      duration = opts.seconds,
+      action = act and act.fn(session, task) or nil,
+      path = path,
+      top = opts.top,
+      timeout = opts.timeout,
+      onTick = deliver(task, opts.onTick),
+      onProgress = deliver(task, opts.onProgress),
+      onBytes = on_bytes(task, path, opts),
+    })
+    if not r then return nil, err, code end
+    r.traceNodes, r.traceFunctions, r.result = nil, nil, nil
+    return r
+  end)
+  task.path = path
+  task.cleanup = function(t, _, _, code)
+    if code then os.remove(path .. ".partial") end
+    if t.cancelled then os.remove(path) end
+  end
+  return task
+end
+
+function M.verify(opts, callback)
+  for _, k in ipairs({ "allocate", "cleanup" }) do
+    if type(opts[k]) ~= "string" or opts[k] == "" then
+      error("memdbg.nvim.verify: " .. k .. " must be a JavaScript expression", 3)
+    end
+  end
+  return driver.start("verify", opts, callback, function(session)
+    return require("memdbg.workflows.verify_cleanup").run(session, {
+      allocate = opts.allocate, cleanup = opts.cleanup, gcRounds = opts.gcRounds,
+      tolerance = opts.tolerance,
+    })
+  end)
+end
+
+--- monitor: heap usage every opts.interval seconds until cancelled (or
+--- opts.count samples), alerting above opts.threshold percent (90); opts.onSample(sample) for each, sample = {t, usedSize,
+--- totalSize, ratio, alert}; the callback gets {samples, alerts, peak}.
+function M.monitor(opts, callback)
+  local task
+  task = driver.start("monitor", opts, callback, function(session)
+    local monitor = require("memdbg.workflows.monitor")
+    local r, err, code = monitor.run(session, {
+      interval = opts.interval or 1,
+      count = opts.count or math.huge,
+      threshold = (opts.threshold or 90) / 100,
+      print = false,
+      onSample = deliver(task, opts.onSample, true),
+      onAlert = deliver(task, opts.onAlert or function() end, true),
+    })
+    if not r then return nil, err, code end
+    return r
+  end)
+  return task
+end
+
+return M
