@@ -44,6 +44,7 @@ B.run(function()
     leaks = { "MemdbgLeaks " .. action },
     leakscmd = { "MemdbgLeaks --action-cmd touch " .. dir .. "/ran && echo fine", kind = "leaks",
       check = function(r) r.ran = vim.fn.filereadable(dir .. "/ran") == 1 end },
+    leakscurl = { "MemdbgLeaks --action-cmd " .. B.env("MEMDBG_CURL", "true") .. " >/dev/null", kind = "leaks" },
     leaksfail = { "MemdbgLeaks --action-cmd echo oops-from-the-command >&2; exit 3", kind = "leaks" },
     sample = { "MemdbgSample 1" },
     track = { "MemdbgTrack --action " .. action .. " --out " .. dir .. "/track.heapsnapshot",

@@ -111,9 +111,16 @@ function M.leaks(opts, callback)
       onBytes = deliver(task, opts.onBytes),
     }
     for k, v in pairs(act.workflow(session, task)) do wopts[k] = v end
-    local report, err, code = detect_leak.run(session, wopts)
-    if not report then return nil, err, code end
-    return report
+    -- a workflow without actionHttp raises that it needs an action
+    local r = { pcall(detect_leak.run, session, wopts) }
+    if not r[1] then
+      if wopts.actionHttp and tostring(r[2]):match("action must be") then
+        return nil, "this memdbg's leak workflow cannot send HTTP requests (actionHttp)", "EUNSUPPORTED"
+      end
+      error(r[2], 0) -- a cancel, or a bug: the driver reports it
+    end
+    if not r[2] then return nil, r[3], r[4] end
+    return r[2]
   end, function(t, report)
     -- capture done, session closed: the parse runs in a child process
     if step then step("analyse") end
