@@ -214,7 +214,7 @@ describe("the Neovim driver", function()
         local path = dir .. "/app.heapsnapshot"
         finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
         local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path, MEMDBG_DIR = dir,
-          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,leaks,leakscmd,leaksfail,sample,track,"
+          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,leaks,leakscmd,leaksfail,sampletime,sample,track,"
             .. "verify,summary,diff,top,retainers,close,monitor,target" }, 150)
         ok_run(app, r, status, log)
         for name, defined in pairs(r.defined) do assert.is_true(defined, name) end
@@ -241,17 +241,23 @@ describe("the Neovim driver", function()
         assert.truthy(st.leaks.qf.first:match("retained"), st.leaks.qf.first)
         -- the action as a shell command: it ran; a failing one fails the hunt with its status and stderr
         assert.is_true(st.leakscmd.ran)
+        -- nothing leaked: its temporary directory is gone, as the CLI does
+        assert.truthy(text("leakscmd"):match("removed, as nothing leaked"), text("leakscmd"))
         assert.equal("failed", st.leaksfail.status)
         assert.truthy(text("leaksfail"):match("status 3") and text("leaksfail"):match("oops%-from%-the%-command"),
           text("leaksfail"))
-        assert.truthy(text("sample"):match("Sampling heap profile"), text("sample"))
+        -- sampling for a duration, then around the action: its allocation sites at their lines
+        assert.truthy(st.sampletime.status == "done" and text("sampletime"):match("Sampling heap profile"))
+        assert.truthy(text("sample"):match("LeakyListener%s+[^\n]*app%.js:%d+"), text("sample"))
+        assert.is_true(st.sample.qf.valid >= 1)
+        assert.truthy(st.sample.qf.title:match("sampling"), st.sample.qf.title)
         -- tracking: allocation sites with file:line in the quickfix list; <CR> jumps to the source
         assert.truthy(text("track"):match("LeakyListener%s+[^\n]*app%.js:%d+"), text("track"))
         assert.is_true(st.track.qf.valid >= 1)
         assert.equal("app.js", st.track.jumped.file)
         assert.is_true(st.track.jumped.line > 1)
         assert.truthy(text("verify"):match("RELEASED"), text("verify"))
-        assert.truthy(text("summary"):match("LeakyListener"), text("summary"))
+        assert.truthy(text("summary"):match("\n%(closure%) +%d+ +[%d.]+ [KM]?B"), text("summary"))
         assert.truthy(text("diff"):match("CLASS"), text("diff"))
         assert.truthy(text("top"):match("@%d+"), text("top"))
         -- r on an object of the top list: its retainer path, every step with its id

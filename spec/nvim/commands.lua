@@ -41,12 +41,14 @@ B.run(function()
   local steps = {
     usage = { "MemdbgUsage" },
     snapshot = { "MemdbgSnapshot " .. path },
-    leaks = { "MemdbgLeaks " .. action },
+    leaks = { "MemdbgLeaks --dir " .. dir .. "/leaks " .. action },
     leakscmd = { "MemdbgLeaks --action-cmd touch " .. dir .. "/ran && echo fine", kind = "leaks",
       check = function(r) r.ran = vim.fn.filereadable(dir .. "/ran") == 1 end },
-    leakscurl = { "MemdbgLeaks --action-cmd " .. B.env("MEMDBG_CURL", "true") .. " >/dev/null", kind = "leaks" },
+    leakscurl = { "MemdbgLeaks --dir " .. dir .. "/leaks --action-cmd " .. B.env("MEMDBG_CURL", "true") .. " >/dev/null",
+      kind = "leaks" },
     leaksfail = { "MemdbgLeaks --action-cmd echo oops-from-the-command >&2; exit 3", kind = "leaks" },
-    sample = { "MemdbgSample 1" },
+    sample = { "MemdbgSample --interval 4096 --action " .. action },
+    sampletime = { "MemdbgSample 0.5", kind = "sample" },
     track = { "MemdbgTrack --action " .. action .. " --out " .. dir .. "/track.heapsnapshot",
       check = function(r)
         -- <CR> on the first located line opens the source in the user's window

@@ -165,7 +165,7 @@ function M.leaks(report, what)
     v:add("Classes that grew after each run of the action")
     for _, g in ipairs(grown) do
       local rounds = tbl(g.rounds) or {}
-      v:add(string.format("    %s: +%d objects (%s, then %s), %s shallow", tostring(g.class), tonumber(g.count) or 0,
+      v:add(string.format("  %s: +%d objects (%s, then %s), %s shallow", tostring(g.class), tonumber(g.count) or 0,
         tostring(rounds[1] or "?"), tostring(rounds[2] or "?"), bytes(g.size)))
     end
   end
@@ -174,13 +174,17 @@ function M.leaks(report, what)
     v:add("")
     v:add("Detached DOM nodes in the final snapshot")
     for _, d in ipairs(detached) do
-      v:add(string.format("    Detached %s: %d nodes, %s retained", tostring(d.name), tonumber(d.count) or 0,
+      v:add(string.format("  Detached %s: %d nodes, %s retained", tostring(d.name), tonumber(d.count) or 0,
         bytes(d.retainedSize)))
     end
   end
   v:add("")
-  v:add("Snapshots")
-  for _, p in ipairs(tbl(report.snapshots) or {}) do v:add("    " .. p) end
+  if report.removed then
+    v:add("Snapshots: removed, as nothing leaked (give a dir to keep them)")
+  else
+    v:add("Snapshots")
+    for _, p in ipairs(tbl(report.snapshots) or {}) do v:add("  " .. p) end
+  end
   v.fold = 0
   return v
 end

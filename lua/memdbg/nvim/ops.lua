@@ -136,6 +136,11 @@ function M.leaks(opts, callback)
             return driver.finish(t, nil, err or "the leak analysis gave no leaks array", code or "EANALYSE")
           end
           report.leaks = doc.leaks
+          -- as the CLI does: a temporary directory goes when nothing leaked
+          if own_dir and #doc.leaks == 0 then
+            remove_tree(dir)
+            report.removed = true
+          end
           driver.finish(t, report)
         end)
       t.job = t.child.id
