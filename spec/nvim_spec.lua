@@ -193,6 +193,17 @@ describe("the Neovim driver", function()
       assert.is_not.equal(-1, r.jobWait) -- -1: the job still ran 3 s after the cancel
     end)
 
+    it("analyses snapshot files with Neovim itself when neither luajit nor lua5.4 is installed", function()
+      local dir = tmpdir()
+      finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
+      local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = dir .. "/app.heapsnapshot",
+        MEMDBG_DIR = dir, MEMDBG_STEPS = "snapshot,top", MEMDBG_PATH_ONLY = dir .. "/empty" })
+      ok_run(app, r, status, log)
+      local text = table.concat(r.steps.top.lines, "\n")
+      assert.equal("done", r.steps.top.status, text)
+      assert.truthy(text:match("@%d+"), text)
+    end)
+
     it("runs operations side by side, each on its own session; a refused endpoint fails alone", function()
       local path = os.tmpname() .. ".heapsnapshot"
       finally(function() os.remove(path) end)

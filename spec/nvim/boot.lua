@@ -20,6 +20,10 @@ if os.getenv("MEMDBG_NO_CJSON") == "1" then
   end
 end
 
+-- MEMDBG_PATH_ONLY=DIR: $PATH is only DIR inside this Neovim (no luajit, no
+-- lua5.4), as on a machine with the build tools but no interpreter.
+if os.getenv("MEMDBG_PATH_ONLY") then vim.env.PATH = os.getenv("MEMDBG_PATH_ONLY") end
+
 local uv = vim.uv or vim.loop
 local B = {
   root = root,

@@ -46,8 +46,10 @@ function M.check()
   if okc then h.ok("JSON: lua-cjson") else h.ok("JSON: vim.json (lua-cjson for Lua 5.1 is not installed; optional)") end
 
   h.start("memdbg: analyser for snapshot files")
-  local cmd, build = require("memdbg.nvim.job").command({})
-  if vim.fn.executable(cmd[1]) == 1 then
+  local cmd, build, via_nvim = require("memdbg.nvim.job").command({})
+  if via_nvim then
+    h.ok("Neovim itself runs scripts/memdbg (no luajit or lua5.4 on PATH), MEMDBG_BUILD=" .. build)
+  elseif vim.fn.executable(cmd[1]) == 1 then
     h.ok(table.concat(cmd, " ") .. (build and (" (MEMDBG_BUILD=" .. build .. ")") or ""))
   else
     h.error("cannot run " .. cmd[1] .. ": :MemdbgLeaks, :MemdbgSummary, :MemdbgDiff, :MemdbgTop need it",

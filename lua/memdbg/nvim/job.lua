@@ -12,10 +12,21 @@ local M = {}
 local function executable(name) return vim.fn.executable(name) == 1 end
 local function readable(path) return vim.fn.filereadable(path) == 1 end
 
---- command(opts) -> argv prefix, MEMDBG_BUILD | nil
+-- Neovim itself as the Lua interpreter: LuaJIT with the checkout's
+-- build/luajit, for machines with the build tools but no luajit binary
+-- (Debian's libluajit-5.1-dev does not bring it). Neovim 0.7 has no -l, so
+-- the arguments go through $MEMDBG_ARGV as JSON.
+local function via_nvim(script)
+  return { vim.v.progpath, "--clean", "--headless", "-n", "-c",
+    "lua arg = vim.json.decode(os.getenv('MEMDBG_ARGV')); arg[0] = " .. string.format("%q", script)
+      .. "; dofile(arg[0])" }
+end
+
+--- command(opts) -> argv prefix, MEMDBG_BUILD | nil, arguments-through-env
 --- From a checkout: scripts/memdbg under an interpreter whose build is there
---- (luajit with build/luajit, lua5.4 with build/lua5.4); otherwise an installed
---- `memdbg`. opts.analyser = {argv...} overrides.
+--- (luajit with build/luajit, lua5.4 with build/lua5.4, else Neovim itself
+--- with build/luajit); otherwise an installed `memdbg`. opts.analyser =
+--- {argv...} overrides.
 function M.command(opts)
   if opts and opts.analyser then return vim.deepcopy(opts.analyser), nil end
   local root = load.root
@@ -27,6 +38,8 @@ function M.command(opts)
         return { lua, script }, build
       end
     end
+    local build = load.build_dir()
+    if build then return via_nvim(script), build, true end
   end
   return { "memdbg" }, nil
 end
@@ -76,14 +89,14 @@ end
 --- progress bar. handle:cancel() stops the child.
 function M.run(name, args, opts, callback)
   opts = opts or {}
-  local cmd, build = M.command(opts)
-  vim.list_extend(cmd, args)
-  cmd[#cmd + 1] = "--json"
+  local cmd, build, env_args = M.command(opts)
+  local argv = vim.list_extend(vim.deepcopy(args), { "--json" })
+  local env = { MEMDBG_PROGRESS = "1" }
+  if env_args then env.MEMDBG_ARGV = vim.json.encode(argv) else vim.list_extend(cmd, argv) end
   local job = setmetatable({ name = name, callback = callback, status = "running", argv = cmd }, Job)
   local okset = {}
   for _, s in ipairs(opts.ok or { 0 }) do okset[s] = true end
   local out, errtext = {}, ""
-  local env = { MEMDBG_PROGRESS = "1" }
   if build then env.MEMDBG_BUILD = build end
   local progress = opts.onProgress
   local ok, id = pcall(vim.fn.jobstart, cmd, {
@@ -106,7 +119,7 @@ function M.run(name, args, opts, callback)
       if okset[status] and okj and type(doc) == "table" then return job:_done(doc, nil, nil, status) end
       local msg = clean(errtext)
       if msg == "" and okj and type(doc) == "table" and doc.error then msg = tostring(doc.error) end
-      job:_done(nil, string.format("%s failed (%s, exit %d): %s", name, table.concat(cmd, " "), status,
+      job:_done(nil, string.format("%s failed (%s, exit %d): %s", name, table.concat(env_args and argv or cmd, " "), status,
         msg ~= "" and msg or text:sub(1, 300)), status == 2 and "EINVAL" or "EANALYSE")
     end,
   })
