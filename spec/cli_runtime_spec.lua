@@ -70,15 +70,25 @@ describe("memdbg CLI", function()
     local names = {}
     for _, g in ipairs(doc.grown) do names[g.class] = g.count end
     assert.equal(400, names.LeakyListener)
-    for i, g in ipairs(doc.leaks) do
+    for _, g in ipairs(doc.leaks) do
       assert.is_string(g.class)
       assert.is_number(g.count)
       assert.is_number(g.retainedSize)
       assert.is_table(g.retainerPath)
       assert.is_true(#g.retainerPath > 0)
       for _, step in ipairs(g.retainerPath) do assert.is_string(step) end
-      if i > 1 then assert.is_true(doc.leaks[i - 1].retainedSize >= g.retainedSize) end
+      assert.is_string(g.signature)
+      assert.same(2, #g.growth)
+      assert.is_table(g.holder)
+      assert.is_true(g.location == json.null or type(g.location) == "table")
     end
+    assert.equal("LeakyListener", doc.leaks[1].class) -- the leaked class first
+    local line = 0 -- its constructor's line in the app
+    for l in io.lines(APP) do
+      line = line + 1
+      if l:match("^  constructor%(id%)") then break end
+    end
+    assert.equal(line, doc.leaks[1].location.line)
   end)
 
   it("leaks --json: exit 0 and an empty array for a clean app; the temp dir is removed", function()

@@ -302,12 +302,29 @@ describe("heap analysis", function()
       local g, err, code = heap.findLeaks { baseline = a, target = c, final = c }
       assert.is_nil(g)
       assert.are.equal("EIDS", code)
-      assert.matches("share 1 of their node ids", err) -- the root
+      assert.matches("1 ids in common", err) -- the root
       -- the same ids plus new ones are fine: 50 objects made after the baseline survive
       local b = chain(1000, 250)
       local groups = assert(heap.findLeaks { baseline = a, target = b, final = b })
       assert.are.equal(1, #groups)
       assert.are.same({ "Thing", 50, 400 }, { groups[1].class, groups[1].count, groups[1].retainedSize })
+    end)
+
+    it("refuses snapshots whose shared ids name other objects (a second profiling session)", function()
+      -- the same ids, but every one names an object of another class: V8 numbered afresh
+      local function named(name, count)
+        local nodes, edges = { { "synthetic", "", 1, 0 } }, {}
+        for i = 1, count do
+          nodes[i + 1] = { "object", name, 1000 + 2 * i, 8 }
+          edges[i] = { 1, i + 1, "element", i }
+        end
+        return fx.file(fx.v8_text(fx.v8 { nodes = nodes, edges = edges }))
+      end
+      local a, c = named("Thing", 200), named("Other", 250)
+      local g, err, code = heap.findLeaks { baseline = a, target = c, final = c }
+      assert.is_nil(g)
+      assert.are.equal("EIDS", code)
+      assert.matches("200 of them name objects of another type or name", err)
     end)
   end)
 

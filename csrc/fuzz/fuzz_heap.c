@@ -104,18 +104,18 @@ static void exercise(struct heap_snapshot *s) {
   free(d);
 
   /* leaks: the base holds the lower half of the ids, the target all of them */
-  uint32_t *ids = malloc((size_t)s->node_count * 4 + 4), *tmp = malloc((size_t)s->node_count * 4 + 4);
-  if (ids && tmp) {
-    memcpy(ids, s->node_id, (size_t)s->node_count * 4);
-    heap_radix_sort_u32(ids, tmp, s->node_count);
-    struct heap_leak_group *g = NULL;
-    uint32_t ng = 0;
-    if (heap_find_leaks(s, ids, s->node_count / 2, ids, s->node_count, &g, &ng) == 0)
-      for (uint32_t i = 0; i < ng; i++) CHECK(g[i].example < s->node_count);
-    free(g);
+  struct heap_side all, half;
+  if (heap_side_of(s, &all) == 0) {
+    half = all;
+    half.count = all.count / 2;
+    struct heap_leak_result r;
+    if (heap_find_leaks(s, &half, &all, &r) == 0) {
+      for (uint32_t i = 0; i < r.ngroups; i++)
+        CHECK(r.groups[i].example < s->node_count && r.groups[i].holder < s->node_count);
+      heap_leak_result_free(&r);
+    }
+    heap_side_free(&all);
   }
-  free(ids);
-  free(tmp);
 }
 
 static void ids_only(const uint8_t *data, size_t size) {

@@ -173,7 +173,12 @@ int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out
 /* Maps the file and parses it, releasing consumed pages as it goes. */
 int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
                    heap_progress_fn progress, void *ud);
-/* Reads only the node ids of a V8 or JSC snapshot file, sorted ascending. */
+/* Parses and checks a file as heap_load_file does, without the graph
+ * analyses (no retainers, dominators or distances). */
+int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
+                         heap_progress_fn progress, void *ud);
+/* The node ids of a V8 or JSC snapshot file, sorted ascending; the file is
+ * checked as a full load checks it. */
 int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
                   heap_progress_fn progress, void *ud);
 void heap_free(struct heap_snapshot *s);
@@ -273,17 +278,70 @@ int heap_retainer_path(struct heap_snapshot *s, uint32_t n, uint32_t **edges);
 int heap_top(struct heap_snapshot *s, uint32_t n, uint32_t **out, uint32_t *count);
 uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e);
 
-/* ---- Leaks (leaks.c) ---- */
-struct heap_leak_group {
-  uint32_t cls, count, example; /* example: ordinal in the final snapshot */
-  uint64_t retained;            /* members not held by another member of the group */
-  uint32_t grown;               /* objects of the same group allocated by the second action */
-  uint32_t nested;              /* 1 when every member is held inside another leaked object */
+/* ---- Leaks (leaks*.c) ---- */
+/* What leak finding keeps of the baseline and the target snapshot (loaded
+ * and checked in full, then dropped): the node ids, sorted, and per id the
+ * node's extent (its own edges plus those of its storage: a Map or Set
+ * table, an array's elements, a dictionary's properties) and a hash of its
+ * type and name, which must agree wherever another snapshot has that id. */
+struct heap_side {
+  uint32_t count;
+  uint32_t *id, *extent, *kind;
 };
-/* How many of s's node ids are in the sorted list ids. */
-uint32_t heap_ids_shared(const struct heap_snapshot *s, const uint32_t *ids, uint32_t nids);
-int heap_find_leaks(struct heap_snapshot *final, const uint32_t *base_ids, uint32_t nbase,
-                    const uint32_t *target_ids, uint32_t ntarget, struct heap_leak_group **groups,
-                    uint32_t *ngroups);
+int heap_side_load(const char *path, struct heap_side *out, char *err, size_t errlen,
+                   heap_progress_fn progress, void *ud);
+int heap_side_of(const struct heap_snapshot *s, struct heap_side *out);
+void heap_side_free(struct heap_side *side);
+uint32_t heap_node_extent(const struct heap_snapshot *s, uint32_t v);
+uint32_t heap_node_kind_hash(const struct heap_snapshot *s, uint32_t v);
+/* Ids s shares with side, and how many of those name a node of another
+ * type or name there: V8 renumbers objects when a new profiling session
+ * starts, so two sessions' snapshots reuse ids for unrelated objects. */
+void heap_side_compare(const struct heap_snapshot *s, const struct heap_side *side,
+                       uint32_t *shared, uint32_t *disagree);
+/* The same check between two loaded snapshots (diff). */
+void heap_ids_compare(const struct heap_snapshot *a, const struct heap_snapshot *b,
+                      uint32_t *shared, uint32_t *disagree);
+/* Whether disagree out of shared ids means the ids were renumbered. */
+int heap_ids_renumbered(uint32_t shared, uint32_t disagree, uint32_t fewer_nodes);
+
+struct heap_leak_group {
+  uint32_t cls;       /* class of the leaked objects */
+  uint32_t fn_name;   /* closures: the function's name (string index), else HEAP_NO_NODE */
+  uint32_t holder;    /* ordinal of the holder: the nearest object above them that the
+                         baseline already had (the root when none) */
+  uint32_t count;     /* members allocated by the first action and alive at the end */
+  uint32_t growth[2]; /* new after the first action, new after the second */
+  uint32_t example;   /* the member with the largest retained size */
+  uint64_t retained;  /* members not held by another member of the group */
+  uint32_t holder_extent[3]; /* baseline, target, final; UINT32_MAX when unknown */
+  uint32_t nested;    /* every member is held inside another leaked object */
+  uint32_t direct;    /* the holder is a collection found growing after each action */
+  uint32_t trace;     /* the allocation trace node most members come from (0: none) */
+  uint32_t trace_count; /* how many members come from it */
+  uint64_t signature; /* leaked class, holder class and holder path shape: stable across runs */
+  uint32_t tier;      /* 0 the program's own objects, 1 its closures, 2 named classes, 3 the rest */
+};
+/* Per class, objects alive at the end that each action allocated. */
+struct heap_leak_class {
+  uint32_t cls, rounds[2];
+  uint64_t size;
+};
+struct heap_leak_result {
+  struct heap_leak_group *groups;
+  uint32_t ngroups;
+  struct heap_leak_class *classes; /* classes that both actions grew, largest size first */
+  uint32_t nclasses;
+};
+int heap_find_leaks(struct heap_snapshot *final, const struct heap_side *base,
+                    const struct heap_side *target, struct heap_leak_result *out);
+void heap_leak_result_free(struct heap_leak_result *r);
+/* Hash of the shortest path from the root to v, with element indexes,
+ * numbered internal edges (Map/Set tables) and runs of one step (linked
+ * lists) collapsed; names, not ids, so equal programs hash equal. */
+uint64_t heap_path_shape(struct heap_snapshot *s, uint32_t v);
+/* Whether edge e is one step of a run to collapse into one (an element,
+ * a numbered internal edge, a linked-list link). */
+int heap_edge_collapses(const struct heap_snapshot *s, uint32_t e);
 
 #endif

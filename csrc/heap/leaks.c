@@ -1,201 +1,245 @@
-/* Three-snapshot leak finding (MemLab's method): objects allocated between
- * the baseline and the target that are still alive in the final snapshot.
- * Only the final snapshot is parsed fully; the others contribute sorted id
- * lists. Candidates are objects, closures, regexps and native objects
- * (strings, numbers, arrays' backing stores and hidden/synthetic nodes are
- * never reported on their own), reachable from the root. They are grouped
- * by class and by the shape of their shortest retainer path (edge names,
- * with element indexes collapsed, and retainer classes), so a thousand
- * closures held in one array make one group.
+/* Three-snapshot leak finding (MemLab's method, grouped the way a person
+ * reads a leak: by what holds it). Baseline A, target B after the action,
+ * final C after it again. Only C is analysed; A and B contribute their ids,
+ * their nodes' extents and a type/name hash (leaks_side.c). The pipeline:
  *
- * A group is kept only when the second action grew it too: some object
- * allocated after the target snapshot and alive in the final one has the same
- * class and path shape. One-time allocations of the first action (caches,
- * lazily built runtime internals) do not grow again, and are not leaks.
+ *   ages        each node of C: in A (old), new in B (first action), new in C (second)
+ *   candidates  new objects the rules say can be reported (leaks_rules.c)
+ *   holders     each candidate's holder: the nearest object above it in the
+ *               dominator tree that A already had (the Map, the listener list,
+ *               the timer list, the closure's context)
+ *   direct      collections found growing after each action (their storage's
+ *               edges grew from A to B to C) hold what their storage holds
+ *   groups      one per (holder, leaked class); closures by function name
+ *   growth      members per action; the group rules drop what did not grow
+ *               after each action, or sits in a collection that stayed bounded
+ *   sizes       retained size of the members no other member holds
+ *   nesting     groups held inside other leaked objects are marked nested
+ *   order       the program's own classes first, then by retained size
  *
- * A group's retained size sums its members that no other member of the same
- * group dominates. Groups held inside other leaked objects (the listeners
- * inside a leaked listener list) are kept and marked nested: the object the
- * user recognises is often the nested one, and its sizes overlap the
- * container's. */
+ * Linked lists (Node's timer lists, EventTarget's listeners), Map/Set tables
+ * and arrays cost nothing extra: the dominator tree walk gives every member
+ * its holder in one pass, however long the chain. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "heap.h"
+#include "leaks.h"
 
-static int contains(const uint32_t *ids, uint32_t n, uint32_t id) {
-  uint32_t lo = 0, hi = n;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (ids[mid] < id)
-      lo = mid + 1;
-    else
-      hi = mid;
+#define NONE UINT32_MAX
+#define EXIT_BIT (1u << 31)
+#define MARK_BIT (1u << 30)
+
+/* ---- ages: one merge of C's ids with A's and B's ---- */
+static int stage_ages(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  if (heap_build_id_index(s)) return -1;
+  c->age = malloc((size_t)s->node_count + 1);
+  c->base_at = malloc((size_t)s->node_count * 4 + 4);
+  if (!c->age || !c->base_at) return -1;
+  uint32_t j = 0, k = 0;
+  for (uint32_t i = 0; i < s->node_count; i++) {
+    uint32_t v = s->by_id[i], id = s->node_id[v];
+    while (j < c->base->count && c->base->id[j] < id)
+      j++;
+    while (k < c->target->count && c->target->id[k] < id)
+      k++;
+    int in_a = j < c->base->count && c->base->id[j] == id;
+    int in_b = k < c->target->count && c->target->id[k] == id;
+    c->age[v] = in_a ? AGE_OLD : in_b ? AGE_NEW1 : AGE_NEW2;
+    c->base_at[v] = in_a ? j : NONE;
+    if (in_a && !in_b) c->age[v] = AGE_GONE_IN_B; /* back from the dead: an id not to trust */
   }
-  return lo < n && ids[lo] == id;
+  return 0;
 }
 
+/* ---- candidates ---- */
+static int stage_candidates(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  c->cand = calloc((size_t)s->node_count + 1, 1);
+  if (!c->cand) return -1;
+  for (uint32_t v = 0; v < s->node_count; v++) {
+    if (c->age[v] != AGE_NEW1 && c->age[v] != AGE_NEW2) continue;
+    if (!leak_rules_candidate(c, v)) continue;
+    c->cand[v] = c->age[v];
+    if (c->age[v] == AGE_NEW2) c->second_round = 1;
+  }
+  return 0;
+}
+
+/* ---- direct holders: collections whose storage grew after each action ---- */
+static int stage_direct(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  c->forced = malloc((size_t)s->node_count * 4 + 4);
+  if (!c->forced) return -1;
+  memset(c->forced, 0xFF, (size_t)s->node_count * 4);
+  for (uint32_t h = 0; h < s->node_count; h++) {
+    if (!leak_rules_holder(c, h) || !leak_is_collection(c, h)) continue;
+    /* does its storage hold a candidate at all? (cheap, before any lookup) */
+    int holds = 0;
+    for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1] && !holds; e++) {
+      if (!leak_is_storage(c, e)) continue;
+      uint32_t t = s->edge_to[e];
+      for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++)
+        if (c->cand[s->edge_to[f]]) {
+          holds = 1;
+          break;
+        }
+    }
+    if (!holds) continue;
+    uint32_t ext[3];
+    leak_holder_extents(c, h, ext);
+    if (!(ext[0] < ext[1] && ext[1] < ext[2])) continue;
+    for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1]; e++) {
+      if (!leak_is_storage(c, e)) continue;
+      uint32_t t = s->edge_to[e];
+      for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++) {
+        uint32_t m = s->edge_to[f];
+        if (c->cand[m] && s->idom[m] != h && s->idom[m] != t) c->forced[m] = h;
+      }
+    }
+  }
+  return 0;
+}
+
+/* ---- holders: one walk of the dominator tree, carrying the nearest holder ---- */
+static int stage_holders(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  uint32_t n = s->node_count;
+  c->holder = malloc((size_t)n * 4 + 4);
+  uint32_t *ctx = malloc((size_t)n * 4 + 4); /* the holder v's children see */
+  size_t cap = 1024, top = 0;
+  uint32_t *stack = malloc(cap * 4);
+  if (!c->holder || !ctx || !stack) {
+    free(ctx);
+    free(stack);
+    return -1;
+  }
+  memset(c->holder, 0xFF, (size_t)n * 4);
+  c->holder[s->root] = s->root;
+  ctx[s->root] = s->root;
+  stack[top++] = s->root;
+  while (top > 0) {
+    uint32_t v = stack[--top];
+    uint32_t above = ctx[v];
+    size_t need = top + (s->dom_first[v + 1] - s->dom_first[v]);
+    if (need > cap) {
+      while (cap < need)
+        cap *= 2;
+      uint32_t *ns = realloc(stack, cap * 4);
+      if (!ns) {
+        free(ctx);
+        free(stack);
+        return -1;
+      }
+      stack = ns;
+    }
+    for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++) {
+      uint32_t w = s->dom_child[k];
+      uint32_t h = c->forced[w] != NONE ? c->forced[w] : above;
+      c->holder[w] = h;
+      ctx[w] = leak_rules_holder(c, w) ? w : h;
+      stack[top++] = w;
+    }
+  }
+  free(ctx);
+  free(stack);
+  return 0;
+}
+
+/* ---- groups: (holder, class[, function name]) ---- */
 static uint64_t mix(uint64_t h, uint64_t x) {
   h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
   return h * 0xff51afd7ed558ccdull;
 }
 
-static uint64_t str_hash(uint64_t h, const char *s) {
-  while (*s)
-    h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-  return h;
-}
-
-/* Hash of the path from the root to v: per step the edge type, the edge
- * name (indexes collapsed to "[]") and the retaining node's class. A run of
- * identical steps counts once, so the members of a linked list (each one a
- * step further down `next`) share one shape. */
-static uint64_t path_shape(const struct heap_snapshot *s, uint32_t v) {
-  uint64_t h = 1469598103934665603ull, prev = 0;
-  uint32_t steps = 0;
-  while (v != s->root && steps++ < 10000) {
-    uint32_t e = s->parent_edge[v];
-    if (e == UINT32_MAX) break;
-    uint32_t from = heap_edge_from(s, e);
-    uint64_t step = mix(0, s->edge_kind[s->edge_type[e]]);
-    step = heap_edge_is_indexed(s, e) ? mix(step, 0x5b5d) : str_hash(step, heap_str(s, s->edge_name[e]));
-    step = mix(step, s->class_of[from]);
-    if (step != prev) h = mix(h, step);
-    prev = step;
-    v = from;
-  }
-  return h;
-}
-
-uint32_t heap_ids_shared(const struct heap_snapshot *s, const uint32_t *ids, uint32_t nids) {
-  uint32_t shared = 0;
-  for (uint32_t v = 0; v < s->node_count; v++)
-    shared += (uint32_t)contains(ids, nids, s->node_id[v]);
-  return shared;
-}
-
-/* Objects, closures, regexps and native objects reachable from the root:
- * what a leak can be reported as (strings, numbers, arrays' backing stores
- * and hidden nodes only ever leak as part of one of these). */
-static int candidate_kind(const struct heap_snapshot *s, uint32_t v) {
-  uint8_t k = s->node_kind[s->node_type[v]];
-  if (k != HT_OBJECT && k != HT_CLOSURE && k != HT_REGEXP && k != HT_NATIVE) return 0;
-  return s->parent_edge[v] != UINT32_MAX; /* unreachable: garbage, not a leak */
-}
-
-struct gmap {
-  uint32_t *slot;
-  uint64_t *keys;
-  size_t cap;
-};
-
-static int by_retained_desc(const void *a, const void *b) {
-  const struct heap_leak_group *x = a, *y = b;
-  if (x->retained != y->retained) return x->retained < y->retained ? 1 : -1;
-  if (x->nested != y->nested) return x->nested ? 1 : -1; /* the holder before the held */
-  if (x->count != y->count) return x->count < y->count ? 1 : -1;
-  return x->cls < y->cls ? -1 : x->cls > y->cls;
-}
-
-#define EXIT_BIT (1u << 31)
-#define MARK_BIT (1u << 30)
-#define NONE UINT32_MAX
-
-int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t nbase,
-                    const uint32_t *target_ids, uint32_t ntarget, struct heap_leak_group **out,
-                    uint32_t *nout) {
-  *out = NULL;
-  *nout = 0;
-  if (heap_build_classes(s) || heap_build_parent_edges(s) || heap_build_dom_tree(s)) return -1;
-  uint32_t n = s->node_count;
-  uint32_t *gid = malloc((size_t)n * 4 + 4);
-  struct gmap m = {0};
-  struct heap_leak_group *g = NULL;
-  uint32_t ng = 0, gcap = 0;
-  uint32_t *stack = NULL;
-  int rc = -1;
-  if (!gid) return -1;
-  m.cap = 1024;
-  m.slot = calloc(m.cap, sizeof *m.slot);
-  m.keys = malloc(m.cap * sizeof *m.keys);
-  if (!m.slot || !m.keys) goto out;
-  for (uint32_t v = 0; v < n; v++) {
-    gid[v] = NONE;
-    if (!candidate_kind(s, v)) continue;
-    uint32_t id = s->node_id[v];
-    if (!contains(target_ids, ntarget, id) || contains(base_ids, nbase, id)) continue;
-    uint64_t key = mix(path_shape(s, v), s->class_of[v]);
-    if ((size_t)(ng + 1) * 2 > m.cap) {
-      size_t cap = m.cap * 2;
-      uint32_t *slot = calloc(cap, sizeof *slot);
-      uint64_t *keys = malloc(cap * sizeof *keys);
-      if (!slot || !keys) {
-        free(slot);
-        free(keys);
-        goto out;
-      }
-      for (size_t i = 0; i < m.cap; i++)
-        if (m.slot[i]) {
-          size_t h = m.keys[i] & (cap - 1);
-          while (slot[h])
-            h = (h + 1) & (cap - 1);
-          slot[h] = m.slot[i];
-          keys[h] = m.keys[i];
-        }
-      free(m.slot);
-      free(m.keys);
-      m.slot = slot;
-      m.keys = keys;
-      m.cap = cap;
+static uint32_t group_for(struct leak_ctx *c, uint32_t holder, uint32_t cls, uint32_t fn) {
+  uint64_t key = mix(mix(mix(0x1234567, holder), cls), fn);
+  if ((size_t)(c->ng + 1) * 2 > c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 1024;
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (!slot) return NONE;
+    for (uint32_t i = 0; i < c->ng; i++) {
+      size_t h = c->keys[i] & (cap - 1);
+      while (slot[h])
+        h = (h + 1) & (cap - 1);
+      slot[h] = i + 1;
     }
-    size_t h = key & (m.cap - 1);
-    while (m.slot[h] && m.keys[h] != key)
-      h = (h + 1) & (m.cap - 1);
-    if (!m.slot[h]) {
-      if (ng == gcap) {
-        gcap = gcap ? gcap * 2 : 64;
-        struct heap_leak_group *ngp = realloc(g, gcap * sizeof *g);
-        if (!ngp) goto out;
-        g = ngp;
-      }
-      g[ng] = (struct heap_leak_group){s->class_of[v], 0, v, 0, 0, 0};
-      m.slot[h] = ++ng;
-      m.keys[h] = key;
+    free(c->slot);
+    c->slot = slot;
+    c->cap = cap;
+  }
+  size_t h = key & (c->cap - 1);
+  while (c->slot[h]) {
+    struct heap_leak_group *g = &c->g[c->slot[h] - 1];
+    if (c->keys[c->slot[h] - 1] == key && g->holder == holder && g->cls == cls && g->fn_name == fn)
+      return c->slot[h] - 1;
+    h = (h + 1) & (c->cap - 1);
+  }
+  if (c->ng == c->gcap) {
+    uint32_t gcap = c->gcap ? c->gcap * 2 : 64;
+    struct heap_leak_group *ng = realloc(c->g, gcap * sizeof *ng);
+    uint64_t *nk = realloc(c->keys, gcap * sizeof *nk);
+    if (ng) c->g = ng;
+    if (nk) c->keys = nk;
+    if (!ng || !nk) return NONE;
+    c->gcap = gcap;
+  }
+  struct heap_leak_group *g = &c->g[c->ng];
+  memset(g, 0, sizeof *g);
+  g->cls = cls;
+  g->fn_name = fn;
+  g->holder = holder;
+  g->example = NONE;
+  c->keys[c->ng] = key;
+  c->slot[h] = ++c->ng;
+  return c->ng - 1;
+}
+
+static int stage_groups(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  c->gid = malloc((size_t)s->node_count * 4 + 4);
+  if (!c->gid) return -1;
+  for (uint32_t v = 0; v < s->node_count; v++) {
+    c->gid[v] = NONE;
+    if (!c->cand[v]) continue;
+    uint32_t fn = s->node_kind[s->node_type[v]] == HT_CLOSURE ? s->node_name[v] : HEAP_NO_NODE;
+    uint32_t gi = group_for(c, c->holder[v], s->class_of[v], fn);
+    if (gi == NONE) return -1;
+    struct heap_leak_group *g = &c->g[gi];
+    g->growth[c->cand[v] - 1]++;
+    if (c->cand[v] == AGE_NEW1) {
+      g->count++;
+      if (g->example == NONE || s->retained[v] > s->retained[g->example]) g->example = v;
     }
-    uint32_t gi = m.slot[h] - 1;
-    if (!g) goto out; /* cannot happen: a slot implies a group */
-    g[gi].count++;
-    if (s->retained[v] > s->retained[g[gi].example]) g[gi].example = v;
-    gid[v] = gi;
+    c->gid[v] = gi;
   }
-  /* the second round: objects new in the final snapshot, by group key.
-   * With no such object at all (the final is the target, or only two
-   * snapshots were taken) growth cannot be judged and every group stays. */
-  uint32_t second_round = 0;
-  for (uint32_t v = 0; v < n && ng > 0; v++) {
-    if (!candidate_kind(s, v)) continue;
-    uint32_t id = s->node_id[v];
-    if (contains(target_ids, ntarget, id) || contains(base_ids, nbase, id)) continue;
-    second_round++;
-    uint64_t key = mix(path_shape(s, v), s->class_of[v]);
-    size_t h = key & (m.cap - 1);
-    while (m.slot[h] && m.keys[h] != key)
-      h = (h + 1) & (m.cap - 1);
-    if (m.slot[h]) g[m.slot[h] - 1].grown++;
+  return 0;
+}
+
+/* ---- growth: the group rules ---- */
+static int stage_growth(struct leak_ctx *c) {
+  c->keep = calloc((size_t)c->ng + 1, 1);
+  if (!c->keep) return -1;
+  for (uint32_t i = 0; i < c->ng; i++) {
+    struct heap_leak_group *g = &c->g[i];
+    leak_holder_extents(c, g->holder, g->holder_extent);
+    g->direct = leak_is_collection(c, g->holder) && g->holder_extent[0] < g->holder_extent[1] &&
+                g->holder_extent[1] < g->holder_extent[2];
+    c->keep[i] = leak_rules_group(c, g);
   }
-  /* walk the dominator tree: a member counts towards its group's retained
-   * size unless a member of the same group holds it; a group none of whose
-   * members is outside every other candidate is nested */
-  uint32_t *top_count = calloc((size_t)ng + 1, 4);
-  uint32_t *inside_group = calloc((size_t)ng + 1, 4);
+  return 0;
+}
+
+/* ---- sizes and nesting: one walk of the dominator tree ---- */
+static int stage_sizes(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  uint32_t *top_count = calloc((size_t)c->ng + 1, 4);
+  uint32_t *inside_group = calloc((size_t)c->ng + 1, 4);
   size_t cap = 1024, top = 0;
   uint32_t inside = 0;
-  stack = malloc(cap * 4);
-  if (!stack || !top_count || !inside_group) {
-    free(top_count);
-    free(inside_group);
-    goto out;
-  }
+  uint32_t *stack = malloc(cap * 4);
+  int rc = -1;
+  if (!stack || !top_count || !inside_group) goto out;
   stack[top++] = s->root;
   while (top > 0) {
     uint32_t item = stack[--top];
@@ -203,16 +247,16 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
     if (item & EXIT_BIT) {
       if (item & MARK_BIT) {
         inside--;
-        inside_group[gid[v]]--;
+        inside_group[c->gid[v]]--;
       }
       continue;
     }
-    uint32_t mark = 0;
-    if (gid[v] != NONE) {
-      if (!inside_group[gid[v]]) g[gid[v]].retained += s->retained[v];
-      if (!inside) top_count[gid[v]]++;
+    uint32_t mark = 0, gi = c->gid[v];
+    if (gi != NONE && c->cand[v] == AGE_NEW1 && c->keep[gi]) {
+      if (!inside_group[gi]) c->g[gi].retained += s->retained[v];
+      if (!inside) top_count[gi]++;
       inside++;
-      inside_group[gid[v]]++;
+      inside_group[gi]++;
       mark = MARK_BIT;
     }
     size_t need = top + 1 + (s->dom_first[v + 1] - s->dom_first[v]);
@@ -220,35 +264,145 @@ int heap_find_leaks(struct heap_snapshot *s, const uint32_t *base_ids, uint32_t 
       while (cap < need)
         cap *= 2;
       uint32_t *ns = realloc(stack, cap * 4);
-      if (!ns) {
-        free(top_count);
-        free(inside_group);
-        goto out;
-      }
+      if (!ns) goto out;
       stack = ns;
     }
     stack[top++] = v | EXIT_BIT | mark;
     for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++)
       stack[top++] = s->dom_child[k];
   }
-  uint32_t kept = 0;
-  for (uint32_t i = 0; i < ng; i++) {
-    if (second_round && !g[i].grown) continue; /* allocated once by the first action */
-    g[i].nested = top_count[i] == 0;
-    g[kept++] = g[i];
-  }
-  free(top_count);
-  free(inside_group);
-  if (kept) qsort(g, kept, sizeof *g, by_retained_desc);
-  *out = g;
-  *nout = kept;
-  g = NULL;
+  for (uint32_t i = 0; i < c->ng; i++)
+    c->g[i].nested = top_count[i] == 0;
   rc = 0;
 out:
-  free(g);
-  free(gid);
-  free(m.slot);
-  free(m.keys);
   free(stack);
+  free(top_count);
+  free(inside_group);
   return rc;
+}
+
+/* ---- allocation sites: the trace node most members were allocated at ---- */
+static int by_pair(const void *a, const void *b) {
+  const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int stage_traces(struct leak_ctx *c) {
+  struct heap_snapshot *s = c->s;
+  if (!s->trace_node) return 0;
+  size_t n = 0;
+  for (uint32_t v = 0; v < s->node_count; v++)
+    n += c->gid[v] != NONE && c->keep[c->gid[v]] && c->cand[v] == AGE_NEW1 && s->trace_node[v];
+  if (!n) return 0;
+  uint64_t *pairs = malloc(n * sizeof *pairs);
+  if (!pairs) return -1;
+  n = 0;
+  for (uint32_t v = 0; v < s->node_count; v++)
+    if (c->gid[v] != NONE && c->keep[c->gid[v]] && c->cand[v] == AGE_NEW1 && s->trace_node[v])
+      pairs[n++] = (uint64_t)c->gid[v] << 32 | s->trace_node[v];
+  qsort(pairs, n, sizeof *pairs, by_pair);
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && pairs[j] == pairs[i])
+      j++;
+    struct heap_leak_group *g = &c->g[pairs[i] >> 32];
+    if (j - i > g->trace_count) {
+      g->trace_count = (uint32_t)(j - i);
+      g->trace = (uint32_t)pairs[i];
+    }
+    i = j;
+  }
+  free(pairs);
+  return 0;
+}
+
+/* ---- class growth: objects alive at the end, per class and action ---- */
+static int by_size_desc(const void *a, const void *b) {
+  const struct heap_leak_class *x = a, *y = b;
+  if (x->size != y->size) return x->size < y->size ? 1 : -1;
+  return x->cls < y->cls ? -1 : x->cls > y->cls;
+}
+
+static int stage_classes(struct leak_ctx *c, struct heap_leak_result *r) {
+  struct heap_snapshot *s = c->s;
+  struct heap_leak_class *k = calloc((size_t)s->class_count + 1, sizeof *k);
+  if (!k) return -1;
+  for (uint32_t v = 0; v < s->node_count; v++)
+    if (c->cand[v]) {
+      struct heap_leak_class *x = &k[s->class_of[v]];
+      x->rounds[c->cand[v] - 1]++;
+      x->size += s->self_size[v];
+    }
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < s->class_count; i++)
+    if (k[i].rounds[0] && (k[i].rounds[1] || !c->second_round)) {
+      k[kept] = k[i];
+      k[kept++].cls = i;
+    }
+  if (kept) qsort(k, kept, sizeof *k, by_size_desc);
+  r->classes = k;
+  r->nclasses = kept;
+  return 0;
+}
+
+/* ---- order ---- */
+static int by_rank(const void *a, const void *b) {
+  const struct heap_leak_group *x = a, *y = b;
+  if (x->tier != y->tier) return x->tier < y->tier ? -1 : 1;
+  if (x->retained != y->retained) return x->retained < y->retained ? 1 : -1;
+  if (x->nested != y->nested) return x->nested ? 1 : -1; /* the holder before the held */
+  if (x->count != y->count) return x->count < y->count ? 1 : -1;
+  return x->cls < y->cls ? -1 : x->cls > y->cls;
+}
+
+static void stage_order(struct leak_ctx *c, struct heap_leak_result *r) {
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < c->ng; i++)
+    if (c->keep[i]) {
+      c->g[i].signature = leak_signature(c, &c->g[i]);
+      c->g[i].tier = (uint32_t)leak_rules_tier(c, &c->g[i]);
+      c->g[kept++] = c->g[i];
+    }
+  if (kept) qsort(c->g, kept, sizeof *c->g, by_rank);
+  r->groups = c->g;
+  r->ngroups = kept;
+  c->g = NULL;
+}
+
+static void ctx_free(struct leak_ctx *c) {
+  free(c->age);
+  free(c->base_at);
+  free(c->cand);
+  free(c->forced);
+  free(c->holder);
+  free(c->gid);
+  free(c->g);
+  free(c->keys);
+  free(c->slot);
+  free(c->keep);
+}
+
+int heap_find_leaks(struct heap_snapshot *s, const struct heap_side *base,
+                    const struct heap_side *target, struct heap_leak_result *out) {
+  memset(out, 0, sizeof *out);
+  if (heap_build_classes(s) || heap_build_parent_edges(s) || heap_build_dom_tree(s)) return -1;
+  struct leak_ctx c = {.s = s, .base = base, .target = target};
+  leak_rules_init(&c);
+  int rc = -1;
+  if (stage_ages(&c) || stage_candidates(&c) || stage_direct(&c) || stage_holders(&c) ||
+      stage_groups(&c) || stage_growth(&c) || stage_sizes(&c) || stage_traces(&c) ||
+      stage_classes(&c, out))
+    goto done;
+  stage_order(&c, out);
+  rc = 0;
+done:
+  if (rc) heap_leak_result_free(out);
+  ctx_free(&c);
+  return rc;
+}
+
+void heap_leak_result_free(struct heap_leak_result *r) {
+  free(r->groups);
+  free(r->classes);
+  memset(r, 0, sizeof *r);
 }

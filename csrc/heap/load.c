@@ -166,8 +166,10 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   return HEAP_OK;
 }
 
-static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out,
-                        char *err, size_t errlen, heap_progress_fn progress, void *ud) {
+/* Parses the text into a snapshot without the graph analyses: every check
+ * of the format, so a file this accepts is one a full load accepts too. */
+static int parse_only(const char *buf, size_t len, int release, struct heap_snapshot **out,
+                      char *err, size_t errlen, heap_progress_fn progress, void *ud) {
   struct parser *P = calloc(1, sizeof *P);
   *out = NULL;
   if (!P) {
@@ -203,7 +205,16 @@ static int parse_buffer(const char *buf, size_t len, int release, struct heap_sn
   parser_cleanup(P);
   free(P);
   if (progress) progress(ud, len, len);
-  int rc = analyse(s, err, errlen);
+  *out = s;
+  return HEAP_OK;
+}
+
+static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out,
+                        char *err, size_t errlen, heap_progress_fn progress, void *ud) {
+  struct heap_snapshot *s = NULL;
+  int rc = parse_only(buf, len, release, &s, err, errlen, progress, ud);
+  if (rc || !s) return rc ? rc : HEAP_ENOMEM;
+  rc = analyse(s, err, errlen);
   if (rc) {
     heap_free(s);
     return rc;
@@ -274,62 +285,66 @@ int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size
   return rc;
 }
 
-int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
-                  heap_progress_fn progress, void *ud) {
+/* The edge names a full load checks while it builds the retainer index. */
+static int check_edge_names(const struct heap_snapshot *s, char *err, size_t errlen) {
+  if (s->format != HEAP_FORMAT_V8) return HEAP_OK;
+  for (uint32_t e = 0; e < s->edge_count; e++) {
+    uint8_t k = s->edge_kind[s->edge_type[e]];
+    if (k != ET_ELEMENT && k != ET_HIDDEN && s->edge_name[e] >= s->string_count) {
+      snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
+               (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
+      return HEAP_EFORMAT;
+    }
+  }
+  return HEAP_OK;
+}
+
+int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
+                         heap_progress_fn progress, void *ud) {
   const char *buf;
   size_t len;
-  *ids = NULL;
-  *count = 0;
+  struct heap_snapshot *s = NULL;
+  *out = NULL;
   int rc = map_file(path, &buf, &len, err, errlen);
   if (rc) return rc;
-  struct parser *P = calloc(1, sizeof *P);
-  struct heap_snapshot *s = calloc(1, sizeof *s);
-  if (!P || !s) {
-    free(P);
-    free(s);
-    if (len) munmap((void *)buf, len);
+  rc = parse_only(buf, len, len > 0, &s, err, errlen, progress, ud);
+  if (len) munmap((void *)buf, len);
+  if (!rc && s) rc = check_edge_names(s, err, errlen);
+  if (!rc && s && s->node_count >= HEAP_MAX_NODES) {
+    snprintf(err, errlen, "%u nodes: more than this engine supports (%u)", s->node_count,
+             HEAP_MAX_NODES);
+    rc = HEAP_ERANGE;
+  }
+  if (rc || !s) {
+    heap_free(s);
+    prefix_path(path, err, errlen);
+    return rc ? rc : HEAP_ENOMEM;
+  }
+  *out = s;
+  return HEAP_OK;
+}
+
+/* The id pass of leak finding: the same checks as a full load (a corrupt
+ * baseline must fail as loudly as a corrupt final), without the graph. */
+int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
+                  heap_progress_fn progress, void *ud) {
+  struct heap_snapshot *s = NULL;
+  *ids = NULL;
+  *count = 0;
+  int rc = heap_load_unanalysed(path, &s, err, errlen, progress, ud);
+  if (rc || !s) return rc ? rc : HEAP_ENOMEM;
+  uint32_t n = s->node_count;
+  uint32_t *tmp = malloc((size_t)n * 4 + 4);
+  if (!tmp) {
+    heap_free(s);
     snprintf(err, errlen, "out of memory");
     return HEAP_ENOMEM;
   }
-  parser_init(P, buf, len, err, errlen, progress, ud);
-  P->sc.release_pages = len > 0;
-  P->s = s;
-  P->ids_only = 1;
-  if (setjmp(P->sc.fail)) {
-    rc = P->sc.code;
-    goto done;
-  }
-  scan_checkpoint(&P->sc);
-  parse_top(P);
-  if (!P->have_nodes)
-    scan_fail(&P->sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", scan_offset(&P->sc));
-  if (P->jsc) {
-    /* JSC nodes are [id, size, classNameIndex, flags] */
-    if (P->jnodes.n % 4 || P->jnodes.n == 0)
-      scan_fail(&P->sc, HEAP_EFORMAT,
-                "at byte %zu: the nodes array must hold [id,size,class,flags] quadruples",
-                P->nodes_off);
-    size_t n = P->jnodes.n / 4;
-    for (size_t i = 0; i < n; i++)
-      P->jnodes.v[i] = P->jnodes.v[i * 4];
-    P->ids.v = P->jnodes.v;
-    P->ids.n = n;
-    P->jnodes.v = NULL;
-  }
-  uint32_t *tmp = malloc((P->ids.n ? P->ids.n : 1) * sizeof *tmp);
-  if (!tmp) scan_fail(&P->sc, HEAP_ENOMEM, "out of memory");
-  heap_radix_sort_u32(P->ids.v, tmp, P->ids.n);
+  *ids = s->node_id;
+  s->node_id = NULL;
+  heap_radix_sort_u32(*ids, tmp, n);
   free(tmp);
-  *ids = P->ids.v;
-  *count = (uint32_t)P->ids.n;
-  P->ids.v = NULL;
-  rc = HEAP_OK;
-  if (progress) progress(ud, len, len);
-done:
-  heap_free(P->s);
-  parser_cleanup(P);
-  free(P);
-  if (len) munmap((void *)buf, len);
-  if (rc) prefix_path(path, err, errlen);
-  return rc;
+  *count = n;
+  heap_free(s);
+  return HEAP_OK;
 }

@@ -462,7 +462,160 @@ static int l_allocation_sites(lua_State *L) {
   return 1;
 }
 
-/* find_leaks(baseline, target, final[, progress]) -> groups | nil, err, code */
+/* Steps of the shortest path to v as tables {text, id, className, type,
+ * edge, edgeType, collapses}; an empty table when v is unreachable. */
+static void push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v) {
+  uint32_t *edges;
+  int len = heap_retainer_path(s, v, &edges);
+  lua_createtable(L, len > 0 ? len : 0, 0);
+  for (int i = 0; i < len; i++) {
+    uint32_t e = edges[i], to = s->edge_to[e];
+    char nbuf[32], label[256];
+    node_label(s, to, label, sizeof label);
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, label);
+    lua_setfield(L, -2, "label");
+    lua_pushinteger(L, s->node_id[to]);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, heap_node_class(s, to));
+    lua_setfield(L, -2, "className");
+    lua_pushstring(L, heap_edge_name(s, e, nbuf, sizeof nbuf));
+    lua_setfield(L, -2, "edge");
+    lua_pushstring(L, s->edge_type_names[s->edge_type[e]]);
+    lua_setfield(L, -2, "edgeType");
+    lua_pushboolean(L, heap_edge_is_indexed(s, e));
+    lua_setfield(L, -2, "indexed");
+    lua_pushboolean(L, heap_edge_collapses(s, e));
+    lua_setfield(L, -2, "collapses");
+    lua_rawseti(L, -2, i + 1);
+  }
+  if (len > 0) free(edges);
+}
+
+/* The allocation stack of trace node `id`: frames from the allocating
+ * function outwards, {functionName, url, line, column} (1-based). */
+static void push_trace_frames(lua_State *L, struct heap_snapshot *s, uint32_t id) {
+  uint32_t t = HEAP_NO_NODE;
+  for (uint32_t i = 0; i < s->trace_tree_count; i++)
+    if (s->trace_tree[i].id == id) {
+      t = i;
+      break;
+    }
+  lua_newtable(L);
+  int k = 0;
+  while (t != HEAP_NO_NODE && t < s->trace_tree_count && k < 64) {
+    const struct heap_trace_node *tn = &s->trace_tree[t];
+    if (tn->function_info < s->trace_fn_count) {
+      const uint32_t *f = s->trace_fn + (size_t)tn->function_info * s->trace_fn_fields;
+      lua_createtable(L, 0, 4);
+      lua_pushstring(L, s->trace_fn_name >= 0 ? heap_str(s, f[s->trace_fn_name]) : "");
+      lua_setfield(L, -2, "functionName");
+      lua_pushstring(L, s->trace_fn_script >= 0 ? heap_str(s, f[s->trace_fn_script]) : "");
+      lua_setfield(L, -2, "url");
+      /* V8 writes 0-based positions, and 0 for none */
+      if (s->trace_fn_line >= 0 && f[s->trace_fn_line] != UINT32_MAX) {
+        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line] + 1);
+        lua_setfield(L, -2, "line");
+      }
+      if (s->trace_fn_column >= 0 && f[s->trace_fn_column] != UINT32_MAX) {
+        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column] + 1);
+        lua_setfield(L, -2, "column");
+      }
+      lua_rawseti(L, -2, ++k);
+    }
+    t = tn->parent;
+  }
+}
+
+static void push_leak_group(lua_State *L, struct heap_snapshot *s, const struct heap_leak_group *g) {
+  lua_createtable(L, 0, 16);
+  lua_pushstring(L, heap_class_name(s, g->cls));
+  lua_setfield(L, -2, "class");
+  if (g->fn_name != HEAP_NO_NODE) {
+    lua_pushstring(L, heap_str(s, g->fn_name));
+    lua_setfield(L, -2, "functionName");
+  }
+  lua_pushinteger(L, g->count);
+  lua_setfield(L, -2, "count");
+  lua_createtable(L, 2, 0);
+  lua_pushinteger(L, g->growth[0]);
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, g->growth[1]);
+  lua_rawseti(L, -2, 2);
+  lua_setfield(L, -2, "growth");
+  lua_pushinteger(L, (lua_Integer)g->retained);
+  lua_setfield(L, -2, "retainedSize");
+  lua_pushinteger(L, s->node_id[g->example]);
+  lua_setfield(L, -2, "exampleId");
+  lua_pushboolean(L, (int)g->nested);
+  lua_setfield(L, -2, "nested");
+  push_steps(L, s, g->example);
+  lua_setfield(L, -2, "path");
+  struct heap_location loc;
+  if (heap_node_location(s, g->example, &loc)) {
+    lua_createtable(L, 0, 3);
+    if (loc.url) {
+      lua_pushstring(L, loc.url);
+      lua_setfield(L, -2, "url");
+    }
+    lua_pushinteger(L, loc.line);
+    lua_setfield(L, -2, "line");
+    lua_pushinteger(L, loc.column);
+    lua_setfield(L, -2, "column");
+    lua_setfield(L, -2, "location");
+  }
+  char sig[17];
+  snprintf(sig, sizeof sig, "%016llx", (unsigned long long)g->signature);
+  lua_pushstring(L, sig);
+  lua_setfield(L, -2, "signature");
+  /* the holder */
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, heap_node_class(s, g->holder));
+  lua_setfield(L, -2, "class");
+  lua_pushinteger(L, s->node_id[g->holder]);
+  lua_setfield(L, -2, "id");
+  char label[256];
+  node_label(s, g->holder, label, sizeof label);
+  lua_pushstring(L, label);
+  lua_setfield(L, -2, "label");
+  push_steps(L, s, g->holder);
+  lua_setfield(L, -2, "path");
+  lua_createtable(L, 3, 0);
+  for (int i = 0; i < 3; i++) {
+    if (g->holder_extent[i] == UINT32_MAX)
+      lua_pushboolean(L, 0);
+    else
+      lua_pushinteger(L, g->holder_extent[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "edges");
+  lua_pushboolean(L, (int)g->direct);
+  lua_setfield(L, -2, "growing");
+  lua_pushinteger(L, (lua_Integer)s->retained[g->holder]);
+  lua_setfield(L, -2, "retainedSize");
+  lua_setfield(L, -2, "holder");
+  if (g->trace) {
+    lua_createtable(L, 0, 3);
+    push_trace_frames(L, s, g->trace);
+    lua_setfield(L, -2, "frames");
+    lua_pushinteger(L, g->trace_count);
+    lua_setfield(L, -2, "count");
+    lua_setfield(L, -2, "allocation");
+  }
+}
+
+static int ids_error(lua_State *L, const char *a, const char *b, uint32_t shared, uint32_t disagree) {
+  char err[ERRLEN];
+  snprintf(err, sizeof err,
+           "%s and %s do not number their objects alike (%u ids in common, %u of them name "
+           "objects of another type or name): node ids only match between snapshots of one "
+           "profiling session of one process",
+           a, b, shared, disagree);
+  return push_error(L, HEAP_EIDS, err);
+}
+
+/* find_leaks(baseline, target, final[, progress]) -> groups, nodeCount, classes
+ * | nil, err, code */
 static int l_find_leaks(lua_State *L) {
   const char *pa = luaL_checkstring(L, 1), *pb = luaL_checkstring(L, 2),
              *pc = luaL_checkstring(L, 3);
@@ -470,63 +623,63 @@ static int l_find_leaks(lua_State *L) {
   struct progress p = {L, 4};
   heap_progress_fn cb = has_progress ? progress_cb : NULL;
   char err[ERRLEN] = "";
-  uint32_t *a = NULL, *b = NULL, na = 0, nb = 0;
+  struct heap_side a, b;
   struct heap_snapshot *s = NULL;
-  int rc = heap_load_ids(pa, &a, &na, err, sizeof err, cb, &p);
-  if (!rc) rc = heap_load_ids(pb, &b, &nb, err, sizeof err, cb, &p);
+  memset(&b, 0, sizeof b);
+  int rc = heap_side_load(pa, &a, err, sizeof err, cb, &p);
+  if (!rc) rc = heap_side_load(pb, &b, err, sizeof err, cb, &p);
   if (!rc) rc = heap_load_file(pc, &s, err, sizeof err, cb, &p);
   if (rc) {
-    free(a);
-    free(b);
+    heap_side_free(&a);
+    heap_side_free(&b);
     return push_error(L, rc, err);
   }
-  /* Ids only match within one process (and JSC renumbers objects in every
-   * snapshot Bun.generateHeapSnapshot() takes): with next to nothing in
-   * common the "leaks" would be every object of the final snapshot. */
-  uint32_t shared = heap_ids_shared(s, a, na), fewer = na < s->node_count ? na : s->node_count;
-  if (fewer >= 100 && shared < fewer / 100) {
-    snprintf(err, sizeof err,
-             "%s and %s share %u of their node ids: node ids only match between snapshots of one "
-             "process (and JSC renumbers objects in each Bun.generateHeapSnapshot())",
-             pa, pc, shared);
-    free(a);
-    free(b);
-    heap_free(s);
-    return push_error(L, HEAP_EIDS, err);
-  }
-  struct heap_leak_group *g;
-  uint32_t ng;
   heap_drop_retainers(s);
-  int frc = heap_find_leaks(s, a, na, b, nb, &g, &ng);
-  free(a);
-  free(b);
+  /* Ids only match within one profiling session of one process (and JSC
+   * renumbers objects in every snapshot Bun.generateHeapSnapshot() takes) */
+  const struct heap_side *sides[2] = {&a, &b};
+  const char *names[2] = {pa, pb};
+  for (int i = 0; i < 2; i++) {
+    uint32_t shared, disagree;
+    heap_side_compare(s, sides[i], &shared, &disagree);
+    uint32_t fewer = sides[i]->count < s->node_count ? sides[i]->count : s->node_count;
+    if (heap_ids_renumbered(shared, disagree, fewer)) {
+      heap_side_free(&a);
+      heap_side_free(&b);
+      heap_free(s);
+      return ids_error(L, names[i], pc, shared, disagree);
+    }
+  }
+  struct heap_leak_result r;
+  int frc = heap_find_leaks(s, &a, &b, &r);
+  heap_side_free(&a);
+  heap_side_free(&b);
   if (frc) {
     heap_free(s);
     return luaL_error(L, "out of memory finding leaks");
   }
-  lua_createtable(L, (int)ng, 0);
-  for (uint32_t i = 0; i < ng; i++) {
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, heap_class_name(s, g[i].cls));
-    lua_setfield(L, -2, "class");
-    lua_pushinteger(L, g[i].count);
-    lua_setfield(L, -2, "count");
-    lua_pushinteger(L, (lua_Integer)g[i].retained);
-    lua_setfield(L, -2, "retainedSize");
-    lua_pushinteger(L, s->node_id[g[i].example]);
-    lua_setfield(L, -2, "exampleId");
-    lua_pushinteger(L, g[i].grown);
-    lua_setfield(L, -2, "grown");
-    lua_pushboolean(L, (int)g[i].nested);
-    lua_setfield(L, -2, "nested");
-    if (!push_path(L, s, g[i].example, 1)) lua_newtable(L);
-    lua_setfield(L, -2, "retainerPath");
+  lua_createtable(L, (int)r.ngroups, 0);
+  for (uint32_t i = 0; i < r.ngroups; i++) {
+    push_leak_group(L, s, &r.groups[i]);
     lua_rawseti(L, -2, (int)i + 1);
   }
-  free(g);
   lua_pushinteger(L, s->node_count);
+  lua_createtable(L, (int)r.nclasses, 0);
+  for (uint32_t i = 0; i < r.nclasses; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, heap_class_name(s, r.classes[i].cls));
+    lua_setfield(L, -2, "class");
+    lua_pushinteger(L, r.classes[i].rounds[0]);
+    lua_setfield(L, -2, "first");
+    lua_pushinteger(L, r.classes[i].rounds[1]);
+    lua_setfield(L, -2, "second");
+    lua_pushinteger(L, (lua_Integer)r.classes[i].size);
+    lua_setfield(L, -2, "size");
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  heap_leak_result_free(&r);
   heap_free(s);
-  return 2;
+  return 3;
 }
 
 static const luaL_Reg snap_methods[] = {{"info", l_info},

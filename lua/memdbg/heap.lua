@@ -19,7 +19,11 @@
 --                                 column, liveCount, liveSize}
 --   snap:close()               -> frees the native memory now (idempotent; also on __gc / __close)
 --   heap.findLeaks{ baseline = "a", target = "b", final = "c", onProgress = fn }
---       -> { {class, count, retainedSize, exampleId, retainerPath = {"step", ...}}, ... } by retainedSize desc
+--       -> groups, {nodeCount, classes}: one group per (holder, leaked class), the program's own classes
+--          first, then by retained size: {class, count, growth = {first, second}, grown, retainedSize,
+--          exampleId, nested, retainerPath = {"step", ...}, signature,
+--          holder = {class, id, label, retainerPath, edges = {baseline, target, final}, growing},
+--          location = {url, line, column} | nil, allocationStack = {frames, share} | nil}
 --
 -- Retainer path steps are tables { text, id, name, className, type, edge, edgeType }: the first step is
 -- the root's child the path starts from (text is its label, e.g. "global @6049" or "(GC roots) @3"), every
@@ -171,7 +175,74 @@ function Snapshot:__tostring()
   return tostring(self._ud)
 end
 
---- heap.findLeaks{baseline=, target=, final=[, onProgress=]} -> groups | nil, message, code
+-- A retainer path as text, one string a step: the first step is the node the path starts from,
+-- each later one "edge (edgeType) → Class @id". A run of collapsing steps (element indexes,
+-- Map/Set table slots, linked-list links such as `_idleNext`) through one class is one step:
+-- "_idleNext (property) ×37 → Timeout @123" (the last node of the run).
+function heap.pathText(steps)
+  local out = {}
+  local i = 1
+  while i <= #steps do
+    local st = steps[i]
+    local j = i
+    if i > 1 and st.collapses then
+      while steps[j + 1] and steps[j + 1].collapses and steps[j + 1].className == st.className
+        and (steps[j + 1].edge == st.edge or (st.indexed and steps[j + 1].indexed)) do
+        j = j + 1
+      end
+    end
+    local last = steps[j]
+    local edge = st.indexed and ("[" .. (j > i and "…" or st.edge) .. "]") or st.edge
+    if i == 1 then
+      out[#out + 1] = st.label
+    elseif j > i then
+      out[#out + 1] = string.format("%s (%s) ×%d → %s", edge, st.edgeType, j - i + 1, last.label)
+    else
+      out[#out + 1] = string.format("%s (%s) → %s", edge, st.edgeType, st.label)
+    end
+    i = j + 1
+  end
+  return heap.foldRepeats(out)
+end
+
+-- Folds a block of steps that repeats (a chain of closures and contexts, each holding the
+-- previous object: "describe (property) → … → previous (context) → Report") into its first
+-- occurrence and a "… ×N" line, comparing steps without their ids.
+function heap.foldRepeats(texts)
+  local key = {}
+  for i, t in ipairs(texts) do key[i] = t:gsub(" @%d+", "") end
+  local out, i = {}, 1
+  while i <= #texts do
+    local folded = false
+    for len = 1, 6 do
+      local reps = 1
+      while i + (reps + 1) * len - 1 <= #texts do
+        local same = true
+        for k = 0, len - 1 do
+          if key[i + k] ~= key[i + reps * len + k] then same = false break end
+        end
+        if not same then break end
+        reps = reps + 1
+      end
+      if reps >= 3 then
+        for k = 0, len - 1 do out[#out + 1] = texts[i + k] end
+        out[#out + 1] = string.format("… the %d step%s above repeat %d times …", len, len == 1 and "" or "s",
+          reps - 1)
+        i = i + reps * len
+        folded = true
+        break
+      end
+    end
+    if not folded then
+      out[#out + 1] = texts[i]
+      i = i + 1
+    end
+  end
+  return out
+end
+
+--- heap.findLeaks{baseline=, target=, final=[, onProgress=]} -> groups, info | nil, message, code
+--- info = {nodeCount=, classes = {{class, first, second, size}, ...}} (classes both actions grew)
 function heap.findLeaks(opts)
   if type(opts) ~= "table" then error("heap.findLeaks: expects a table {baseline=, target=, final=}", 2) end
   for _, k in ipairs { "baseline", "target", "final" } do
@@ -180,9 +251,28 @@ function heap.findLeaks(opts)
   if opts.onProgress ~= nil and type(opts.onProgress) ~= "function" then
     error("heap.findLeaks: onProgress must be a function", 2)
   end
-  local groups, err, code = core.find_leaks(opts.baseline, opts.target, opts.final, opts.onProgress)
-  if not groups then return nil, err, code end
-  return groups
+  local groups, nodes, classes = core.find_leaks(opts.baseline, opts.target, opts.final, opts.onProgress)
+  if not groups then return nil, nodes, classes end
+  for _, g in ipairs(groups) do
+    g.grown = g.growth[2]
+    g.retainerPath = heap.pathText(g.path)
+    g.path = nil
+    local h = g.holder
+    h.retainerPath = heap.pathText(h.path)
+    h.path = nil
+    for i = 1, 3 do
+      if h.edges[i] == false then h.edges[i] = nil end
+    end
+    if g.functionName then
+      g.class = g.class .. " " .. (g.functionName ~= "" and g.functionName or "(anonymous)")
+    end
+    if g.allocation then
+      local a = g.allocation
+      g.allocationStack = { frames = a.frames, share = g.count > 0 and a.count / g.count or 0 }
+      g.allocation = nil
+    end
+  end
+  return groups, { nodeCount = nodes, classes = classes }
 end
 
 return heap

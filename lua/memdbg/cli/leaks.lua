@@ -5,21 +5,27 @@ local M = {}
 
 M.help = [[
 usage: memdbg leaks --action EXPR [--endpoint URL] [--dir DIR] [--gc-rounds N] [--top N]
-                    [--timeout S] [--keep] [--json]
+                    [--timeout S] [--track-allocations] [--keep] [--json]
 GC and baseline snapshot; evaluate EXPR in the target (awaiting a promise);
 GC and target snapshot; EXPR again; GC and final snapshot. Objects that the
-first run of EXPR left alive and the second one grew are grouped by class and
-listed by retained size, with a retainer path from a GC root; classes whose
-count grew after both runs are listed too ("grown" in --json). Snapshots go to
-DIR (default a new private temp dir, kept when leaks are found or with --keep).
-Exits 1 when it finds a leak.
+first run of EXPR left alive and the second one grew are grouped by what
+holds them (the nearest object the baseline already had: a Map, a listener
+list, a timer list) and by class, the program's own classes first: each
+group names its class, where its constructor is (file:line:column), its
+holder with the holder's edges in the three snapshots and how the holder is
+reached from a GC root. --track-allocations also tracks allocations from the
+baseline to the final snapshot and shows where each group's objects were
+allocated. Classes each run left objects of are listed too ("grown" in
+--json). Snapshots go to DIR (default a new private temp dir, kept when leaks
+are found or with --keep). Exits 1 when it finds a leak.
 ]]
 
 function M.run(argv)
   return common.command({
     name = "leaks", help = M.help,
     options = { action = "string", dir = "string", ["gc-rounds"] = { "number", 2 }, top = { "number", 10 },
-      timeout = { "number", 30 }, keep = "flag" },
+      timeout = { "number", 30 }, keep = "flag",
+      ["track-allocations"] = "flag" },
     check = function(opts)
       local args = require("memdbg.cli.args")
       if not opts.action or opts.action == "" then args.usage_error("--action EXPR is required") end
@@ -30,6 +36,7 @@ function M.run(argv)
       local step = 0
       local report, err, code, partial = workflow.run(session, {
         action = opts.action, dir = opts.dir, gcRounds = opts["gc-rounds"], timeout = opts.timeout,
+        trackAllocations = opts["track-allocations"],
         onStep = function(what, detail)
           finish()
           if not opts.json and common.stderr_is_tty() then
@@ -53,6 +60,10 @@ function M.run(argv)
       local found = #report.leaks > 0
       local remove = not found and not opts.keep and not opts.dir
       if opts.json then
+        local json = require("memdbg.json")
+        for _, g in ipairs(report.leaks) do
+          if g.location == nil then g.location = json.null end
+        end
         common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached,
           grown = report.grown }
       else

@@ -1,14 +1,21 @@
 -- Detect-leak workflow (three snapshots):
 --   GC, baseline snapshot; run the action; GC, target snapshot; run the action
 --   again; GC, final snapshot. Objects allocated by the first action and still
---   alive at the end (and grown by the second) are the leak candidates, grouped
---   by class by the native heap engine (heap.findLeaks).
+--   alive at the end are grouped by what holds them (the nearest object the
+--   baseline already had: the Map, the listener list, the timer list) and by
+--   class by the native heap engine (heap.findLeaks); groups the second action
+--   did not grow are left out.
 --   local detect_leak = require "memdbg.workflows.detect_leak"
 --   local report, err, code = detect_leak.run(session, {
 --     action = "handleRequests(1000)",   -- or function(session) ... end
 --     traffic = function() end,           -- called while waiting on GC / snapshots
+--     trackAllocations = true,            -- allocation stacks per group
 --   })
---   -- report = {dir=, snapshots = {a, b, c}, leaks = {{class=, count=, retainedSize=, retainerPath={...}}, ...}}
+--   -- report = {dir=, snapshots = {a, b, c}, leaks = {group, ...}, grown = {...}}
+--   --   group = {class, count, growth = {first, second}, grown, retainedSize, nested,
+--   --            retainerPath = {...}, signature, location = {url, line, column} | nil,
+--   --            holder = {class, id, retainerPath = {...}, edges = {baseline, target, final}},
+--   --            allocationStack = {frames = {{functionName, url, line, column}, ...}, share} | nil}
 --   --   and on Chromium detached = {{name=, count=, retainedSize=}, ...} (detached DOM nodes at the end)
 local common = require("memdbg.workflows.common")
 local snapshot = require("memdbg.workflows.snapshot")
@@ -17,7 +24,8 @@ local detect_leak = {}
 
 --- run(session, {action=fn|expr, traffic=fn, dir=, gcRounds=2, timeout=30,
 ---   onStep=fn(step, detail), onProgress=fn(done, total), analyse=true,
----   classGrowth=true (also diff the snapshots per class: report.grown)})
+---   trackAllocations=false (track allocations from the baseline to the final
+---   snapshot: each group gets its allocation stack)})
 function detect_leak.run(session, opts)
   opts = opts or {}
   if type(opts.action) ~= "function" and type(opts.action) ~= "string" then
@@ -41,25 +49,46 @@ function detect_leak.run(session, opts)
   -- promise plumbing), so that it is in the baseline, not a "leak".
   if type(opts.action) == "string" then session.memory:evaluate("void 0", { awaitPromise = true }) end
   local names = { "baseline", "target", "final" }
+  local tracking = false
+  local function stop_tracking()
+    if tracking then
+      tracking = false
+      pcall(session.sendCommand, session, { method = "HeapProfiler.stopTrackingHeapObjects",
+        params = { reportProgress = false } })
+    end
+  end
   for i, name in ipairs(names) do
     if i > 1 then
       step("action", i - 1)
       local ok, err, code = common.run_action(session, opts.action, "action")
-      if ok == nil then return nil, err, code, report end
+      if ok == nil then stop_tracking() return nil, err, code, report end
     end
     step("gc", name)
     local ok, err, code = common.collect(session, opts.gcRounds or 2, opts.traffic)
-    if not ok then return nil, err, code, report end
+    if not ok then stop_tracking() return nil, err, code, report end
     step("snapshot", name)
     local info
-    info, err, code = snapshot.run(session, {
+    local o = {
       path = snapshot.name(dir, string.format("%d-%s", i, name)),
       onProgress = opts.onProgress,
       onBytes = opts.onBytes,
       timeout = opts.timeout,
       traffic = opts.traffic,
-    })
-    if not info then return nil, err, code, report end
+      whileWaiting = opts.traffic,
+    }
+    if tracking and i == #names then
+      -- the final snapshot is the one that ends tracking: it carries the allocation traces
+      tracking = false
+      info, err, code = session.memory:stopTrackingAllocations(o)
+    else
+      info, err, code = snapshot.run(session, o)
+    end
+    if not info then stop_tracking() return nil, err, code, report end
+    if i == 1 and opts.trackAllocations then
+      ok, err, code = session.memory:startTrackingAllocations { trackAllocations = true }
+      if not ok then return nil, err, code, report end
+      tracking = true
+    end
     report.snapshots[i] = info.path
     report.bytes = (report.bytes or 0) + info.bytes
   end
@@ -67,27 +96,14 @@ function detect_leak.run(session, opts)
   step("analyse")
   local okh, heap = pcall(require, "memdbg.heap")
   if not okh then return nil, "the native heap engine (memdbg.heap) is not available: " .. tostring(heap), "EUNSUPPORTED", report end
-  local leaks, err, code = heap.findLeaks {
+  local leaks, info, code = heap.findLeaks {
     baseline = report.snapshots[1], target = report.snapshots[2], final = report.snapshots[3],
     onProgress = opts.onAnalyseProgress,
   }
-  if not leaks then return nil, err, code, report end
-  for i, g in ipairs(leaks) do
-    report.leaks[i] = {
-      class = g.class,
-      count = g.count,
-      retainedSize = g.retainedSize,
-      retainerPath = common.array(g.retainerPath or {}),
-      grown = g.grown,   -- as many again allocated by the second action and alive
-      nested = g.nested, -- held inside another group's objects: sizes overlap
-    }
-  end
-  -- the engine's order: retained size, then holders before what they hold
-  table.sort(report.leaks, function(a, b)
-    if (a.retainedSize or 0) ~= (b.retainedSize or 0) then return (a.retainedSize or 0) > (b.retainedSize or 0) end
-    if a.nested ~= b.nested then return not a.nested end
-    return (a.count or 0) > (b.count or 0)
-  end)
+  if not leaks then return nil, info, code, report end
+  for i, g in ipairs(leaks) do report.leaks[i] = detect_leak.group(g) end
+  local grown = detect_leak.grown(info.classes)
+  if #grown > 0 then report.grown = grown end
   -- Chromium: the detached DOM nodes (detachedness 2) of the final snapshot,
   -- per class, as report.detached = {{name=, count=, retainedSize=}, ...}.
   if session.runtime == "chrome" then
@@ -101,100 +117,133 @@ function detect_leak.run(session, opts)
       end
     end
   end
-  -- Classes that grew in both rounds. findLeaks groups leaked objects under
-  -- their dominator, which names the container (a listener list's head
-  -- "Object") rather than what piles up in it (LeakyListener); the per-class
-  -- diffs name that. report.grown = {{class=, count=, size=, rounds={n1, n2}}, ...}
-  if opts.classGrowth ~= false then
-    local grown = detect_leak.class_growth(heap, report.snapshots)
-    if grown and #grown > 0 then report.grown = grown end
-  end
   return report
 end
 
---- Program classes whose object count grew from baseline to target and again
---- (by at least half as much) from target to final, largest size growth first
---- (at most two snapshots are loaded at a time). Returns an array or nil, msg, code.
-function detect_leak.class_growth(heap, paths, top)
-  local a, err, code = heap.load(paths[1])
-  if not a then return nil, err, code end
-  local b
-  b, err, code = heap.load(paths[2])
-  if not b then a:close() return nil, err, code end
-  local first = {}
-  for _, row in ipairs(b:diff(a)) do first[row.name] = row end
-  a:close()
-  local c
-  c, err, code = heap.load(paths[3])
-  if not c then b:close() return nil, err, code end
+--- One group of heap.findLeaks as the report carries it (arrays marked for JSON).
+function detect_leak.group(g)
+  local h = g.holder
+  local stack = g.allocationStack
+  if stack then stack = { frames = common.array(stack.frames), share = stack.share } end
+  return {
+    class = g.class,
+    count = g.count,
+    growth = common.array { g.growth[1], g.growth[2] },
+    grown = g.grown, -- as many again allocated by the second action and alive
+    retainedSize = g.retainedSize,
+    retainerPath = common.array(g.retainerPath or {}),
+    nested = g.nested, -- held inside another group's objects: sizes overlap
+    signature = g.signature,
+    location = g.location, -- nil: null in JSON
+    holder = { class = h.class, id = h.id, retainerPath = common.array(h.retainerPath),
+      edges = common.array { h.edges[1], h.edges[2], h.edges[3] }, growing = h.growing },
+    allocationStack = stack,
+  }
+end
+
+--- The program's classes both actions left objects of (V8's own "(...)" and
+--- "system / ..." classes left out), largest size first, at most `top`:
+--- {{class=, count=, size=, rounds={first, second}}, ...}
+function detect_leak.grown(classes, top)
   local out = common.array()
-  for _, row in ipairs(c:diff(b)) do
-    local r1 = first[row.name]
-    -- program classes only (not V8's "(compiled code)", "(system)", "system / ..."),
-    -- growing again by at least half as much (JIT warm-up and caches fade)
-    local program = not row.name:match("^%(") and not row.name:match("^system / ")
-    if program and r1 and (r1.delta or 0) > 0 and (row.delta or 0) > 0 and row.delta * 2 >= r1.delta then
-      out[#out + 1] = { class = row.name, count = r1.delta + row.delta,
-        size = (r1.sizeDelta or 0) + (row.sizeDelta or 0), rounds = common.array { r1.delta, row.delta } }
+  for _, c in ipairs(classes or {}) do
+    if not c.class:match("^%(") and not c.class:match("^system / ") then
+      out[#out + 1] = { class = c.class, count = c.first + c.second, size = c.size,
+        rounds = common.array { c.first, c.second } }
+      if #out >= (top or 20) then break end
     end
   end
-  b:close()
-  c:close()
-  table.sort(out, function(x, y)
-    if x.size ~= y.size then return x.size > y.size end
-    return x.class < y.class
-  end)
-  top = top or 20
-  for i = #out, top + 1, -1 do out[i] = nil end
   return out
 end
 
---- A human report of the leak groups.
-function detect_leak.format(report, top)
-  local out = {}
-  if #report.leaks == 0 then
-    out[#out + 1] = "No leaks found: nothing allocated by the action stayed alive and grew.\n"
-  else
-    out[#out + 1] = string.format("%d leak group%s (largest first):\n", #report.leaks, #report.leaks == 1 and "" or "s")
-    for i, g in ipairs(report.leaks) do
-      if top and i > top then
-        out[#out + 1] = string.format("  ... and %d more\n", #report.leaks - top)
-        break
-      end
-      out[#out + 1] = string.format("%2d. %s: %d objects, %s retained%s%s\n", i, tostring(g.class), g.count or 0,
-        common.bytes(g.retainedSize), g.grown and string.format(", +%d more after the second run", g.grown) or "",
-        g.nested and " (held inside another group above)" or "")
-      local path = g.retainerPath
-      if path and #path > 0 then
-        -- one step a line, from the GC root down; a long chain (a linked
-        -- list of listeners) keeps its first and last steps
-        out[#out + 1] = "    retainer path (GC root first):\n"
-        for j, stepText in ipairs(path) do
-          if #path > 12 and j == 6 then
-            out[#out + 1] = string.format("      ... %d more steps ...\n", #path - 10)
-          elseif #path <= 12 or j < 6 or j > #path - 5 then
-            out[#out + 1] = "      " .. (j > 1 and "-> " or "") .. tostring(stepText) .. "\n"
-          end
-        end
-      end
+local function where(loc)
+  if not loc then return nil end
+  return string.format("%s:%d:%d", loc.url or "(unnamed script)", loc.line, loc.column)
+end
+
+-- A long path keeps its first and last steps.
+local function path_lines(out, label, path)
+  if not path or #path == 0 then return end
+  out[#out + 1] = string.format("    %-9s %s\n", label, path[1])
+  for j = 2, #path do
+    if #path > 12 and j == 4 then
+      out[#out + 1] = string.format("              ... %d more steps ...\n", #path - 10)
+    elseif #path <= 12 or j < 4 or j > #path - 7 then
+      out[#out + 1] = "              -> " .. tostring(path[j]) .. "\n"
     end
   end
+end
+
+--- The leak groups as text: what leaked, where it was made, what holds it and
+--- how the holder is reached. Used by `memdbg leaks` and `memdbg find-leaks`.
+function detect_leak.format_groups(groups, top)
+  local out = {}
+  if #groups == 0 then
+    return "No leaks found: nothing allocated by the action stayed alive and grew.\n"
+  end
+  out[#out + 1] = string.format("%d leak group%s (the program's own classes first, then by retained size):\n",
+    #groups, #groups == 1 and "" or "s")
+  for i, g in ipairs(groups) do
+    if top and top > 0 and i > top then
+      out[#out + 1] = string.format("  ... and %d more (--top 0 shows all)\n", #groups - top)
+      break
+    end
+    local growth = g.growth or { g.count, g.grown }
+    out[#out + 1] = string.format("\n%2d. %s: %d objects, %s retained (+%d after the first action, +%d after the second)%s\n",
+      i, tostring(g.class), g.count or 0, common.bytes(g.retainedSize), growth[1] or 0, growth[2] or 0,
+      g.nested and ", held inside another group's objects" or "")
+    out[#out + 1] = string.format("    %-9s %s\n", "made at", where(g.location) or "(no source location in the snapshot)")
+    local h = g.holder
+    if h then
+      local e = h.edges or {}
+      local edges = (e[1] and e[2] and e[3]) and string.format(", edges %d -> %d -> %d%s", e[1], e[2], e[3],
+        h.growing and " (grew after each action)" or "") or ""
+      out[#out + 1] = string.format("    %-9s %s @%s%s\n", "held by", tostring(h.class), tostring(h.id), edges)
+      path_lines(out, "holder", h.retainerPath)
+    end
+    -- the path from the holder on (its way from a GC root is just above)
+    local path, hp = g.retainerPath, h and h.retainerPath or {}
+    local shared = 0
+    while shared < #hp and path[shared + 1] == hp[shared + 1] do shared = shared + 1 end
+    if shared > 0 and shared == #hp then
+      local rest = { "(the holder) " .. tostring(h.class) .. " @" .. tostring(h.id) }
+      for j = shared + 1, #path do rest[#rest + 1] = path[j] end
+      path = rest
+    end
+    path_lines(out, "path", path)
+    local st = g.allocationStack
+    if st and st.frames and #st.frames > 0 then
+      out[#out + 1] = string.format("    %-9s %d%% of them at:\n", "allocated", math.floor((st.share or 0) * 100 + 0.5))
+      for j, f in ipairs(st.frames) do
+        if j > 8 then break end
+        out[#out + 1] = string.format("              %s (%s)\n", f.functionName ~= "" and f.functionName or "(anonymous)",
+          f.line and string.format("%s:%d:%d", f.url, f.line, f.column or 0) or f.url)
+      end
+    end
+    if g.signature then out[#out + 1] = string.format("    %-9s %s\n", "signature", g.signature) end
+  end
+  return table.concat(out)
+end
+
+--- A human report of the leak hunt: the groups, the classes that grew, detached DOM nodes.
+function detect_leak.format(report, top)
+  local out = { detect_leak.format_groups(report.leaks, top) }
   if report.grown and #report.grown > 0 then
-    out[#out + 1] = "Classes that grew after each run of the action:\n"
+    out[#out + 1] = "\nClasses each run of the action left objects of, alive at the end:\n"
     for i, g in ipairs(report.grown) do
       if i > (top or 10) then break end
-      out[#out + 1] = string.format("    %s: +%d objects (%d, then %d), %s%s shallow\n", tostring(g.class), g.count,
-        g.rounds[1], g.rounds[2], g.size >= 0 and "+" or "", common.bytes(g.size))
+      out[#out + 1] = string.format("    %s: %d objects (%d, then %d), %s shallow\n", tostring(g.class), g.count,
+        g.rounds[1], g.rounds[2], common.bytes(g.size))
     end
   end
   if report.detached and #report.detached > 0 then
-    out[#out + 1] = "Detached DOM nodes in the final snapshot:\n"
+    out[#out + 1] = "\nDetached DOM nodes in the final snapshot:\n"
     for _, d in ipairs(report.detached) do
       out[#out + 1] = string.format("    Detached %s: %d nodes, %s retained\n", tostring(d.name), d.count or 0,
         common.bytes(d.retainedSize))
     end
   end
-  out[#out + 1] = "Snapshots: " .. table.concat(report.snapshots, " ") .. "\n"
+  out[#out + 1] = "\nSnapshots: " .. table.concat(report.snapshots, " ") .. "\n"
   return table.concat(out)
 end
 
