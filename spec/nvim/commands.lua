@@ -77,6 +77,16 @@ B.run(function()
         vim.api.nvim_set_current_win(user_win)
       end)
     end },
+    leaksr = { kind = "retainers", run = function()
+      -- r on the first leak group: the retainer path of its example object
+      in_results("leaks", function()
+        for i, l in ipairs(lines("leaks")) do
+          if l:match("^1%. ") then vim.api.nvim_win_set_cursor(0, { i, 0 }) break end
+        end
+        vim.cmd("normal r")
+        vim.api.nvim_set_current_win(user_win)
+      end)
+    end },
     close = { run = function(r)
       in_results("top", function() vim.cmd("normal q") end)
       r.topClosed = vim.fn.bufwinid(vim.fn.bufnr("memdbg://top")) == -1

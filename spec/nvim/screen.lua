@@ -22,20 +22,23 @@ end
 local Screen = {}
 Screen.__index = Screen
 
+-- tmux without the sanitizer runtimes a SANITIZE=1 busted carries
+local TMUX = "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS tmux"
+
 local seq = 0
 
 --- start{cmd=, cwd=, width=120, height=40} -> screen
 function M.start(o)
   seq = seq + 1
   local s = setmetatable({ socket = string.format("memdbg-nvim-%d-%d-%d", os.time(), math.random(1e6), seq) }, Screen)
-  local status, out = sh(string.format("cd %s && tmux -L %s -f /dev/null new-session -d -s main -x %d -y %d %s",
-    proc.quote(o.cwd or "."), s.socket, o.width or 120, o.height or 40, proc.quote(o.cmd)))
+  local status, out = sh(string.format("cd %s && %s -L %s -f /dev/null new-session -d -s main -x %d -y %d %s",
+    proc.quote(o.cwd or "."), TMUX, s.socket, o.width or 120, o.height or 40, proc.quote(o.cmd)))
   assert(status == 0, "tmux new-session failed: " .. out)
   return s
 end
 
 function Screen:tmux(args)
-  return sh("tmux -L " .. self.socket .. " " .. args)
+  return sh(TMUX .. " -L " .. self.socket .. " " .. args)
 end
 
 --- keys(...): each argument is literal text, or a tmux key name in <...> (e.g. "<Enter>", "<Escape>")
