@@ -2,7 +2,13 @@
  * nodes are matched by id; per class name, `added` counts ids only in the
  * current snapshot, `deleted` ids only in the base, with their self sizes
  * summed as alloc_size and freed_size. Nodes with self size 0 are left out,
- * as in the summary. */
+ * as in the summary.
+ *
+ * Ids only match within one profiling session: V8 numbers objects afresh
+ * when a new session starts, and the same ids then name unrelated objects.
+ * heap_diff_by_class is the comparison for that case: per class, the growth
+ * of the count and of the size (added/alloc_size) or their shrinking
+ * (deleted/freed_size); it cannot tell objects apart, and says so. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,4 +116,52 @@ fail:
   free(m.slot);
   free(m.rows);
   return -1;
+}
+
+/* Per class name: count and self size in one snapshot, into m (added and
+ * alloc_size for sign > 0, deleted and freed_size otherwise). */
+static int tally(struct name_map *m, struct heap_snapshot *s, int sign) {
+  for (uint32_t v = 0; v < s->node_count; v++) {
+    if (!s->self_size[v]) continue;
+    struct heap_diff_row *r = row_for(m, heap_node_class(s, v));
+    if (!r) return -1;
+    if (sign > 0) {
+      r->added++;
+      r->alloc_size += s->self_size[v];
+    } else {
+      r->deleted++;
+      r->freed_size += s->self_size[v];
+    }
+  }
+  return 0;
+}
+
+int heap_diff_by_class(struct heap_snapshot *cur, struct heap_snapshot *base,
+                       struct heap_diff_row **out, uint32_t *nout) {
+  *out = NULL;
+  *nout = 0;
+  if (heap_build_classes(cur) || heap_build_classes(base)) return -1;
+  struct name_map m = {0};
+  if (tally(&m, cur, 1) || tally(&m, base, -1)) {
+    free(m.slot);
+    free(m.rows);
+    return -1;
+  }
+  free(m.slot);
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < m.n; i++) {
+    struct heap_diff_row r = m.rows[i];
+    /* counts now minus counts before: only the difference is known */
+    uint32_t now = r.added, before = r.deleted;
+    uint64_t snow = r.alloc_size, sbefore = r.freed_size;
+    r.added = now > before ? now - before : 0;
+    r.deleted = before > now ? before - now : 0;
+    r.alloc_size = snow > sbefore ? snow - sbefore : 0;
+    r.freed_size = sbefore > snow ? sbefore - snow : 0;
+    if (r.added || r.deleted || r.alloc_size || r.freed_size) m.rows[k++] = r;
+  }
+  if (k) qsort(m.rows, k, sizeof *m.rows, by_size_delta);
+  *out = m.rows;
+  *nout = k;
+  return 0;
 }

@@ -267,6 +267,11 @@ struct heap_diff_row {
 };
 int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap_diff_row **rows,
               uint32_t *nrows);
+/* The same rows from class counts and sizes alone, for snapshots whose ids
+ * were renumbered (heap_ids_compare): added/alloc_size is the growth of a
+ * class, deleted/freed_size its shrinking. */
+int heap_diff_by_class(struct heap_snapshot *cur, struct heap_snapshot *base,
+                       struct heap_diff_row **rows, uint32_t *nrows);
 
 /* ---- Paths and top objects (paths.c) ---- */
 /* Shortest retainer path from the root to node n, as edge indexes (the

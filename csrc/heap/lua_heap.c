@@ -249,12 +249,17 @@ static int l_summary(lua_State *L) {
   return 1;
 }
 
+/* diff(base) -> rows, {matchedBy = "id" | "class", sharedIds, disagreeingIds} */
 static int l_diff(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   struct heap_snapshot *base = check_open(L, 2);
   struct heap_diff_row *rows;
-  uint32_t n;
-  if (heap_diff(s, base, &rows, &n)) return luaL_error(L, "out of memory computing the diff");
+  uint32_t n, shared, disagree;
+  heap_ids_compare(s, base, &shared, &disagree);
+  uint32_t fewer = s->node_count < base->node_count ? s->node_count : base->node_count;
+  int by_class = heap_ids_renumbered(shared, disagree, fewer);
+  if ((by_class ? heap_diff_by_class : heap_diff)(s, base, &rows, &n))
+    return luaL_error(L, "out of memory computing the diff");
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 7);
@@ -275,7 +280,14 @@ static int l_diff(lua_State *L) {
     lua_rawseti(L, -2, (int)i + 1);
   }
   free(rows);
-  return 1;
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, by_class ? "class" : "id");
+  lua_setfield(L, -2, "matchedBy");
+  lua_pushinteger(L, shared);
+  lua_setfield(L, -2, "sharedIds");
+  lua_pushinteger(L, disagree);
+  lua_setfield(L, -2, "disagreeingIds");
+  return 2;
 }
 
 /* Pushes the path steps of node v: an array of tables
@@ -682,7 +694,18 @@ static int l_find_leaks(lua_State *L) {
   return 3;
 }
 
+static int l_ids_compare(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  struct heap_snapshot *base = check_open(L, 2);
+  uint32_t shared, disagree;
+  heap_ids_compare(s, base, &shared, &disagree);
+  lua_pushinteger(L, shared);
+  lua_pushinteger(L, disagree);
+  return 2;
+}
+
 static const luaL_Reg snap_methods[] = {{"info", l_info},
+                                        {"ids_compare", l_ids_compare},
                                         {"summary", l_summary},
                                         {"diff", l_diff},
                                         {"node", l_node},

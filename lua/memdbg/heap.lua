@@ -5,7 +5,11 @@
 --   snap.nodeCount, snap.edgeCount, snap.format ("v8" | "jsc"), snap.totalSize
 --   snap:summary{ top = 50 }   -> { {name, count, shallowSize, retainedSize, distance}, ... } by retainedSize desc
 --   snap:diff(base)            -> { {name, new, deleted, delta, allocSize, freedSize, sizeDelta}, ... }
---                                 by sizeDelta desc
+--                                 by sizeDelta desc, and {matchedBy = "id" | "class", sharedIds,
+--                                 disagreeingIds}: objects are matched by id, unless the ids were
+--                                 renumbered (another profiling session: shared ids name objects of
+--                                 another type or name), then classes are compared by count and size
+--                                 (new/allocSize: growth, deleted/freedSize: shrinking)
 --   snap:node(id)              -> {id, name, className, type, selfSize, retainedSize, distance, edgeCount,
 --                                  dominatorId, detached?, traceNodeId?, location?}   | nil, err, "ERANGE"
 --   snap:location(id)          -> {url, line, column, scriptId} where a function was defined, or an object's

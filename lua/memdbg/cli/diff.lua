@@ -11,9 +11,13 @@ usage: memdbg diff BASE FILE [--top N] [--json]
 
 Compares two heap snapshots of the same process: per class, objects only in
 FILE (new), only in BASE (deleted), and the sizes allocated and freed. Node
-ids are only comparable between snapshots of one process.
+ids only match within one profiling session of one process: when they were
+renumbered (snapshots from two `memdbg snapshot` runs: shared ids name
+objects of other classes), the classes are compared by count and size
+instead, and the output says so ("matchedBy": "class"; "id" otherwise).
   --top N   show only the N classes with the largest size delta (default 50; 0 for all)
-  --json    one JSON document: {"classes":[{"name","new","deleted","delta","allocSize","freedSize","sizeDelta"}]}
+  --json    one JSON document: {"matchedBy":"id"|"class","classes":[{"name","new","deleted","delta",
+            "allocSize","freedSize","sizeDelta"}]}
 Exit codes: 0 ok, 2 usage error, 3 unreadable or malformed file.
 ]]
 
@@ -28,14 +32,21 @@ function M.run(argv)
     base:close()
     return code
   end
-  local rows = snap:diff(base)
+  local rows, how = snap:diff(base)
   if opts.top and opts.top > 0 and #rows > opts.top then
     for i = #rows, opts.top + 1, -1 do rows[i] = nil end
   end
   if opts.json then
-    out.json { classes = out.array(rows) }
+    out.json { matchedBy = how.matchedBy, classes = out.array(rows) }
   else
-    io.stdout:write(string.format("%s -> %s: %d -> %d nodes\n\n", pos[1], pos[2], base.nodeCount, snap.nodeCount))
+    io.stdout:write(string.format("%s -> %s: %d -> %d nodes\n", pos[1], pos[2], base.nodeCount, snap.nodeCount))
+    if how.matchedBy == "class" then
+      io.stdout:write(string.format("The node ids were renumbered (%d of the %d ids the two share name objects of another "
+        .. "type or name: two profiling sessions), so objects cannot be matched: classes are compared by count and "
+        .. "size. Take both snapshots in one session (one Lua session, or `memdbg leaks`) to see new and deleted "
+        .. "objects.\n", how.disagreeingIds, how.sharedIds))
+    end
+    io.stdout:write("\n")
     io.stdout:write(out.table({
       { title = "Class", key = "name", align = "left", max = 60 },
       { title = "# New", key = "new" },
