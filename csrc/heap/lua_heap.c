@@ -253,12 +253,13 @@ static int l_summary(lua_State *L) {
 static int l_diff(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   struct heap_snapshot *base = check_open(L, 2);
-  struct heap_diff_row *rows;
-  uint32_t n, shared, disagree;
+  struct heap_diff_row *rows = NULL;
+  uint32_t n = 0, shared, disagree;
   heap_ids_compare(s, base, &shared, &disagree);
   uint32_t fewer = s->node_count < base->node_count ? s->node_count : base->node_count;
   int by_class = heap_ids_renumbered(shared, disagree, fewer);
-  if ((by_class ? heap_diff_by_class : heap_diff)(s, base, &rows, &n))
+  int rc = by_class ? heap_diff_by_class(s, base, &rows, &n) : heap_diff(s, base, &rows, &n);
+  if (rc)
     return luaL_error(L, "out of memory computing the diff");
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
