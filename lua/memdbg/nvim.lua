@@ -18,6 +18,9 @@ local config = require("memdbg.nvim.config")
 local driver = require("memdbg.nvim.driver")
 local load = require("memdbg.nvim.load")
 local format = require("memdbg.nvim.format")
+-- loaded now, so that the first call returns as fast as the others
+require("memdbg.nvim.ops")
+require("memdbg.nvim.files")
 
 local M = {}
 

@@ -142,15 +142,17 @@ function M.leaks(report, what)
         edges and ("  edges " .. table.concat(vim.tbl_map(tostring, edges), " → ")) or ""),
         tonumber(holder.id) and { id = tonumber(holder.id), snapshot = final } or nil)
     end
+    -- {frames = {{functionName, url, line, column}...}, share} (hunts that tracked allocations)
     local stack = tbl(g.allocationStack)
-    if stack and #stack > 0 then
-      v:add("    allocated at:")
-      for _, f in ipairs(stack) do
+    local frames = stack and tbl(stack.frames)
+    if frames and #frames > 0 then
+      local share = tonumber(stack.share)
+      if share and share <= 1 then share = share * 100 end
+      v:add("    allocated at" .. (share and string.format(" (%.0f%% of the objects)", share) or "") .. ":")
+      for _, f in ipairs(frames) do
         local floc = qf.location(f)
-        local share = tonumber(f.share)
-        if share and share <= 1 then share = share * 100 end
-        v:add(string.format("      %s  %s%s", tostring(f.functionName or "(anonymous)"), short(floc),
-          share and string.format("  (%.0f%%)", share) or ""), floc and { loc = floc } or nil)
+        v:add(string.format("      %s  %s", tostring(f.functionName or "(anonymous)"), short(floc)),
+          floc and { loc = floc } or nil)
       end
     end
     if #path > 0 then

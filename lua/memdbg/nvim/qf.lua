@@ -58,18 +58,22 @@ function M.item(loc, text)
   return { text = text, valid = 0 }
 end
 
---- set(title, items[, win]) -> how many entries have a file
---- The list starts with a text-only title entry, so that the first :cnext
---- lands on the first located item. Goes to the quickfix list, the location
---- list of win (default: the current window) or nowhere, per setup's quickfix.
-function M.set(title, items, win)
+--- set(title, items, report[, win]) -> how many entries have a file
+--- The list starts with an entry for line 1 of the results buffer `report`
+--- (the report itself): a list whose first entry has no file would start at
+--- the first located item, and the first :cnext would skip it. So :cnext goes
+--- to the first located item, :cfirst back to the report. Goes to the
+--- quickfix list, the location list of win (default: the current window) or
+--- nowhere, per setup's quickfix.
+function M.set(title, items, report, win)
   local where = config.get().quickfix
   local located = 0
   for _, it in ipairs(items) do
     if it.valid == 1 then located = located + 1 end
   end
   if where == "none" then return located end
-  local list = { { text = string.format("memdbg: %s (%d with a source location)", title, located), valid = 0 } }
+  local head = string.format("memdbg: %s (%d with a source location)", title, located)
+  local list = { report and { bufnr = report, lnum = 1, col = 1, text = head, valid = 1 } or { text = head, valid = 0 } }
   vim.list_extend(list, items)
   if where == "loclist" then
     win = win or vim.api.nvim_get_current_win()

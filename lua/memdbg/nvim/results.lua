@@ -61,6 +61,20 @@ function M.bufnr(kind)
   return nil
 end
 
+-- Opens the fold under the group to show first (v.open: the first leak
+-- group's header) and puts the cursor on its header.
+local function reveal(win, buf)
+  local line = vim.b[buf].memdbg_open
+  if not line then return end
+  vim.api.nvim_win_call(win, function()
+    if line < vim.api.nvim_buf_line_count(buf) then
+      pcall(vim.api.nvim_win_set_cursor, win, { line + 1, 0 })
+      pcall(vim.cmd, "normal! zv")
+    end
+    pcall(vim.api.nvim_win_set_cursor, win, { line, 0 })
+  end)
+end
+
 -- Opens buf in a split and goes back to the window the user was in.
 local function open(buf)
   local r = config.get().results
@@ -71,12 +85,7 @@ local function open(buf)
     local win = vim.api.nvim_get_current_win()
     vim.api.nvim_win_set_buf(win, buf)
     window_options(win, vim.b[buf].memdbg_fold)
-    if vim.b[buf].memdbg_open then
-      vim.api.nvim_win_call(win, function()
-        pcall(vim.api.nvim_win_set_cursor, win, { vim.b[buf].memdbg_open, 0 })
-        pcall(vim.cmd, "normal! zv")
-      end)
-    end
+    reveal(win, buf)
   end)
   if vim.api.nvim_win_is_valid(back) then
     local tab = vim.api.nvim_win_get_tabpage(back)
@@ -102,7 +111,10 @@ function M.show(kind, v, status, opts)
   vim.b[buf].memdbg_status = status
   vim.b[buf].memdbg_fold = v.fold or 99
   vim.b[buf].memdbg_open = v.open
-  for _, win in ipairs(vim.fn.win_findbuf(buf)) do window_options(win, v.fold) end
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    window_options(win, v.fold)
+    reveal(win, buf)
+  end
   local want = (opts and opts.open) ~= false and config.get().results.open
   if want and vim.fn.bufwinid(buf) == -1 then open(buf) end
   return buf

@@ -21,8 +21,8 @@ end
 local function finish(kind, p, title)
   return function(v, summary)
     local located = nil
-    if #v.qf > 0 or v.located then located = qf.set(title, v.qf) end
-    results.show(kind, v, "done")
+    local buf = results.show(kind, v, "done")
+    if #v.qf > 0 or v.located then located = qf.set(title, v.qf, buf) end
     local where = ""
     if located and located > 0 and config.get().quickfix ~= "none" then
       where = string.format(", %d in the %s list (:cnext)", located, config.get().quickfix == "loclist" and "location" or "quickfix")
