@@ -29,8 +29,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 # Our own flags live apart from CFLAGS, which luarocks sets on the command line.
 MY_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Wshadow -Wno-unused-parameter \
-             $(LUA_CFLAGS) $(shell pkg-config --cflags libwebsockets) -Icsrc
-LWS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
+             $(LUA_CFLAGS) -Icsrc
 LDFLAGS += -shared -pthread
 
 BUILD ?= build/$(LUA)
@@ -80,13 +79,14 @@ fuzz:
 modules: $(CORE_SO) $(HEAP_SO)
 
 $(CORE_SO): $(CORE_SRC) $(HDRS) | $(BUILD)/memdbg
-	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(CORE_SRC) $(LDFLAGS) $(LWS_LIBS)
+	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(CORE_SRC) $(LDFLAGS)
 
 $(HEAP_SO): $(HEAP_SRC) $(HDRS) | $(BUILD)/memdbg
 	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(HEAP_SRC) $(LDFLAGS) -lm
 
-$(MOCK_BIN): spec/mock/mock_inspector.c | $(BUILD)/memdbg
-	$(CC) $(CFLAGS) $(filter-out -fPIC,$(MY_CFLAGS)) -o $@ $< $(filter-out -shared,$(LDFLAGS)) $(LWS_LIBS)
+MOCK_SRC := spec/mock/mock_inspector.c csrc/core/jsonscan.c csrc/core/wskey.c
+$(MOCK_BIN): $(MOCK_SRC) $(HDRS) | $(BUILD)/memdbg
+	$(CC) $(CFLAGS) $(filter-out -fPIC,$(MY_CFLAGS)) -o $@ $(MOCK_SRC) $(filter-out -shared,$(LDFLAGS))
 
 $(BUILD)/memdbg:
 	mkdir -p $@

@@ -70,7 +70,9 @@ describe("transport against real Node", function()
     local t0 = core.now()
     assert.is_true(s:step())
     assert.is_true(core.now() - t0 < 0.05)
-    assert.is_true(s:timeout() <= 10)
+    -- the reply may already have come within that step (commands go out at once)
+    local t = s:timeout()
+    assert.is_true(got ~= nil or (t ~= nil and t <= 10))
     local deadline = core.now() + 5
     while not got and core.now() < deadline do s:poll(0.05) end
     assert.are.equal(2, got.result.value)

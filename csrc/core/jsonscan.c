@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/jsonscan.h"
 
 const char *js_ws(const char *p, const char *end) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
   return p;
 }
 
@@ -18,7 +19,8 @@ static const char *skip_string(const char *p, const char *end) {
     if (!q) return NULL;
     /* an odd run of backslashes before the quote escapes it */
     size_t bs = 0;
-    for (const char *b = q - 1; b >= p && *b == '\\'; b--) bs++;
+    for (const char *b = q - 1; b >= p && *b == '\\'; b--)
+      bs++;
     if ((bs & 1) == 0) return q + 1;
     p = q + 1;
   }
@@ -85,7 +87,8 @@ int js_int(const char *p, const char *end, long long *out) {
   int neg = 0, digits = 0;
   p = js_ws(p, end);
   if (p < end && *p == '-') neg = 1, p++;
-  while (p < end && *p >= '0' && *p <= '9' && digits < 18) v = v * 10 + (*p++ - '0'), digits++;
+  while (p < end && *p >= '0' && *p <= '9' && digits < 18)
+    v = v * 10 + (*p++ - '0'), digits++;
   if (!digits || (p < end && (*p == '.' || *p == 'e' || *p == 'E'))) return 0;
   *out = neg ? -v : v;
   return 1;
@@ -96,10 +99,14 @@ static int hex4(const char *s, unsigned *out) {
   for (int i = 0; i < 4; i++) {
     char c = s[i];
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return 0;
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return 0;
   }
   *out = v;
   return 1;
@@ -124,43 +131,84 @@ static char *put_utf8(char *o, unsigned cp) {
   return o;
 }
 
+/* Decodes the escape whose backslash precedes *pp, writing at *oo. */
+static int decode_escape(char **pp, const char *end, char **oo) {
+  char *p = *pp, *o = *oo;
+  if (p >= end) return -1;
+  switch (*p++) {
+  case '"':
+    *o++ = '"';
+    break;
+  case '\\':
+    *o++ = '\\';
+    break;
+  case '/':
+    *o++ = '/';
+    break;
+  case 'b':
+    *o++ = '\b';
+    break;
+  case 'f':
+    *o++ = '\f';
+    break;
+  case 'n':
+    *o++ = '\n';
+    break;
+  case 'r':
+    *o++ = '\r';
+    break;
+  case 't':
+    *o++ = '\t';
+    break;
+  case 'u': {
+    unsigned cp, lo;
+    if (end - p < 4 || !hex4(p, &cp)) return -1;
+    p += 4;
+    if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
+        hex4(p + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      p += 6;
+    }
+    o = put_utf8(o, cp); /* a lone surrogate is kept as its 3-byte form */
+    break;
+  }
+  default:
+    return -1;
+  }
+  *pp = p, *oo = o;
+  return 0;
+}
+
 long js_unescape(char *s, size_t len) {
   char *o = s, *p = s, *end = s + len;
   for (;;) {
     char *bs = memchr(p, '\\', (size_t)(end - p));
-    if (!bs) {
-      size_t n = (size_t)(end - p);
-      if (o != p) memmove(o, p, n);
-      o += n;
-      return (long)(o - s);
-    }
-    size_t n = (size_t)(bs - p);
+    size_t n = (size_t)((bs ? bs : end) - p);
     if (o != p) memmove(o, p, n);
     o += n;
+    if (!bs) return (long)(o - s);
     p = bs + 1;
-    if (p >= end) return -1;
-    switch (*p++) {
-    case '"': *o++ = '"'; break;
-    case '\\': *o++ = '\\'; break;
-    case '/': *o++ = '/'; break;
-    case 'b': *o++ = '\b'; break;
-    case 'f': *o++ = '\f'; break;
-    case 'n': *o++ = '\n'; break;
-    case 'r': *o++ = '\r'; break;
-    case 't': *o++ = '\t'; break;
-    case 'u': {
-      unsigned cp, lo;
-      if (end - p < 4 || !hex4(p, &cp)) return -1;
-      p += 4;
-      if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u' &&
-          hex4(p + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        p += 6;
-      }
-      o = put_utf8(o, cp); /* a lone surrogate is kept as its 3-byte form */
-      break;
+    if (decode_escape(&p, end, &o) != 0) return -1;
+  }
+}
+
+long js_unescape_string(char *s, const char *end, const char **close) {
+  char *o = s, *p = s;
+  const char *q = NULL; /* the first quote at or after p */
+  for (;;) {
+    if (!q || q < p) {
+      q = memchr(p, '"', (size_t)(end - p));
+      if (!q) return -1;
     }
-    default: return -1;
+    char *bs = memchr(p, '\\', (size_t)(q - p));
+    size_t n = (size_t)((bs ? bs : q) - p);
+    if (o != p) memmove(o, p, n);
+    o += n;
+    if (!bs) {
+      *close = q;
+      return (long)(o - s);
     }
+    p = bs + 1;
+    if (decode_escape(&p, end, &o) != 0) return -1;
   }
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/jsonscan.h"
 
 #define CHECK(c)                                                                        \
   do {                                                                                  \

@@ -1,12 +1,13 @@
--- HTTP discovery: /json/version (which runtime), /json/list (which targets),
--- and the choice of target.
-local core = require("memdbg.core")
+-- What discovery answers mean: the runtime named by /json/version, the
+-- target list, the choice of target, and the message a user reads when it
+-- fails. The requests themselves are made by connector.lua.
 local json = require("memdbg.json")
-local endpoint = require("memdbg.endpoint")
 
 local discovery = {}
 
--- What to tell a user whose connection failed, by error code.
+discovery.MAX_BODY = 16 * 1024 * 1024 -- the most memdbg reads of a discovery answer
+
+-- What to tell a user whose connection failed, by error code (and phase).
 local HINTS = {
   ECONNREFUSED = "is the runtime started with its inspector on that port "
     .. "(node --inspect=HOST:PORT, chromium --remote-debugging-port=PORT, deno --inspect=HOST:PORT, "
@@ -15,22 +16,14 @@ local HINTS = {
   ENOTFOUND = "the host name does not resolve: check the spelling of the endpoint",
   EHOSTUNREACH = "the host cannot be reached from here",
 }
+-- A timeout after the TCP connection was accepted is not a filtered port.
+local LATE_TIMEOUT = "the port accepted the connection but did not answer in time: is it an inspector, "
+  .. "and is the runtime not paused or busy?"
 
-function discovery.failure(what, ep_text, msg, code)
-  local hint = HINTS[code]
-  return string.format("cannot connect to %s (%s): %s%s", ep_text, what, msg,
-    hint and ("; " .. hint) or ""), code
-end
-
-local function get_json(ep, path, timeout)
-  local status, body, code = core.httpGet(endpoint.address(ep.host), ep.port, path, timeout)
-  if not status then return nil, body, code end
-  if status ~= 200 then return nil, "HTTP " .. status .. " for " .. path, "EHTTP", status end
-  local value, err = json.decode(body)
-  if value == nil then
-    return nil, "malformed JSON from " .. endpoint.http_url(ep) .. path .. ": " .. tostring(err), "EPROTO"
-  end
-  return value
+--- failure(what, endpoint_text, message, code[, late]) -> message, code
+function discovery.failure(what, ep_text, msg, code, late)
+  local hint = (late and code == "ETIMEDOUT") and LATE_TIMEOUT or HINTS[code]
+  return string.format("cannot connect to %s (%s): %s%s", ep_text, what, msg, hint and ("; " .. hint) or ""), code
 end
 
 --- The runtime's name from /json/version's Browser field.
@@ -44,18 +37,27 @@ function discovery.runtime_of(version)
   return "unknown"
 end
 
-function discovery.version(ep, timeout)
-  return get_json(ep, "/json/version", timeout)
+--- Whether a /json/version answer came from an inspector at all.
+function discovery.is_inspector_version(version)
+  return type(version) == "table" and (type(version.Browser) == "string" or type(version["Protocol-Version"]) == "string")
 end
 
---- The target list: /json/list, falling back to /json.
-function discovery.list(ep, timeout)
-  local list, err, code, status = get_json(ep, "/json/list", timeout)
-  if list == nil and code == "EHTTP" then
-    list, err, code, status = get_json(ep, "/json", timeout)
+--- decode(status, body, path, url) -> value | nil, message, code
+--- code EHTTP for a status other than 200, EPROTO for a body that is not JSON.
+function discovery.decode(status, body, path, url)
+  if status ~= 200 then return nil, "HTTP " .. status .. " for " .. path, "EHTTP" end
+  local value, err = json.decode(body)
+  if value == nil then
+    return nil, "malformed JSON from " .. url .. path .. ": " .. tostring(err), "EPROTO"
   end
-  if list == nil then return nil, err, code, status end
-  if type(list) ~= "table" then return nil, "the target list is not an array", "EPROTO" end
+  return value
+end
+
+--- targets(list) -> array of {id, type, title, url, webSocketDebuggerUrl} | nil, message, code
+function discovery.targets(list)
+  if type(list) ~= "table" or (next(list) ~= nil and list[1] == nil) then
+    return nil, "the target list is not an array", "EPROTO"
+  end
   local out = {}
   for _, t in ipairs(list) do
     if type(t) == "table" then
@@ -66,6 +68,23 @@ function discovery.list(ep, timeout)
     end
   end
   return out
+end
+
+--- The message for an endpoint that answers HTTP but not as an inspector.
+function discovery.not_inspector(ep_text, vwhy, lwhy)
+  return string.format("%s answers HTTP but is not an inspector (GET /json/version: %s; GET /json/list: %s): "
+    .. "is it the app's own port? The inspector listens on the port given to --inspect "
+    .. "(9229 by default; see the runtime's 'Debugger listening on ws://...' line)", ep_text, vwhy, lwhy), "ENOTARGET"
+end
+
+--- The message for Bun (and any runtime with /json/version but no target list).
+function discovery.no_list(ep_text, why, runtime)
+  if runtime == "bun" then
+    return string.format("%s answers no target list (%s): Bun speaks the WebKit inspector protocol; "
+      .. "connect by the ws:// URL it listens on (bun --inspect=127.0.0.1:PORT/NAME)", ep_text, why), "ENOTARGET"
+  end
+  return string.format("%s answers no target list (%s): connect by the runtime's ws:// URL instead", ep_text, why),
+    "ENOTARGET"
 end
 
 -- Targets that never hold the app's heap: Chromium's own UI pages.

@@ -35,7 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libwebsockets.h> /* lws_SHA1, lws_b64_encode_string */
+#include "core/jsonscan.h"
+#include "core/wskey.h"
 
 #define MAX_CLIENT_MESSAGE (64u << 20)
 #define CHUNK_RAW_BYTES (64u << 10)
@@ -171,82 +172,13 @@ static void sb_free(struct sb *b) {
   b->len = b->cap = 0;
 }
 
-/* ---------------------------------------------------------- tiny JSON scan */
+/* ------------------------------------------ JSON (the transport's scanner) */
 
-static const char *jws(const char *p, const char *e) {
-  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-    p++;
-  return p;
-}
-
-static const char *jskip_string(const char *p, const char *e) {
-  for (p++; p < e; p++) {
-    if (*p == '\\')
-      p++;
-    else if (*p == '"')
-      return p + 1;
-  }
-  return NULL;
-}
-
-static const char *jskip_value(const char *p, const char *e) {
-  p = jws(p, e);
-  if (p >= e) return NULL;
-  if (*p == '"') return jskip_string(p, e);
-  if (*p == '{' || *p == '[') {
-    int depth = 0;
-    while (p < e) {
-      if (*p == '"') {
-        p = jskip_string(p, e);
-        if (!p) return NULL;
-        continue;
-      }
-      if (*p == '{' || *p == '[')
-        depth++;
-      else if (*p == '}' || *p == ']') {
-        if (--depth == 0) return p + 1;
-      }
-      p++;
-    }
-    return NULL;
-  }
-  const char *s = p;
-  while (p < e && !strchr(",}] \t\r\n", *p))
-    p++;
-  return p > s ? p : NULL;
-}
-
-/* Finds top-level `key` in the object at p..e; returns 1 and the raw value span. */
+/* The value of top-level `key` in the object at p..e: 1 and its raw span. */
 static int jget(const char *p, const char *e, const char *key, const char **vs, const char **ve) {
   if (!p) return 0;
-  p = jws(p, e);
-  if (p >= e || *p != '{') return 0;
-  p++;
-  size_t klen = strlen(key);
-  for (;;) {
-    p = jws(p, e);
-    if (p >= e || *p != '"') return 0;
-    const char *ks = p + 1;
-    p = jskip_string(p, e);
-    if (!p) return 0;
-    const char *ke = p - 1;
-    p = jws(p, e);
-    if (p >= e || *p != ':') return 0;
-    const char *v = jws(p + 1, e);
-    const char *vend = jskip_value(v, e);
-    if (!vend) return 0;
-    if ((size_t)(ke - ks) == klen && memcmp(ks, key, klen) == 0) {
-      *vs = v;
-      *ve = vend;
-      return 1;
-    }
-    p = jws(vend, e);
-    if (p < e && *p == ',') {
-      p++;
-      continue;
-    }
-    return 0;
-  }
+  *vs = js_member(p, e, key, ve);
+  return *vs != NULL;
 }
 
 static int jget_num(const char *p, const char *e, const char *key, long long *out) {
@@ -274,69 +206,20 @@ static int jbool(const char *p, const char *e, const char *key) {
   return jget(p, e, key, &vs, &ve) && ve - vs == 4 && memcmp(vs, "true", 4) == 0;
 }
 
-static void put_utf8(char *out, size_t size, size_t *o, unsigned cp) {
-  char tmp[4];
-  size_t n;
-  if (cp < 0x80) {
-    tmp[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    tmp[0] = (char)(0xC0 | (cp >> 6));
-    tmp[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
-  } else {
-    tmp[0] = (char)(0xE0 | (cp >> 12));
-    tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    tmp[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
-  }
-  if (*o + n < size) {
-    memcpy(out + *o, tmp, n);
-    *o += n;
-  }
-}
-
-/* Copies the unescaped string value of `key` into out; 0 if absent or not a string. */
+/* Copies the unescaped string value of `key` into out (cut to fit); 0 if absent or not a string. */
 static int jstr(const char *p, const char *e, const char *key, char *out, size_t size) {
   const char *vs, *ve;
-  if (!jget(p, e, key, &vs, &ve) || *vs != '"' || size == 0) return 0;
-  size_t o = 0;
-  for (const char *s = vs + 1; s < ve - 1; s++) {
-    unsigned cp = (unsigned char)*s;
-    if (*s == '\\' && s + 1 < ve - 1) {
-      s++;
-      switch (*s) {
-      case 'n':
-        cp = '\n';
-        break;
-      case 't':
-        cp = '\t';
-        break;
-      case 'r':
-        cp = '\r';
-        break;
-      case 'b':
-        cp = '\b';
-        break;
-      case 'f':
-        cp = '\f';
-        break;
-      case 'u':
-        if (s + 4 < ve - 1) {
-          char hex[5] = {s[1], s[2], s[3], s[4], 0};
-          cp = (unsigned)strtoul(hex, NULL, 16);
-          s += 4;
-        }
-        break;
-      default:
-        cp = (unsigned char)*s;
-      }
-      put_utf8(out, size, &o, cp);
-      continue;
-    }
-    if (o + 1 < size) out[o++] = *s;
-  }
-  out[o] = '\0';
+  if (!jget(p, e, key, &vs, &ve) || *vs != '"' || ve - vs < 2 || size == 0) return 0;
+  size_t n = (size_t)(ve - vs) - 2;
+  char *tmp = malloc(n + 1);
+  if (!tmp) die("malloc");
+  memcpy(tmp, vs + 1, n);
+  long m = js_unescape(tmp, n);
+  if (m < 0) m = 0;
+  if ((size_t)m >= size) m = (long)size - 1;
+  memcpy(out, tmp, (size_t)m);
+  out[m] = '\0';
+  free(tmp);
   return 1;
 }
 
@@ -1164,12 +1047,8 @@ static void serve_connection(int fd) {
     }
     if (find_header(headers, "Sec-WebSocket-Extensions", hv, sizeof hv))
       mlog("client offered extensions '%s' (none accepted)", hv);
-    char cat[256];
-    unsigned char md[20];
-    char accept[64];
-    int n = snprintf(cat, sizeof cat, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
-    lws_SHA1((const unsigned char *)cat, (size_t)n, md);
-    lws_b64_encode_string((const char *)md, 20, accept, sizeof accept);
+    char accept[29];
+    wskey_accept(key, accept);
     struct sb b = {0};
     sb_printf(&b,
               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
