@@ -46,6 +46,9 @@ static int stage_ages(struct leak_ctx *c) {
     int in_a = j < c->base->count && c->base->id[j] == id;
     int in_b = k < c->target->count && c->target->id[k] == id;
     c->age[v] = in_a ? AGE_OLD : in_b ? AGE_NEW1 : AGE_NEW2;
+    /* anything new at all in the final snapshot: the second action ran and growth can be
+     * judged (a final snapshot that is the target has nothing new) */
+    if (c->age[v] == AGE_NEW2) c->second_round = 1;
     c->base_at[v] = in_a ? j : NONE;
     if (in_a && !in_b) c->age[v] = AGE_GONE_IN_B; /* back from the dead: an id not to trust */
   }
@@ -61,7 +64,6 @@ static int stage_candidates(struct leak_ctx *c) {
     if (c->age[v] != AGE_NEW1 && c->age[v] != AGE_NEW2) continue;
     if (!leak_rules_candidate(c, v)) continue;
     c->cand[v] = c->age[v];
-    if (c->age[v] == AGE_NEW2) c->second_round = 1;
   }
   return 0;
 }
@@ -99,6 +101,33 @@ static int stage_direct(struct leak_ctx *c) {
     }
   }
   return 0;
+}
+
+/* The nearest holder on v's shortest retainer path (memoised in memo). */
+static uint32_t path_holder(struct leak_ctx *c, uint32_t v, uint32_t *memo) {
+  struct heap_snapshot *s = c->s;
+  uint32_t u = v, h = s->root, steps = 0;
+  while (u != s->root && steps++ < s->node_count) {
+    uint32_t e = s->parent_edge[u];
+    if (e == UINT32_MAX) break;
+    u = heap_edge_from(s, e);
+    if (memo[u] != UINT32_MAX) {
+      h = memo[u];
+      break;
+    }
+    if (leak_rules_holder(c, u)) {
+      h = u;
+      break;
+    }
+  }
+  /* everything walked through has the same holder */
+  for (uint32_t w = v, k = 0; w != u && k < steps; k++) {
+    uint32_t e = s->parent_edge[w];
+    if (e == UINT32_MAX) break;
+    w = heap_edge_from(s, e);
+    if (w != u) memo[w] = h;
+  }
+  return h;
 }
 
 /* ---- holders: one walk of the dominator tree, carrying the nearest holder ---- */
@@ -140,6 +169,15 @@ static int stage_holders(struct leak_ctx *c) {
       ctx[w] = leak_rules_holder(c, w) ? w : h;
       stack[top++] = w;
     }
+  }
+  /* a GC root says nothing: objects the runtime also holds natively (Deno's
+   * timers) are named by the nearest holder on their retainer path instead */
+  memset(ctx, 0xFF, (size_t)n * 4);
+  for (uint32_t v = 0; v < n; v++) {
+    if (!c->cand[v]) continue;
+    uint32_t h = c->holder[v];
+    if (h == s->root || s->node_kind[s->node_type[h]] == HT_SYNTHETIC)
+      c->holder[v] = path_holder(c, v, ctx);
   }
   free(ctx);
   free(stack);

@@ -12,7 +12,7 @@ struct leak_ctx {
   uint8_t *age;      /* per node of the final snapshot */
   uint32_t *base_at; /* per node: its index in base, or UINT32_MAX */
   uint8_t *cand;     /* per node: AGE_NEW1 / AGE_NEW2 for candidates, 0 otherwise */
-  int second_round;  /* some candidate is new in the final snapshot */
+  int second_round;  /* some node is new in the final snapshot */
   uint32_t *forced;  /* per node: the growing collection that holds it, or UINT32_MAX */
   uint32_t *holder;  /* per node: its holder */
   uint32_t *gid;     /* per node: its group, or UINT32_MAX */

@@ -583,7 +583,10 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s, const struct 
   lua_setfield(L, -2, "signature");
   /* the holder */
   lua_createtable(L, 0, 6);
-  lua_pushstring(L, heap_node_class(s, g->holder));
+  /* a GC root ("(Global handles)", "(GC roots)") is named, not "(synthetic)" */
+  int synthetic = s->node_kind[s->node_type[g->holder]] == HT_SYNTHETIC &&
+                  heap_str(s, s->node_name[g->holder])[0];
+  lua_pushstring(L, synthetic ? heap_str(s, s->node_name[g->holder]) : heap_node_class(s, g->holder));
   lua_setfield(L, -2, "class");
   lua_pushinteger(L, s->node_id[g->holder]);
   lua_setfield(L, -2, "id");
