@@ -188,12 +188,13 @@ function Memory:startTrackingAllocations(opts)
   return call(self, "startTracking", "allocation tracking", { trackAllocations = ta and true or false })
 end
 
---- stopTrackingAllocations{path=|onChunk=, ...} -> {path=, bytes=, seconds=,
+--- stopTrackingAllocations{path=|onChunk=, sites=true, ...} -> {path=, bytes=, seconds=,
 --- sites = top allocation sites from trace_tree (path route)}
+--- sites = false skips reading them back (a blocking parse: ~1 s for 100 MB).
 function Memory:stopTrackingAllocations(opts)
   local res, err, code = snapshot(self, "stopTracking", "allocation tracking", opts, "stopTrackingAllocations")
   if not res then return nil, err, code end
-  if res.path then
+  if res.path and not (type(opts) == "table" and opts.sites == false) then
     local ok, sites, serr = pcall(require("memdbg.profile").tracking_sites, res.path, opts.top or 20)
     if ok and sites then
       res.sites, res.traceNodes, res.traceFunctions = sites.sites, sites.nodes, sites.functions

@@ -70,7 +70,8 @@ M.usage = entry("usage", "memdbg.nvim.ops")
 --- snapshot({path=, dir=, gc=false, timeout=30, onProgress=fn(done, total), onBytes=fn(bytes, chunks)},
 ---   function(info, err, code)); info = {path, bytes, seconds, chunks}; a cancelled or failed snapshot leaves no file
 M.snapshot = entry("snapshot", "memdbg.nvim.ops")
---- leaks({action= | actionCommand= | actionHttp=, dir=, top=20, gcRounds=2, timeout=30, onStep=fn(step, detail),
+--- leaks({action= | actionCommand= | actionHttp=, dir=, top=20, gcRounds=2, timeout=30, trackAllocations=false,
+---   onStep=fn(step, detail),
 ---   onProgress=, onAnalyseProgress=fn(percent, 100)}, function(report, err, code))
 M.leaks = entry("leaks", "memdbg.nvim.ops", "leaks")
 --- sample({seconds=10 | action=, interval=32768, top=30, onTick=fn(elapsed, total)}, function(r, err, code))

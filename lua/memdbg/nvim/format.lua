@@ -151,8 +151,12 @@ function M.leaks(report, what)
       v:add("    allocated at" .. (share and string.format(" (%.0f%% of the objects)", share) or "") .. ":")
       for _, f in ipairs(frames) do
         local floc = qf.location(f)
-        v:add(string.format("      %s  %s", tostring(f.functionName or "(anonymous)"), short(floc)),
-          floc and { loc = floc } or nil)
+        local name = str(f.functionName) or ""
+        -- V8's synthetic frames (the root, an unnamed top) say nothing
+        if floc or (name ~= "" and name ~= "(root)") then
+          v:add(string.format("      %s  %s", name ~= "" and name or "(anonymous)", short(floc)),
+            floc and { loc = floc } or nil)
+        end
       end
     end
     if #path > 0 then

@@ -9,6 +9,8 @@ local driver = require("memdbg.nvim.driver")
 
 local M = {}
 
+local unpack = table.unpack or unpack -- luacheck: ignore 113
+
 local function executable(name) return vim.fn.executable(name) == 1 end
 local function readable(path) return vim.fn.filereadable(path) == 1 end
 
@@ -93,11 +95,31 @@ function M.run(name, args, opts, callback)
   local argv = vim.list_extend(vim.deepcopy(args), { "--json" })
   local env = { MEMDBG_PROGRESS = "1" }
   if env_args then env.MEMDBG_ARGV = vim.json.encode(argv) else vim.list_extend(cmd, argv) end
+  if build then env.MEMDBG_BUILD = build end
+  return M.spawn(name, cmd, env, opts, callback, env_args and argv or cmd)
+end
+
+--- lua(name, call, args, opts, callback(doc, err, code)) -> handle
+--- Runs memdbg.nvim.child's `call` with args in a headless Neovim child that
+--- finds the same Lua modules as this one, for library calls that would hold
+--- the editor. doc is what the call returned.
+function M.lua(name, call, args, opts, callback)
+  local root = load.root
+  local path = package.path
+  if root then path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. path end
+  local cmd = { vim.v.progpath, "--clean", "--headless", "-n", "-c", "lua package.path = os.getenv('MEMDBG_LUA_PATH'); "
+    .. "package.cpath = os.getenv('MEMDBG_LUA_CPATH'); require('memdbg.nvim.child').main()" }
+  local env = { MEMDBG_LUA_PATH = path, MEMDBG_LUA_CPATH = package.cpath,
+    MEMDBG_CHILD = vim.json.encode({ call = call, args = args }) }
+  return M.spawn(name, cmd, env, opts or {}, callback, { call, unpack(args) })
+end
+
+--- spawn(name, cmd, env, opts, callback, shown): the child process and its JSON.
+function M.spawn(name, cmd, env, opts, callback, shown)
   local job = setmetatable({ name = name, callback = callback, status = "running", argv = cmd }, Job)
   local okset = {}
   for _, s in ipairs(opts.ok or { 0 }) do okset[s] = true end
   local out, errtext = {}, ""
-  if build then env.MEMDBG_BUILD = build end
   local progress = opts.onProgress
   local ok, id = pcall(vim.fn.jobstart, cmd, {
     env = env,
@@ -119,7 +141,7 @@ function M.run(name, args, opts, callback)
       if okset[status] and okj and type(doc) == "table" then return job:_done(doc, nil, nil, status) end
       local msg = clean(errtext)
       if msg == "" and okj and type(doc) == "table" and doc.error then msg = tostring(doc.error) end
-      job:_done(nil, string.format("%s failed (%s, exit %d): %s", name, table.concat(env_args and argv or cmd, " "), status,
+      job:_done(nil, string.format("%s failed (%s, exit %d): %s", name, table.concat(shown, " "), status,
         msg ~= "" and msg or text:sub(1, 300)), status == 2 and "EINVAL" or "EANALYSE")
     end,
   })

@@ -105,6 +105,7 @@ function M.leaks(opts, callback)
       dir = dir,
       gcRounds = opts.gcRounds,
       timeout = opts.timeout,
+      trackAllocations = opts.trackAllocations, -- groups get allocationStack
       analyse = false,
       onStep = step,
       onProgress = deliver(task, opts.onProgress),
@@ -189,16 +190,28 @@ function M.track(opts, callback)
       path = path,
       top = opts.top,
       timeout = opts.timeout,
+      sites = false, -- read back in a child process: ~1 s for 100 MB
       onTick = deliver(task, opts.onTick),
       onProgress = deliver(task, opts.onProgress),
       onBytes = on_bytes(task, path, opts),
     })
     if not r then return nil, err, code end
-    r.traceNodes, r.traceFunctions, r.result = nil, nil, nil
+    r.result = nil
     return r
+  end, function(t, r)
+    driver.main_loop(function()
+      if t.finished then return end
+      if opts.onProgress then opts.onProgress(1, 1) end
+      t.child = job.lua("allocation sites", "tracking_sites", { r.path, opts.top or 20 }, {}, function(doc, err)
+        if t.finished then return end
+        if doc then r.sites = doc.sites else r.sitesError = err end
+        driver.finish(t, r)
+      end)
+    end)
   end)
   task.path = path
   task.cleanup = function(t, _, _, code)
+    if t.child and not t.child.reported then t.child:cancel() end
     if code then os.remove(path .. ".partial") end
     if t.cancelled then os.remove(path) end
   end

@@ -79,6 +79,7 @@ function detect_leak.run(session, opts)
     if tracking and i == #names then
       -- the final snapshot is the one that ends tracking: it carries the allocation traces
       tracking = false
+      o.sites = false -- the groups' allocationStack comes from the analysis, not these
       info, err, code = session.memory:stopTrackingAllocations(o)
     else
       info, err, code = snapshot.run(session, o)

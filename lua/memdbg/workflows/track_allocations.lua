@@ -11,7 +11,7 @@ local core = require("memdbg.core")
 local track = {}
 
 --- run(session, {action=fn|expr, duration=10, path=, dir=".", top=20, traffic=fn,
----   onProgress=, onBytes=, timeout=})
+---   onProgress=, onBytes=, timeout=, sites=true (false: leave the sites to the caller)})
 function track.run(session, opts)
   opts = opts or {}
   local ok, err, code = session.memory:startTrackingAllocations { trackAllocations = true }
@@ -40,7 +40,7 @@ function track.run(session, opts)
   local aerr, acode = err, code
   local r
   r, err, code = session.memory:stopTrackingAllocations {
-    path = path, top = opts.top or 20, onProgress = opts.onProgress, onBytes = opts.onBytes,
+    path = path, top = opts.top or 20, sites = opts.sites, onProgress = opts.onProgress, onBytes = opts.onBytes,
     timeout = opts.timeout, whileWaiting = opts.traffic,
   }
   if ok == nil then
