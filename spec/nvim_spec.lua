@@ -208,6 +208,17 @@ describe("the Neovim driver", function()
       assert.truthy(text:match("@%d+"), text)
     end)
 
+    it("connecting to a hung endpoint keeps the editor turning, then fails with ETIMEDOUT", function()
+      local r, status, log = nvim("hung", {})
+      assert.equal(0, status, log)
+      assert.is_false(r.ok)
+      assert.equal("ETIMEDOUT", r.code, r.err)
+      assert.is_true(r.seconds >= 0.9 and r.seconds < 5, "failed after " .. r.seconds .. " s")
+      assert.is_true(r.returnedMs < 10, "usage() took " .. r.returnedMs .. " ms to return")
+      -- a blocking connect held the loop for the whole second
+      assert.is_true(r.maxGapMs < 250, "the loop stalled " .. r.maxGapMs .. " ms while connecting")
+    end)
+
     it("runs operations side by side, each on its own session; a refused endpoint fails alone", function()
       local path = os.tmpname() .. ".heapsnapshot"
       finally(function() os.remove(path) end)

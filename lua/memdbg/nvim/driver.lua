@@ -7,18 +7,18 @@
 -- (session:setWaiter) is called before each wait; when the caller is the
 -- task's coroutine it yields instead of waiting. The driver then arms one
 -- libuv poll handle on session:pollfd() (for session:events()) and a one-shot
--- timer (the wait, capped at SLICE so libwebsockets' buffered data and timers
--- keep turning), and resumes the coroutine when either fires; the coroutine
+-- timer (the wait, capped at SLICE so buffered data and deadlines keep
+-- turning), and resumes the coroutine when either fires; the coroutine
 -- calls the non-blocking service pass and carries on until its next wait.
 -- Each resume does one bounded slice of work (one read of the socket), so the
 -- loop's other timers and Neovim's input keep running in between.
 -- libuv's rules: one poll handle per fd (checked in `polled`), and the poll
 -- is stopped and closed before the session (and its socket) is closed.
 --
--- What still blocks briefly: memdbg.connect (discovery over HTTP and the
--- websocket handshake; milliseconds on loopback, up to connectTimeout for a
--- hung endpoint) and session:close() (the close handshake: milliseconds on
--- loopback, at most 0.5 s).
+-- Connecting does not block either (memdbg.connect{async = true}: lookup,
+-- discovery and the upgrade are polled the same way). What still blocks
+-- briefly: session:close() (the close handshake: milliseconds on loopback, at
+-- most 0.5 s).
 local load = require("memdbg.nvim.load")
 
 local M = {}
@@ -38,6 +38,8 @@ local draining = setmetatable({}, { __mode = "k" })
 
 local Task = {}
 Task.__index = Task
+
+local connect -- below: the non-blocking connect
 
 local function in_fast() return vim.in_fast_event and vim.in_fast_event() end
 
@@ -193,10 +195,17 @@ function Task:_resume(value)
   self:_arm(a)
 end
 
--- Arms the poll handle (on the session's fd, for its events) and the timer.
+-- Arms the poll handle (on the session's fd, for its events, or on what a
+-- connecting coroutine yielded: {fd=, events=, timeout=}) and the timer.
 function Task:_arm(seconds)
   local s = self.session
-  local fd = s and s:pollfd()
+  local fd, want
+  if type(seconds) == "table" then
+    fd, want, seconds = seconds.fd, seconds.events, seconds.timeout
+  else
+    fd = s and s:pollfd()
+    want = fd and (s:events() or "r")
+  end
   if fd ~= self.fd then self:_stopPoll() end
   if fd and not self.poll then
     local other = polled[fd]
@@ -209,7 +218,7 @@ function Task:_arm(seconds)
     polled[fd] = self
   end
   if self.poll then
-    local ev = s:events() or "r"
+    local ev = want or "r"
     if ev ~= self.events then
       self.events = ev
       self.poll:start(ev, function() self:_resume() end)
@@ -278,6 +287,43 @@ local function guard_send(session, task)
   end)
 end
 
+-- Connects without blocking: memdbg.connect{async = true} gives a connector
+-- whose one descriptor (for the whole attempt: lookup, discovery, upgrade)
+-- the loop polls; the coroutine yields {fd=, events=, timeout=} until step()
+-- has the session. Poll first, then close: libuv's rule for the connector's
+-- descriptor too.
+local function connect_args(opts, async)
+  return { endpoint = opts.endpoint, target = opts.target, timeout = opts.connectTimeout or 5,
+    allowRemote = opts.allowRemote, async = async }
+end
+
+connect = function(memdbg, opts, task)
+  -- connect raises on a malformed endpoint: a message, not a traceback
+  local okc, c, err, code = pcall(memdbg.connect, connect_args(opts, true))
+  if not okc then return nil, tostring(c), "EINVAL" end
+  if not c then return nil, err, code end
+  local function release()
+    task:_stopPoll()
+    c:close()
+  end
+  while true do
+    local okstep, s, serr, scode = pcall(c.step, c)
+    if not okstep then
+      release()
+      return nil, "memdbg.nvim: connecting failed: " .. tostring(s), "EINTERNAL"
+    end
+    if s ~= false then
+      release()
+      return s, serr, scode
+    end
+    local v = coroutine.yield({ fd = c:pollfd(), events = c:events(), timeout = c:timeout() })
+    if v == CANCEL or task.cancelled then
+      release()
+      error(CANCEL, 0)
+    end
+  end
+end
+
 --- start(name, opts, callback, body[, after]) -> handle
 --- Connects (opts.endpoint, target, allowRemote, connectTimeout, commandTimeout),
 --- then runs body(session, task) in a coroutine whose waits yield to the loop.
@@ -295,14 +341,7 @@ function M.start(name, opts, callback, body, after)
   task.co = coroutine.create(function()
     local memdbg, lerr, lcode = load.memdbg()
     if not memdbg then return nil, lerr, lcode end
-    -- connect raises on a malformed endpoint: a message, not a traceback
-    local okc, session, err, code = pcall(memdbg.connect, {
-      endpoint = opts.endpoint,
-      target = opts.target,
-      timeout = opts.connectTimeout or 5,
-      allowRemote = opts.allowRemote,
-    })
-    if not okc then return nil, tostring(session), "EINVAL" end
+    local session, err, code = connect(memdbg, opts, task)
     if not session then return nil, err, code end
     task.session = session
     -- connect's timeout is also the default command timeout: GC and actions may take longer

@@ -1,6 +1,6 @@
 -- luacheck: globals vim
 -- :checkhealth memdbg: the LuaJIT build of the C modules loads (and with it
--- libwebsockets), JSON, the analyser command for snapshot files, and whether
+-- its transport), JSON, the analyser command for snapshot files, and whether
 -- the endpoint answers.
 local M = {}
 
@@ -33,14 +33,13 @@ function M.check()
   if lib then
     local core = require("memdbg.core")
     local where = (package.searchpath and package.searchpath("memdbg.core", package.cpath)) or load.build_dir()
-    h.ok("memdbg.core loads (libwebsockets linked)" .. (where and (": " .. where) or ""))
-    local lws = type(core.lwsVersion) == "function" and core.lwsVersion() or core.lwsVersion
-    if lws then h.info("libwebsockets " .. tostring(lws)) end
+    h.ok("memdbg.core loads" .. (where and (": " .. where) or "") .. (core.version and (" (" .. tostring(
+      type(core.version) == "function" and core.version() or core.version) .. ")") or ""))
     local okh, heap = pcall(require, "memdbg._heap")
     if okh and heap then h.ok("memdbg._heap loads (the heap engine)") else h.warn("memdbg._heap: " .. tostring(heap)) end
   else
     h.error(tostring(err), { "run `make LUA=luajit` in " .. tostring(load.root),
-      "Debian: apt-get install libwebsockets-dev libluajit-5.1-dev pkg-config gcc make" })
+      "Debian: apt-get install libluajit-5.1-dev pkg-config gcc make" })
   end
   local okc = pcall(require, "cjson")
   if okc then h.ok("JSON: lua-cjson") else h.ok("JSON: vim.json (lua-cjson for Lua 5.1 is not installed; optional)") end
