@@ -253,6 +253,9 @@ describe("the Neovim driver", function()
           assert.is_true(st[k].focusKept, k .. ": the cursor left the user's window")
         end
         assert.is_true(r.focus.win and r.focus.buf)
+        -- no global state beyond g:memdbg_*: no Lua globals, only g:memdbg_* variables
+        assert.same({}, r.newGlobals)
+        for _, k in ipairs(r.newGVars) do assert.truthy(k:match("^memdbg_"), "g:" .. k) end
         -- progress shows in the float while an operation runs
         assert.is_true(st.snapshot.floatWhileRunning)
         assert.equal("", r.idleStatus)

@@ -14,6 +14,11 @@ B.run(function()
   -- the user's own window and buffer, which must keep the focus throughout
   vim.cmd("edit " .. vim.fn.fnameescape(dir .. "/user.txt"))
   local user_win, user_buf = vim.api.nvim_get_current_win(), vim.api.nvim_get_current_buf()
+  -- global state before anything runs: Lua globals and g: variables (Neovim's
+  -- own filetype plugins set g: variables of theirs when a file opens: off)
+  vim.cmd("filetype plugin indent off")
+  local globals, gvars = {}, vim.api.nvim_eval("keys(g:)")
+  for k in pairs(_G) do globals[k] = true end
   local result = { defined = {}, steps = {} }
   B.partial = result -- what the watchdog reports
   for _, c in ipairs({ "MemdbgUsage", "MemdbgSnapshot", "MemdbgLeaks", "MemdbgSample", "MemdbgTrack", "MemdbgVerify",
@@ -119,6 +124,15 @@ B.run(function()
     local name = order[i]
     if not name then
       result.focus = { win = vim.api.nvim_get_current_win() == user_win, buf = vim.api.nvim_get_current_buf() == user_buf }
+      result.newGlobals, result.newGVars = {}, {}
+      for k in pairs(_G) do
+        if not globals[k] then result.newGlobals[#result.newGlobals + 1] = tostring(k) end
+      end
+      local had = {}
+      for _, k in ipairs(gvars) do had[k] = true end
+      for _, k in ipairs(vim.api.nvim_eval("keys(g:)")) do
+        if not had[k] then result.newGVars[#result.newGVars + 1] = k end
+      end
       return B.finish(result)
     end
     local s = assert(steps[name], "no step " .. name)
