@@ -38,3 +38,29 @@ for _, pattern in ipairs(apps.order) do
     ::next::
   end
 end
+
+if reduced then return end
+
+describe("leak pattern map with --track-allocations (Node)", function()
+  local app
+  setup(function() app = apps.start("node", "map", "leaky") end)
+  teardown(function() apps.stop(app) end)
+
+  it("gives the first group the stack that allocated its objects", function()
+    local doc = apps.hunt(app, 100, "--track-allocations")
+    local first = doc.leaks[1]
+    assert.equal("CachedPage", first.class, apps.describe(doc))
+    local st = first.allocationStack
+    assert.is_table(st, "no allocationStack")
+    assert.is_true(st.share >= 0.9, "share " .. st.share) -- (nearly) every page was cached by one call
+    local line = 0
+    for l in io.lines(apps.dir .. "/map.mjs") do
+      line = line + 1
+      if l:match("^export function leaky") then break end
+    end
+    local top = st.frames[1]
+    assert.same({ "leaky", line }, { top.functionName, top.line })
+    assert.matches("/spec/apps/leaks/map%.mjs$", top.url)
+    assert.equal("handleRequests", st.frames[2].functionName)
+  end)
+end)

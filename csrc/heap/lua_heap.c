@@ -518,20 +518,23 @@ static void push_trace_frames(lua_State *L, struct heap_snapshot *s, uint32_t id
   int k = 0;
   while (t != HEAP_NO_NODE && t < s->trace_tree_count && k < 64) {
     const struct heap_trace_node *tn = &s->trace_tree[t];
-    if (tn->function_info < s->trace_fn_count) {
-      const uint32_t *f = s->trace_fn + (size_t)tn->function_info * s->trace_fn_fields;
+    const uint32_t *f = tn->function_info < s->trace_fn_count
+                            ? s->trace_fn + (size_t)tn->function_info * s->trace_fn_fields
+                            : NULL;
+    const char *url = f && s->trace_fn_script >= 0 ? heap_str(s, f[s->trace_fn_script]) : "";
+    if (f && url[0]) { /* frames without a script are the tree's root and V8's own */
       lua_createtable(L, 0, 4);
       lua_pushstring(L, s->trace_fn_name >= 0 ? heap_str(s, f[s->trace_fn_name]) : "");
       lua_setfield(L, -2, "functionName");
-      lua_pushstring(L, s->trace_fn_script >= 0 ? heap_str(s, f[s->trace_fn_script]) : "");
+      lua_pushstring(L, url);
       lua_setfield(L, -2, "url");
-      /* V8 writes 0-based positions, and 0 for none */
-      if (s->trace_fn_line >= 0 && f[s->trace_fn_line] != UINT32_MAX) {
-        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line] + 1);
+      /* V8 writes these 1-based already (AllocationTracker adds one), 0 for none */
+      if (s->trace_fn_line >= 0 && f[s->trace_fn_line] > 0) {
+        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line]);
         lua_setfield(L, -2, "line");
       }
-      if (s->trace_fn_column >= 0 && f[s->trace_fn_column] != UINT32_MAX) {
-        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column] + 1);
+      if (s->trace_fn_column >= 0 && f[s->trace_fn_column] > 0) {
+        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column]);
         lua_setfield(L, -2, "column");
       }
       lua_rawseti(L, -2, ++k);
