@@ -177,7 +177,7 @@ local function check_ws_url(ep_text, url)
   end
   if url:find("[%c%s\127]") then
     return nil, string.format("refusing the target's websocket URL from %s: it contains a control character "
-      .. "or a space (%q)", ep_text, url:sub(1, 200)), "EPROTO"
+      .. "or a space (%s)", ep_text, endpoint.show(url)), "EPROTO"
   end
   local ws, err = endpoint.parse(url)
   if not ws or ws.scheme ~= "ws" then

@@ -13,9 +13,14 @@ endpoint.MAX_PATH = 1000
 
 local FORMS = "give http://HOST:PORT, HOST:PORT, PORT or ws://HOST:PORT/PATH"
 
-local function bad(text, why)
+--- Text as a user can read it in a message: control characters as \xNN, cut at 80.
+function endpoint.show(text)
   local shown = #text > 80 and (text:sub(1, 77) .. "...") or text
-  return nil, string.format("bad endpoint %q: %s", shown, why)
+  return "'" .. shown:gsub("[%c\127]", function(ch) return string.format("\\x%02X", ch:byte()) end) .. "'"
+end
+
+local function bad(text, why)
+  return nil, string.format("bad endpoint %s: %s", endpoint.show(text), why)
 end
 
 local function valid_hostname(h)

@@ -209,9 +209,16 @@ end
 
 ------------------------------------------------------------------- connecting
 
+--- Raises the usage error (exit 2) for an endpoint that does not parse.
+function common.check_endpoint(text)
+  local ok, err = require("memdbg.endpoint").parse(text or common.DEFAULT_ENDPOINT)
+  if not ok then error("memdbg-usage: --endpoint: " .. err .. "\n", 0) end
+end
+
 --- Connects for a command or script; on failure returns nil, msg, exit code 3.
 function common.connect(opts)
   local memdbg = require("memdbg")
+  common.check_endpoint(opts.endpoint)
   local s, err, code = memdbg.connect {
     endpoint = opts.endpoint or common.DEFAULT_ENDPOINT,
     allowRemote = opts["allow-remote"] or opts.allowRemote,
@@ -265,6 +272,7 @@ function common.command(def, argv)
   local opts, pos = args.parse(argv, spec, def.help .. common.COMMON_HELP)
   if #pos > 0 and not def.positional then args.usage_error("unexpected argument '" .. pos[1] .. "'") end
   if def.check then def.check(opts, pos) end
+  common.check_endpoint(opts.endpoint)
   if def.connect == false then
     local code, msg, ecode = def.run(nil, opts, pos)
     if code == nil then return common.fail(def.name, opts, msg, ecode) end
