@@ -1,7 +1,9 @@
 /* luaopen_memdbg_core: registration only (each unit registers its own). */
 #include "core/http.h"
+#include "core/httpload.h"
 #include "core/pollset.h"
 #include "core/resolve.h"
+#include "core/spawn.h"
 #include "core/util.h"
 #include "core/ws.h"
 
@@ -17,5 +19,7 @@ int luaopen_memdbg_core(lua_State *L) {
   http_register(L);
   resolve_register(L);
   pollset_register(L);
+  spawn_register(L);
+  httpload_register(L);
   return 1;
 }
