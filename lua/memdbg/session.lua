@@ -158,10 +158,19 @@ function methods:_pump(wait)
     if waiter(wait, self) then wait = 0 end
   end
   conn:service(wait)
-  while true do
+  -- a handler may close the session (an action that ended the runtime):
+  -- the connection is torn down only once this loop is done with it
+  self._pumping = true
+  while not self._closed do
     local text = conn:recv()
     if not text then break end
     dispatch(self, text)
+  end
+  self._pumping = false
+  if self._closeLater then
+    self._closeLater = nil
+    self:close()
+    return
   end
   if conn:state() == "closed" then on_closed(self) end
 end
@@ -286,6 +295,10 @@ function methods:close()
   if not self._closed then
     self._closed = { "the session was closed", "ECLOSED" }
     for _, p in pairs(self._pending) do complete(self, p, nil, "the session was closed", "ECLOSED") end
+  end
+  if self._pumping then
+    self._closeLater = true
+    return
   end
   local mem = rawget(self, "memory")
   if mem and mem.close then mem:close() end
