@@ -66,7 +66,10 @@ describe("memdbg CLI", function()
     local keys = {}
     for k in pairs(doc) do keys[#keys + 1] = k end
     table.sort(keys)
-    assert.same({ "grown", "leaks", "snapshots" }, keys) -- grown: classes that grew after both runs
+    -- grown: classes that grew after both runs; actions: what each run did; newLeaks: groups that count
+    assert.same({ "actions", "grown", "leaks", "newLeaks", "snapshots" }, keys)
+    assert.equal(2, #doc.actions)
+    assert.equal("expression", doc.actions[1].kind)
     local names = {}
     for _, g in ipairs(doc.grown) do names[g.class] = g.count end
     assert.equal(400, names.LeakyListener)

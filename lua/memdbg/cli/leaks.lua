@@ -1,14 +1,16 @@
 -- memdbg leaks: three-snapshot leak hunt around an action.
 local common = require("memdbg.workflows.common")
 local workflow = require("memdbg.workflows.detect_leak")
+local leak_actions = require("memdbg.cli.leak_actions")
 local M = {}
 
 M.help = [[
-usage: memdbg leaks --action EXPR [--endpoint URL] [--dir DIR] [--gc-rounds N] [--top N]
-                    [--timeout S] [--track-allocations] [--keep] [--json]
-GC and baseline snapshot; evaluate EXPR in the target (awaiting a promise);
-GC and target snapshot; EXPR again; GC and final snapshot. Objects that the
-first run of EXPR left alive and the second one grew are grouped by what
+usage: memdbg leaks (--action EXPR | --action-cmd CMD | --action-http URL | --duration S)
+                    [--ignore FILE] [--max-growth N] [--sampling] [--endpoint URL] [--dir DIR]
+                    [--gc-rounds N] [--top N] [--timeout S] [--track-allocations] [--keep] [--json]
+GC and baseline snapshot; run the action (evaluate EXPR in the target, awaiting
+a promise; run CMD; send the HTTP requests); GC and target snapshot; the action
+again; GC and final snapshot. Objects that the first run of the action left alive and the second one grew are grouped by what
 holds them (the nearest object the baseline already had: a Map, a listener
 list, a timer list) and by class, the program's own classes first: each
 group names its class, where its constructor is (file:line:column), its
@@ -17,26 +19,28 @@ reached from a GC root. --track-allocations also tracks allocations from the
 baseline to the final snapshot and shows where each group's objects were
 allocated. Classes each run left objects of are listed too ("grown" in
 --json). Snapshots go to DIR (default a new private temp dir, kept when leaks
-are found or with --keep). Exits 1 when it finds a leak.
-]]
+are found or with --keep). Exits 1 when it finds a leak (a new one, with --ignore).
+]] .. leak_actions.help
 
 function M.run(argv)
   return common.command({
     name = "leaks", help = M.help,
-    options = { action = "string", dir = "string", ["gc-rounds"] = { "number", 2 }, top = { "number", 10 },
+    options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "number", 2 }, top = { "number", 10 },
       timeout = { "number", 30 }, keep = "flag",
       ["track-allocations"] = "flag" },
     check = function(opts)
       local args = require("memdbg.cli.args")
-      if not opts.action or opts.action == "" then args.usage_error("--action EXPR is required") end
+      leak_actions.check(opts)
       if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
     end,
     run = function(session, opts)
+      if opts.sampling then return leak_actions.run_sampling(session, opts) end
       local update, finish = function() end, function() end
       local step = 0
-      local report, err, code, partial = workflow.run(session, {
-        action = opts.action, dir = opts.dir, gcRounds = opts["gc-rounds"], timeout = opts.timeout,
-        trackAllocations = opts["track-allocations"],
+      local w = leak_actions.workflow(opts) -- the action and its options
+      w.dir, w.gcRounds, w.timeout, w.trackAllocations = opts.dir, opts["gc-rounds"], opts.timeout,
+        opts["track-allocations"]
+      local report, err, code, partial = workflow.run(session, setmetatable({
         onStep = function(what, detail)
           finish()
           if not opts.json and common.stderr_is_tty() then
@@ -47,7 +51,7 @@ function M.run(argv)
         end,
         onProgress = function(d, t) update(d, t) end,
         onBytes = function(b) update(b) end,
-      })
+      }, { __index = w }))
       finish()
       if not report then
         -- a failed hunt leaves nothing behind in a temp dir of its own
@@ -57,7 +61,7 @@ function M.run(argv)
         end
         return nil, err, code
       end
-      local found = #report.leaks > 0
+      local found = leak_actions.gate(report, opts) > 0
       local remove = not found and not opts.keep and not opts.dir
       if opts.json then
         local json = require("memdbg.json")
@@ -65,10 +69,14 @@ function M.run(argv)
           if g.location == nil then g.location = json.null end
         end
         common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached,
-          grown = report.grown }
+          grown = report.grown, actions = report.actions, newLeaks = report.newLeaks }
       else
         io.write(workflow.format(report, opts.top))
-        if remove then print("(the snapshots were removed as nothing leaked; --keep keeps them)") end
+        io.write(leak_actions.format(report, opts))
+        if remove then
+          print(string.format("(the snapshots were removed as nothing %sleaked; --keep keeps them)",
+            #report.leaks > 0 and "new " or ""))
+        end
       end
       if remove then
         for _, p in ipairs(report.snapshots) do os.remove(p) end

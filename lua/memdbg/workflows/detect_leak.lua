@@ -19,18 +19,24 @@
 --   --   and on Chromium detached = {{name=, count=, retainedSize=}, ...} (detached DOM nodes at the end)
 local common = require("memdbg.workflows.common")
 local snapshot = require("memdbg.workflows.snapshot")
+local actions = require("memdbg.workflows.actions")
+local noise = require("memdbg.workflows.leak_noise")
 
 local detect_leak = {}
 
---- run(session, {action=fn|expr, traffic=fn, dir=, gcRounds=2, timeout=30,
+--- run(session, {action=fn|expr | actionCommand="sh cmd" | actionHttp={url, requests=100,
+---   concurrency=8, method=, body=} | duration=s, allowRemote=, actionTimeout=300
+---   (workflows/actions.lua), sampling=true (no snapshots: workflows/sampling_leak.lua),
+---   traffic=fn, dir=, gcRounds=2, timeout=30,
 ---   onStep=fn(step, detail), onProgress=fn(done, total), analyse=true,
 ---   trackAllocations=false (track allocations from the baseline to the final
 ---   snapshot: each group gets its allocation stack)})
 function detect_leak.run(session, opts)
   opts = opts or {}
-  if type(opts.action) ~= "function" and type(opts.action) ~= "string" then
-    error("detect_leak.run: action must be a Lua function or a JavaScript expression", 2)
-  end
+  if opts.sampling then return require("memdbg.workflows.sampling_leak").run(session, opts) end
+  -- the action: an expression, a Lua function, a command, HTTP requests (workflows/actions.lua)
+  local act, aerr = actions.from(opts)
+  if not act then error("detect_leak.run: " .. aerr, 2) end
   if opts.traffic ~= nil and type(opts.traffic) ~= "function" then
     error("detect_leak.run: traffic must be a function", 2)
   end
@@ -44,10 +50,10 @@ function detect_leak.run(session, opts)
     dir, err, code = common.tempdir("memdbg-leaks")
     if not dir then return nil, err, code end
   end
-  local report = { dir = dir, snapshots = common.array(), leaks = common.array() }
+  local report = { dir = dir, snapshots = common.array(), leaks = common.array(), actions = common.array() }
   -- Warm up what evaluating an expression creates once (the inspector's
   -- promise plumbing), so that it is in the baseline, not a "leak".
-  if type(opts.action) == "string" then session.memory:evaluate("void 0", { awaitPromise = true }) end
+  if act.kind == "expression" then session.memory:evaluate("void 0", { awaitPromise = true }) end
   local names = { "baseline", "target", "final" }
   local tracking = false
   local function stop_tracking()
@@ -60,8 +66,9 @@ function detect_leak.run(session, opts)
   for i, name in ipairs(names) do
     if i > 1 then
       step("action", i - 1)
-      local ok, err, code = common.run_action(session, opts.action, "action")
-      if ok == nil then stop_tracking() return nil, err, code, report end
+      local done, err, code = actions.run(session, act, { timeout = opts.actionTimeout, traffic = opts.traffic })
+      if not done then stop_tracking() return nil, err, code, report end
+      report.actions[i - 1] = done
     end
     step("gc", name)
     local ok, err, code = common.collect(session, opts.gcRounds or 2, opts.traffic)
@@ -103,8 +110,14 @@ function detect_leak.run(session, opts)
   }
   if not leaks then return nil, info, code, report end
   for i, g in ipairs(leaks) do report.leaks[i] = detect_leak.group(g) end
+  -- runtime-internal growth (resource-timing buffers, code caches, the
+  -- inspector's own) never tops the report: workflows/leak_noise.lua
+  noise.demote(report.leaks)
   local grown = detect_leak.grown(info.classes)
-  if #grown > 0 then report.grown = grown end
+  if #grown > 0 then
+    noise.demote(grown)
+    report.grown = grown
+  end
   -- Chromium: the detached DOM nodes (detachedness 2) of the final snapshot,
   -- per class, as report.detached = {{name=, count=, retainedSize=}, ...}.
   if session.runtime == "chrome" then
@@ -175,6 +188,14 @@ local function path_lines(out, label, path)
   end
 end
 
+-- What the CI gate and the noise rules said of a group, for its line.
+function detect_leak.mark(g)
+  if g.runtimeInternal then return " [runtime-internal: " .. tostring(g.runtimeInternal) .. "]" end
+  if g.ignored then return " [known: in the ignore file]" end
+  if g.belowMaxGrowth then return " [below --max-growth]" end
+  return ""
+end
+
 --- The leak groups as text: what leaked, where it was made, what holds it and
 --- how the holder is reached. Used by `memdbg leaks` and `memdbg find-leaks`.
 function detect_leak.format_groups(groups, top)
@@ -190,9 +211,9 @@ function detect_leak.format_groups(groups, top)
       break
     end
     local growth = g.growth or { g.count, g.grown }
-    out[#out + 1] = string.format("\n%2d. %s: %d objects, %s retained (+%d after the first action, +%d after the second)%s\n",
+    out[#out + 1] = string.format("\n%2d. %s: %d objects, %s retained (+%d after the first action, +%d after the second)%s%s\n",
       i, tostring(g.class), g.count or 0, common.bytes(g.retainedSize), growth[1] or 0, growth[2] or 0,
-      g.nested and ", held inside another group's objects" or "")
+      g.nested and ", held inside another group's objects" or "", detect_leak.mark(g))
     out[#out + 1] = string.format("    %-9s %s\n", "made at", where(g.location) or "(no source location in the snapshot)")
     local h = g.holder
     if h then
