@@ -51,6 +51,7 @@
 --       {memdbgSinkBytes = N, ok = true} and conn:sinkFinish(o.path) renames.
 --   adapter:startSampling{samplingInterval=, includeObjectsCollectedByMajorGC=,
 --       includeObjectsCollectedByMinorGC=} -> true
+--   adapter:getSamplingProfile{whileWaiting=, timeout=} -> profile so far (running on)
 --   adapter:stopSampling()               -> profile {head=, samples=} (CDP's
 --       SamplingHeapProfile: nodes {callFrame={functionName,url,lineNumber,
 --       columnNumber,scriptId}, selfSize, id, children})
@@ -175,6 +176,14 @@ function Memory:startSamplingHeapProfiler(opts)
     includeObjectsCollectedByMajorGC = opts.includeObjectsCollectedByMajorGC,
     includeObjectsCollectedByMinorGC = opts.includeObjectsCollectedByMinorGC,
   })
+end
+
+--- getSamplingProfile{whileWaiting = fn, timeout = s} -> profile {head=, samples=}
+--- of what is sampled and still alive now; the profiler keeps running.
+function Memory:getSamplingProfile(opts)
+  opts = check_opts(opts, "getSamplingProfile")
+  check_fn(opts, "whileWaiting", "getSamplingProfile")
+  return call(self, "getSamplingProfile", "the sampling heap profiler", opts)
 end
 
 function Memory:stopSamplingHeapProfiler()

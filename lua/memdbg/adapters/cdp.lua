@@ -95,6 +95,28 @@ function Adapter:startSampling(p)
   return true
 end
 
+--- getSamplingProfile{whileWaiting=, timeout=}: the live sampled allocations
+--- so far, the profiler kept running. workerd answers only while it handles
+--- requests: whileWaiting sends them.
+function Adapter:getSamplingProfile(opts)
+  local s, reply = self.session, nil
+  local id, serr, scode = s:sendCommand { method = "HeapProfiler.getSamplingProfile", timeout = opts.timeout or SLOW,
+    callback = function(r, err, ecode) reply = { r, err, ecode } end }
+  if not id and not reply then return nil, serr, scode end
+  while not reply do
+    if opts.whileWaiting then opts.whileWaiting() end
+    local okp, perr, pcode = s:poll(0.25)
+    if not okp and not reply then return nil, perr, pcode end
+  end
+  if not reply[1] then return unsupported_reply(self, reply[2], reply[3], "the sampling heap profiler") end
+  local p = reply[1].profile
+  if type(p) ~= "table" or type(p.head) ~= "table" then
+    return nil, "HeapProfiler.getSamplingProfile answered without a profile", "EPROTO"
+  end
+  if type(p.samples) ~= "table" then p.samples = {} end
+  return p
+end
+
 function Adapter:stopSampling()
   local r, msg, code = self:send("HeapProfiler.stopSampling", nil, SLOW, "the sampling heap profiler")
   if not r then return nil, msg, code end
