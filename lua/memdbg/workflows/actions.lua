@@ -44,8 +44,9 @@ function actions.parse_url(url)
   return { host = host, port = port, path = path, hostHeader = hostHeader, url = url }
 end
 
+-- the transport's loopback rule, on the address the host resolved to
 local function is_loopback_address(a)
-  return a:match("^127%.%d+%.%d+%.%d+$") ~= nil or a == "::1" or a:match("^::ffff:127%.") ~= nil
+  return core.isLoopback(a)
 end
 
 local function positive_int(v)
