@@ -14,9 +14,6 @@ description = {
   license = "MIT",
 }
 dependencies = { "lua >= 5.1", "lua-cjson" }
-external_dependencies = {
-  LIBWEBSOCKETS = { header = "libwebsockets.h", library = "websockets" },
-}
 build = {
   type = "make",
   build_target = "modules",
