@@ -14,7 +14,8 @@ require("memdbg.nvim.commands").define()
 -- Quitting mid-snapshot: cancel, so no .partial file or analysis job is left
 -- behind, and give a snapshot in flight up to g:memdbg_drain_ms (setup's
 -- drainMs, 10000) to finish draining: Node 20 can crash when its client
--- vanishes mid-snapshot.
+-- vanishes mid-snapshot. Past that the session closes anyway and the partial
+-- file goes.
 vim.api.nvim_create_autocmd("VimLeavePre", {
   group = vim.api.nvim_create_augroup("memdbg", { clear = true }),
   callback = function()
@@ -22,6 +23,7 @@ vim.api.nvim_create_autocmd("VimLeavePre", {
     if not mn then return end
     mn.cancel_all()
     local ms = tonumber(vim.g.memdbg_drain_ms) or require("memdbg.nvim.config").get().drainMs
-    mn.wait_drained(ms)
+    -- past that, close anyway (with the handshake) so no .partial stays behind
+    if not mn.wait_drained(ms) then mn.abandon_draining() end
   end,
 })

@@ -90,10 +90,12 @@ M.top = entry("top", "memdbg.nvim.files")
 M.retainers = entry("retainers", "memdbg.nvim.files")
 M.targets = entry("targets", "memdbg.nvim.files")
 
---- cancel_all() -> how many; running() -> handles; wait_drained(ms) -> true when no snapshot drains
+--- cancel_all() -> how many; running() -> handles; wait_drained(ms) -> true when no snapshot drains;
+--- abandon_draining() closes what still drains (its partial file removed)
 M.cancel_all = driver.cancel_all
 M.running = driver.running
 M.wait_drained = driver.wait_drained
+M.abandon_draining = driver.abandon_draining
 
 --- status() -> "" or one line for a statusline (running operations, the monitor's last sample)
 function M.status() return require("memdbg.nvim.progress").status() end

@@ -76,6 +76,12 @@ function Screen:wait(pattern, seconds)
   error(string.format("%s did not appear on the screen in %d s:\n%s", tostring(pattern), seconds or 10, text), 2)
 end
 
+--- alive() -> whether the program in the session still runs (tmux ends the
+--- session, and with its last one the server, when it exits)
+function Screen:alive()
+  return self:tmux("has-session -t main") == 0
+end
+
 function Screen:stop()
   self:tmux("kill-server")
 end

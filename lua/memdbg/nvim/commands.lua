@@ -133,10 +133,11 @@ function M.define()
     end, "file")
 
   command("MemdbgLeaks", with(CONNECT, ACTION, { top = "number", ["gc-rounds"] = "number", dir = "file",
-    ["track-allocations"] = "flag" }), "+",
+    ["track-allocations"] = "flag", sampling = "flag", interval = "number" }), "+",
     "memdbg: leak hunt around an action (JS expression, --action-cmd, --action-http)", function(o, rest)
       local opts = action_of(o, rest, connection(o))
       opts.top, opts.gcRounds, opts.trackAllocations = o.top, o["gc-rounds"], o["track-allocations"]
+      opts.sampling, opts.interval = o.sampling, o.interval
       opts.dir = o.dir and vim.fn.fnamemodify(vim.fn.expand(o.dir), ":p") or nil
       if not (opts.action or opts.actionCommand or opts.actionHttp) then
         error("give the action: a JavaScript expression, --action-cmd CMD or --action-http URL", 0)

@@ -403,6 +403,20 @@ function M.wait_drained(ms)
   return vim.wait(ms or 3000, none, 20)
 end
 
+--- abandon_draining(): releases the cancelled snapshots still draining (for
+--- quitting once wait_drained has run out): each session closes with the
+--- websocket handshake and its partial file goes. Returns how many.
+function M.abandon_draining()
+  local n = 0
+  for t in pairs(draining) do
+    if not t.finished then
+      n = n + 1
+      t:_finish(nil, t.name .. " cancelled", "ECANCELLED")
+    end
+  end
+  return n
+end
+
 --- running(): the handles of the operations still running.
 function M.running()
   local list = {}

@@ -112,9 +112,46 @@ local function group_head(i, g)
   return table.concat(parts, "  ")
 end
 
+-- The sampling hunt's report: {mode = "sampling", samplingInterval, sites =
+-- {{functionName, url, line, column, growth = {b1, b2}, liveBytes, stack = {frames}, note?}}}
+local function sampling_leaks(report, what)
+  local list = tbl(report.sites) or {}
+  local v = view(string.format("Leak hunt, sampling every %s%s", bytes(report.samplingInterval or 32768),
+    what and (": " .. what) or ""), true)
+  if #list == 0 then
+    v:add("No allocation site's live bytes grew after both actions.")
+  else
+    v:add(string.format("%d allocation site%s whose live bytes grew after both actions   <CR> source  q close",
+      #list, #list == 1 and "" or "s"))
+  end
+  v:add("")
+  for i, site in ipairs(list) do
+    local loc = qf.location(site)
+    local growth = tbl(site.growth) or {}
+    local at = v:add(string.format("%d. %s  +%s, +%s  live %s  %s", i, tostring(str(site.functionName) or "(anonymous)"),
+      bytes(growth[1]), bytes(growth[2]), bytes(site.liveBytes), short(loc)), loc and { loc = loc } or nil)
+    if i == 1 then v.open = at end
+    v:entry(loc, string.format("%s: live %s, +%s and +%s after each action", tostring(site.functionName),
+      bytes(site.liveBytes), bytes(growth[1]), bytes(growth[2])))
+    for _, k in ipairs({ "note", "confidence" }) do
+      if str(site[k]) then v:add("    " .. str(site[k])) end
+    end
+    local stack = tbl(site.stack) or {}
+    if #stack > 0 then v:add("    stack (innermost first):") end
+    for _, f in ipairs(stack) do
+      local floc = qf.location(f)
+      v:add(string.format("      %s  %s", tostring(str(f.functionName) or "(anonymous)"), short(floc)),
+        floc and { loc = floc } or nil)
+    end
+  end
+  v.fold = 0
+  return v
+end
+
 --- report = {snapshots={a,b,c}, leaks={{class, count, retainedSize, retainerPath, location?, holder?,
 ---   growth?, signature?, allocationStack?, exampleId?}}, grown=, detached=}
 function M.leaks(report, what)
+  if report.mode == "sampling" then return sampling_leaks(report, what) end
   local leaks = tbl(report.leaks) or {}
   local final = tbl(report.snapshots) and report.snapshots[3]
   local v = view("Leak hunt" .. (what and (": " .. what) or ""), true)

@@ -85,8 +85,34 @@ local function remove_tree(dir)
   driver.main_loop(function() vim.fn.delete(dir, "rf") end)
 end
 
+-- The sampling leak hunt (no snapshots: live sampled bytes per allocation
+-- site after GC at baseline and after each action; the analysis is the
+-- workflow's own, small, so it runs in the task).
+local function sampling_hunt(opts, callback, act)
+  local task, step
+  task = driver.start("leak hunt", opts, callback, function(session)
+    local detect_leak = require("memdbg.workflows.detect_leak")
+    local wopts = { sampling = true, samplingInterval = opts.interval, gcRounds = opts.gcRounds,
+      analyse = false, -- a workflow without the sampling hunt must not parse snapshots here
+      onStep = step }
+    for k, v in pairs(act.workflow(session, task)) do wopts[k] = v end
+    local r = { pcall(detect_leak.run, session, wopts) }
+    if not r[1] then error(r[2], 0) end
+    local report, err, code = r[2], r[3], r[4]
+    if report and report.mode ~= "sampling" then
+      if report.dir then require("memdbg.nvim.driver").main_loop(function() vim.fn.delete(report.dir, "rf") end) end
+      return nil, "this memdbg's leak workflow has no sampling hunt (leaks --sampling)", "EUNSUPPORTED"
+    end
+    if not report then return nil, err, code end
+    return report
+  end)
+  step = deliver(task, opts.onStep, true)
+  return task
+end
+
 function M.leaks(opts, callback)
   local act = action.resolve(opts, "memdbg.nvim.leaks")
+  if opts.sampling then return sampling_hunt(opts, callback, act) end
   local own_dir = opts.dir == nil
   local dir = opts.dir
   if dir then

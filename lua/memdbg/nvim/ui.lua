@@ -95,6 +95,10 @@ function M.leaks(opts)
   opts.onAnalyseProgress = function(percent) p:update("analyse " .. percent .. "%") end
   local h
   h, p = run("leaks", "leak hunt", mn.leaks, opts, function(report)
+    if report.mode == "sampling" then
+      local n = #(report.sites or {})
+      return format.leaks(report, what), string.format("%d growing allocation site%s", n, n == 1 and "" or "s")
+    end
     local n = #(report.leaks or {})
     return format.leaks(report, what), n == 0 and "no leaks" or string.format("%d leak group%s", n, n == 1 and "" or "s")
   end)
