@@ -4,7 +4,7 @@
  * Lua binding lives in lua_heap.c, and a libFuzzer target can drive
  * heap_parse_memory() directly.
  *
- *   load.c        entry points, the analysis pipeline, the id-only pass
+ *   load.c        entry points, the analysis pipeline, parse-only loads (the id pass)
  *   scan.c        JSON scanning primitives (strings, skipping, meta DOM)
  *   parse.c       V8 reader: meta, nodes/edges (serial path), trace_tree
  *   columns.c     nodes/edges fast path, split over two threads
@@ -15,7 +15,10 @@
  *   summary.c     class names and the per-class summary
  *   diff.c        comparison of two snapshots by node id
  *   paths.c       retainer paths, top objects
- *   leaks.c       three-snapshot leak groups
+ *   leaks.c       three-snapshot leak finding, as a pipeline of stages
+ *   leaks_side.c  the baseline and target reduced to ids, extents, type hashes
+ *   leaks_rules.c the leak heuristics as rule tables; holders and collections
+ *   leaks_shape.c retainer path shapes (collapsed steps) and group signatures
  *
  * Node ordinals are uint32 (below 2^30), sizes uint64. Threads: the two
  * halves of a big nodes/edges array, and the distance BFS next to the
