@@ -268,6 +268,7 @@ describe("the Neovim driver", function()
         assert.truthy(st.leaks.qf.title:match("leak hunt"), st.leaks.qf.title)
         assert.is_true(st.leaks.qf.count >= 2)
         assert.truthy(st.leaks.qf.first:match("retained"), st.leaks.qf.first)
+        assert.equal("memdbg://leaks", st.leaks.qf.report) -- :cfirst goes to the report
         -- r on the first group: why its example object is alive, from the final snapshot
         assert.equal("done", st.leaksr.status, table.concat(st.leaksr.lines, "\n"))
         assert.truthy(table.concat(st.leaksr.lines, "\n"):match("3%-final[^\n]*\n.*→ .*@%d+"),
@@ -364,18 +365,29 @@ describe("the Neovim driver", function()
         "line " .. line .. ", class Order at " .. tostring(class_line))
     end)
 
-    it("finds the leak with the action as a shell command (curl against the app's HTTP port)", function()
+    it("finds the leak with the action as a shell command (curl), as HTTP requests, and by sampling", function()
       assert.truthy(http, proc.output(app))
       local dir = tmpdir()
       finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
       local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = dir .. "/x.heapsnapshot",
-        MEMDBG_DIR = dir, MEMDBG_CURL = "curl -s " .. http .. "/work?n=200", MEMDBG_STEPS = "leakscurl" })
+        MEMDBG_DIR = dir, MEMDBG_CURL = "curl -s " .. http .. "/work?n=200", MEMDBG_HTTP = http .. "/work?n=100",
+        MEMDBG_ACTION = "handleRequests(300)", MEMDBG_STEPS = "leakscurl,leakshttp,leakssampling" })
       ok_run(app, r, status, log)
-      local st = r.steps.leakscurl
+      for _, k in ipairs({ "leakscurl", "leakshttp" }) do
+        local st = r.steps[k]
+        local text = table.concat(st.lines, "\n")
+        assert.equal("done", st.status, text)
+        assert.truthy(text:match("1%. Order "), text)
+        assert.truthy(st.qf.first:match("^Order x%d+"), st.qf.first)
+        assert.truthy(st.qf.firstValid.file:match("array%.mjs$"), st.qf.firstValid.file)
+      end
+      -- no snapshot: the growing allocation site, its line in the quickfix list
+      local st = r.steps.leakssampling
       local text = table.concat(st.lines, "\n")
       assert.equal("done", st.status, text)
-      assert.truthy(text:match("1%. Order "), text)
-      assert.truthy(st.qf.first:match("^Order x%d+"), st.qf.first)
+      assert.truthy(text:match("sampling every 4%.0 KB"), text)
+      assert.truthy(text:match("\n1%. Order [^\n]*array%.mjs:%d+"), text)
+      assert.truthy(st.qf.firstValid.file:match("array%.mjs$"), st.qf.firstValid.file)
     end)
   end)
 

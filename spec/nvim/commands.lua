@@ -49,6 +49,9 @@ B.run(function()
     leaks = { "MemdbgLeaks --dir " .. dir .. "/leaks " .. action },
     leakscmd = { "MemdbgLeaks --action-cmd touch " .. dir .. "/ran && echo fine", kind = "leaks",
       check = function(r) r.ran = vim.fn.filereadable(dir .. "/ran") == 1 end },
+    leakshttp = { "MemdbgLeaks --dir " .. dir .. "/leakshttp --action-http " .. B.env("MEMDBG_HTTP", "http://127.0.0.1:1/")
+      .. " --requests 2", kind = "leaks" },
+    leakssampling = { "MemdbgLeaks --sampling --sampling-interval 4096 " .. action, kind = "leaks" },
     leakscurl = { "MemdbgLeaks --dir " .. dir .. "/leaks --action-cmd " .. B.env("MEMDBG_CURL", "true") .. " >/dev/null",
       kind = "leaks" },
     leaksfail = { "MemdbgLeaks --action-cmd echo oops-from-the-command >&2; exit 3", kind = "leaks" },
@@ -157,8 +160,10 @@ B.run(function()
       r.focusKept = vim.api.nvim_get_current_win() == user_win
       local qf = vim.fn.getqflist({ title = 1, items = 1 })
       r.qf = { title = qf.title, count = #qf.items, valid = 0, first = qf.items[2] and qf.items[2].text }
-      for _, it in ipairs(qf.items) do
-        if it.valid == 1 then
+      -- entry 1 is the report itself (line 1 of the results buffer): count the located ones after it
+      r.qf.report = qf.items[1] and vim.fn.bufname(qf.items[1].bufnr) or nil
+      for i, it in ipairs(qf.items) do
+        if i > 1 and it.valid == 1 then
           r.qf.valid = r.qf.valid + 1
           r.qf.firstValid = r.qf.firstValid or { file = vim.fn.bufname(it.bufnr), line = it.lnum, text = it.text }
         end

@@ -11,7 +11,7 @@ local M = {}
 -- kinds: "word" (one word), "text" (to the next option), "number", "flag", "file"
 local CONNECT = { endpoint = "word", target = "word", ["allow-remote"] = "flag" }
 local ACTION = { action = "text", ["action-cmd"] = "text", ["action-http"] = "word", requests = "number",
-  concurrency = "number", method = "word", data = "text", ["action-timeout"] = "number" }
+  concurrency = "number", method = "word", data = "text", ["action-timeout"] = "number", duration = "number" }
 
 local function with(...)
   local t = {}
@@ -78,6 +78,8 @@ local function action_of(o, positional, into)
       method = o.method, body = o.data }
   elseif o["action-cmd"] then
     into.actionCommand = o["action-cmd"]
+  elseif o.duration then
+    into.duration = o.duration
   elseif o.action or (positional and positional ~= "") then
     into.action = o.action or positional
   end
@@ -133,14 +135,14 @@ function M.define()
     end, "file")
 
   command("MemdbgLeaks", with(CONNECT, ACTION, { top = "number", ["gc-rounds"] = "number", dir = "file",
-    ["track-allocations"] = "flag", sampling = "flag", interval = "number" }), "+",
+    ["track-allocations"] = "flag", sampling = "flag", ["sampling-interval"] = "number", ["no-gc"] = "flag" }), "+",
     "memdbg: leak hunt around an action (JS expression, --action-cmd, --action-http)", function(o, rest)
       local opts = action_of(o, rest, connection(o))
       opts.top, opts.gcRounds, opts.trackAllocations = o.top, o["gc-rounds"], o["track-allocations"]
-      opts.sampling, opts.interval = o.sampling, o.interval
+      opts.sampling, opts.samplingInterval, opts.noGC = o.sampling, o["sampling-interval"], o["no-gc"]
       opts.dir = o.dir and vim.fn.fnamemodify(vim.fn.expand(o.dir), ":p") or nil
-      if not (opts.action or opts.actionCommand or opts.actionHttp) then
-        error("give the action: a JavaScript expression, --action-cmd CMD or --action-http URL", 0)
+      if not (opts.action or opts.actionCommand or opts.actionHttp or opts.duration) then
+        error("give the action: a JavaScript expression, --action-cmd CMD, --action-http URL or --duration S", 0)
       end
       ui().leaks(opts)
     end)
@@ -148,7 +150,8 @@ function M.define()
   command("MemdbgSample", with(CONNECT, ACTION, { interval = "number", top = "number" }), "*",
     "memdbg: sampling heap profiler for SECONDS or around an action", function(o, rest)
       local opts = connection(o)
-      if o.action or o["action-cmd"] then action_of(o, nil, opts) else opts.seconds = seconds(rest, "MemdbgSample") end
+      if o.action or o["action-cmd"] or o["action-http"] then action_of(o, nil, opts)
+      else opts.seconds = seconds(rest, "MemdbgSample") end
       opts.interval, opts.top = o.interval, o.top
       ui().sample(opts)
     end, { "5", "10", "30", "60" })
@@ -156,7 +159,8 @@ function M.define()
   command("MemdbgTrack", with(CONNECT, ACTION, { top = "number", out = "file" }), "*",
     "memdbg: allocation tracking for SECONDS or around an action", function(o, rest)
       local opts = connection(o)
-      if o.action or o["action-cmd"] then action_of(o, nil, opts) else opts.seconds = seconds(rest, "MemdbgTrack") end
+      if o.action or o["action-cmd"] or o["action-http"] then action_of(o, nil, opts)
+      else opts.seconds = seconds(rest, "MemdbgTrack") end
       opts.top = o.top
       opts.path = o.out and vim.fn.fnamemodify(vim.fn.expand(o.out), ":p") or nil
       ui().track(opts)

@@ -92,7 +92,7 @@ local function sampling_hunt(opts, callback, act)
   local task, step
   task = driver.start("leak hunt", opts, callback, function(session)
     local detect_leak = require("memdbg.workflows.detect_leak")
-    local wopts = { sampling = true, samplingInterval = opts.interval, gcRounds = opts.gcRounds,
+    local wopts = { sampling = true, samplingInterval = opts.samplingInterval, noGC = opts.noGC,
       analyse = false, -- a workflow without the sampling hunt must not parse snapshots here
       onStep = step }
     for k, v in pairs(act.workflow(session, task)) do wopts[k] = v end
@@ -138,16 +138,9 @@ function M.leaks(opts, callback)
       onBytes = deliver(task, opts.onBytes),
     }
     for k, v in pairs(act.workflow(session, task)) do wopts[k] = v end
-    -- a workflow without actionHttp raises that it needs an action
-    local r = { pcall(detect_leak.run, session, wopts) }
-    if not r[1] then
-      if wopts.actionHttp and tostring(r[2]):match("action must be") then
-        return nil, "this memdbg's leak workflow cannot send HTTP requests (actionHttp)", "EUNSUPPORTED"
-      end
-      error(r[2], 0) -- a cancel, or a bug: the driver reports it
-    end
-    if not r[2] then return nil, r[3], r[4] end
-    return r[2]
+    local report, err, code = detect_leak.run(session, wopts)
+    if not report then return nil, err, code end
+    return report
   end, function(t, report)
     -- capture done, session closed: the parse runs in a child process
     if step then step("analyse") end
@@ -184,8 +177,10 @@ function M.leaks(opts, callback)
 end
 
 -- A duration loop of sampling and tracking calls onTick(elapsed, total).
+local function has_action(opts) return opts.action ~= nil or opts.actionCommand ~= nil or opts.actionHttp ~= nil end
+
 function M.sample(opts, callback)
-  local act = opts.action ~= nil and action.resolve(opts, "memdbg.nvim.sample") or nil
+  local act = has_action(opts) and action.resolve(opts, "memdbg.nvim.sample") or nil
   local task
   task = driver.start("sampling", opts, callback, function(session)
     local sample = require("memdbg.workflows.sample_profile")
@@ -205,7 +200,7 @@ function M.sample(opts, callback)
 end
 
 function M.track(opts, callback)
-  local act = opts.action ~= nil and action.resolve(opts, "memdbg.nvim.track") or nil
+  local act = has_action(opts) and action.resolve(opts, "memdbg.nvim.track") or nil
   local path = opts.path or default_snapshot_path(opts.dir, "track")
   local task
   task = driver.start("tracking", opts, callback, function(session)

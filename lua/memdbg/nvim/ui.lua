@@ -84,6 +84,7 @@ end
 local function describe_action(opts)
   if opts.actionCommand then return "$ " .. opts.actionCommand end
   if opts.actionHttp then return (opts.actionHttp.method or "GET") .. " " .. opts.actionHttp.url end
+  if opts.duration then return string.format("%g s of the app's own traffic", opts.duration) end
   return opts.action
 end
 
