@@ -162,8 +162,8 @@ B.run(function()
       r.qf = { title = qf.title, count = #qf.items, valid = 0, first = qf.items[2] and qf.items[2].text }
       -- entry 1 is the report itself (line 1 of the results buffer): count the located ones after it
       r.qf.report = qf.items[1] and vim.fn.bufname(qf.items[1].bufnr) or nil
-      for i, it in ipairs(qf.items) do
-        if i > 1 and it.valid == 1 then
+      for n, it in ipairs(qf.items) do
+        if n > 1 and it.valid == 1 then
           r.qf.valid = r.qf.valid + 1
           r.qf.firstValid = r.qf.firstValid or { file = vim.fn.bufname(it.bufnr), line = it.lnum, text = it.text }
         end
