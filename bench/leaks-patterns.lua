@@ -28,7 +28,8 @@ local tmp = sh("mktemp -d /tmp/memdbg-bench-leaks.XXXXXX"):gsub("%s+$", "")
 
 local function start(pattern, mode)
   local log = tmp .. "/app.log"
-  local pid = tonumber(sh(string.format("cd %s && setsid node --inspect=127.0.0.1:0 spec/apps/leaks/app.mjs %s %s >%s 2>&1 </dev/null & echo $!",
+  local pid = tonumber(sh(string.format(
+    "cd %s && setsid node --inspect=127.0.0.1:0 spec/apps/leaks/app.mjs %s %s >%s 2>&1 </dev/null & echo $!",
     q(root), pattern, mode, q(log))))
   for _ = 1, 200 do
     local text = sh("cat " .. q(log))
@@ -41,7 +42,8 @@ end
 
 local function memlab(files, class)
   local t0 = core.now()
-  local out = sh(string.format("%s/node_modules/.bin/memlab find-leaks --baseline %s --target %s --final %s --trace-all-objects 2>&1",
+  local out = sh(string.format(
+    "%s/node_modules/.bin/memlab find-leaks --baseline %s --target %s --final %s --trace-all-objects 2>&1",
     q(root), q(files[1]), q(files[2]), q(files[3])))
   local secs = core.now() - t0
   local clusters, first, big = 0, nil, 0
@@ -58,7 +60,8 @@ for _, pattern in ipairs(ORDER) do
   for _, mode in ipairs { "leaky", "correct" } do
     local pid, endpoint = start(pattern, mode)
     local dir = tmp .. "/" .. pattern .. "-" .. mode
-    local out = sh(string.format("cd %s && lua5.4 scripts/memdbg leaks --endpoint %s --action 'handleRequests(%d)' --dir %s --json",
+    local out = sh(string.format(
+      "cd %s && lua5.4 scripts/memdbg leaks --endpoint %s --action 'handleRequests(%d)' --dir %s --json",
       q(root), endpoint, N, q(dir)))
     sh("kill -TERM -" .. pid .. " 2>/dev/null; kill -TERM " .. pid .. " 2>/dev/null")
     local doc = cjson.decode(out)
@@ -74,7 +77,8 @@ for _, pattern in ipairs(ORDER) do
       if g.count >= 100 then big = big + 1 end
     end
     local ml = memlab(files, class)
-    rows[#rows + 1] = string.format("| %s | %s | %s | %s | %d (%d of >= 100) | %d (%d of >= 100) | %s | %.2f | %.2f |",
+    rows[#rows + 1] = string.format(
+      "| %s | %s | %s | %s | %d (%d of >= 100) | %d (%d of >= 100) | %s | %.2f | %.2f |",
       pattern, mode, fl.leaks[1] and fl.leaks[1].class or "-", mode == "leaky" and tostring(rank or "not found") or "-",
       #fl.leaks, big, ml.clusters, ml.big, mode == "leaky" and tostring(ml.first or "not found") or "-", msecs,
       ml.seconds)
@@ -84,6 +88,7 @@ for _, pattern in ipairs(ORDER) do
 end
 sh("rm -rf " .. q(tmp))
 print(string.format("# %s, %s, N=%d", os.date("!%Y-%m-%dT%H:%MZ"), sh("cut -d' ' -f1-3 /proc/loadavg"):gsub("%s+$", ""), N))
-print("| pattern | app | memdbg first group | rank of the leaked class (memdbg) | memdbg groups | MemLab clusters | first MemLab cluster reaching the class | memdbg s | MemLab s |")
+print("| pattern | app | memdbg first group | rank of the leaked class (memdbg) | memdbg groups | MemLab clusters"
+  .. " | first MemLab cluster reaching the class | memdbg s | MemLab s |")
 print("|---|---|---|---|---|---|---|---|---|")
 for _, r in ipairs(rows) do print(r) end
