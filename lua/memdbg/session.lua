@@ -60,44 +60,56 @@ local function emit(self, method, params, sessionId)
   end
 end
 
+-- Routing: each received message goes down exactly one of these routes.
+-- (Attached sessions, below, filter events by sessionId on top of them.)
+
+-- Text that is not JSON: fails the command whose id can still be read from
+-- it, and is reported as a memdbg.protocolError event.
+local function route_malformed(self, text, jerr)
+  local errmsg = string.format("malformed JSON from %s: %s (message begins %q)", self.url,
+    tostring(jerr), text:sub(1, 60))
+  self.lastProtocolError = errmsg
+  local id = tonumber(text:match('^%s*{%s*"id"%s*:%s*(%d+)'))
+  local p = id and self._pending[id]
+  if p then complete(self, p, nil, errmsg, "EPROTO") end
+  emit(self, "memdbg.protocolError", { message = errmsg })
+end
+
+-- A message with an id is a reply, even when it also has a method (workerd
+-- ends takeHeapSnapshot that way). Unknown ids are ignored (wrangler's proxy
+-- forwards replies to its own commands).
+local function route_reply(self, msg)
+  local p = self._pending[msg.id]
+  if not p then return end
+  if type(msg.error) == "table" then
+    local e = msg.error
+    local data = e.data
+    if type(data) == "table" then
+      local ok, encoded = pcall(json.encode, data)
+      data = ok and encoded or nil
+    end
+    local m = string.format("%s failed: %s%s", p.method, tostring(e.message),
+      (data ~= nil and data ~= json.null) and (" (" .. tostring(data) .. ")") or "")
+    complete(self, p, nil, m, "ECOMMAND", e)
+  else
+    local r = msg.result
+    if type(r) ~= "table" then r = {} end
+    complete(self, p, r)
+  end
+end
+
+-- Everything else with a method is an event, for the subscribers.
+local function route_event(self, msg)
+  local params = msg.params
+  if type(params) ~= "table" then params = {} end
+  emit(self, msg.method, params, msg.sessionId)
+end
+
 local function dispatch(self, text)
   local msg, jerr = json.decode(text)
-  if type(msg) ~= "table" then
-    local errmsg = string.format("malformed JSON from %s: %s (message begins %q)", self.url,
-      tostring(jerr), text:sub(1, 60))
-    self.lastProtocolError = errmsg
-    local id = tonumber(text:match('^%s*{%s*"id"%s*:%s*(%d+)'))
-    local p = id and self._pending[id]
-    if p then complete(self, p, nil, errmsg, "EPROTO") end
-    emit(self, "memdbg.protocolError", { message = errmsg })
-    return
-  end
-  -- A message with an id is a reply, even when it also has a method
-  -- (workerd ends takeHeapSnapshot that way). Unknown ids are ignored
-  -- (wrangler's proxy forwards replies to its own commands).
-  if msg.id ~= nil then
-    local p = self._pending[msg.id]
-    if not p then return end
-    if type(msg.error) == "table" then
-      local e = msg.error
-      local data = e.data
-      if type(data) == "table" then
-        local ok, encoded = pcall(json.encode, data)
-        data = ok and encoded or nil
-      end
-      local m = string.format("%s failed: %s%s", p.method, tostring(e.message),
-        (data ~= nil and data ~= json.null) and (" (" .. tostring(data) .. ")") or "")
-      complete(self, p, nil, m, "ECOMMAND", e)
-    else
-      local r = msg.result
-      if type(r) ~= "table" then r = {} end
-      complete(self, p, r)
-    end
-  elseif type(msg.method) == "string" then
-    local params = msg.params
-    if type(params) ~= "table" then params = {} end
-    emit(self, msg.method, params, msg.sessionId)
-  end
+  if type(msg) ~= "table" then return route_malformed(self, text, jerr) end
+  if msg.id ~= nil then return route_reply(self, msg) end
+  if type(msg.method) == "string" then return route_event(self, msg) end
 end
 
 local function on_closed(self)
