@@ -106,10 +106,10 @@ describe("session.memory on Node", function()
     assert.equal(snap.snapshot.node_count, #snap.nodes / #snap.snapshot.meta.node_fields)
   end)
 
-  it("fails with EIO and no file when the path cannot be created", function()
+  it("fails with EPATH and no file when the directory does not exist (checked first)", function()
     local info, err, code = session.memory:takeHeapSnapshot { path = dir .. "/missing/x.heapsnapshot" }
     assert.is_nil(info)
-    assert.equal("EIO", code)
+    assert.equal("EPATH", code)
     assert.matches("cannot create", err)
   end)
 

@@ -1,8 +1,10 @@
 /* luaopen_memdbg_core: registration only (each unit registers its own). */
+#include "core/files.h"
 #include "core/http.h"
 #include "core/httpload.h"
 #include "core/pollset.h"
 #include "core/resolve.h"
+#include "core/signals.h"
 #include "core/spawn.h"
 #include "core/util.h"
 #include "core/ws.h"
@@ -21,5 +23,7 @@ int luaopen_memdbg_core(lua_State *L) {
   pollset_register(L);
   spawn_register(L);
   httpload_register(L);
+  files_register(L);
+  signals_register(L);
   return 1;
 }

@@ -1,6 +1,7 @@
 /* The snapshot sink: chunks of a heap snapshot go from the websocket buffer
- * straight to PATH.partial (mode 0600: snapshots hold secrets), decoded in
- * place, so the client's memory stays flat whatever the snapshot size. */
+ * straight to a new private file (mode 0600: snapshots hold secrets; see
+ * files.c for how it is created and put in place), decoded in place, so the
+ * client's memory stays flat whatever the snapshot size. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,13 +25,7 @@ static void sink_fail(sink_t *s, const char *code, const char *fmt, const char *
 int sink_open(sink_t *s, const char *path, const char *method, long long reply_id,
               const char *field, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
-  s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (s->fd < 0) {
-    snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-    return -1;
-  }
-  (void)fchmod(s->fd, 0600); /* an existing file keeps its mode through O_TRUNC */
-  s->path = strdup(path);
+  if (outfile_open(&s->out, path, err, errlen) != 0) return -1;
   s->method = method ? strdup(method) : NULL;
   if (method) { /* the shape every V8 runtime sends, recognised without a scan */
     size_t n = strlen(method) + strlen(field) + 40;
@@ -47,7 +42,7 @@ int sink_open(sink_t *s, const char *path, const char *method, long long reply_i
 
 static void write_all(sink_t *s, const char *p, size_t n) {
   while (n > 0 && !s->err[0]) {
-    ssize_t w = write(s->fd, p, n);
+    ssize_t w = write(s->out.fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       sink_fail(s, E_IO, "writing the snapshot failed: %s (after %lld bytes)", strerror(errno));
@@ -59,7 +54,7 @@ static void write_all(sink_t *s, const char *p, size_t n) {
   /* Start writeback as the data arrives (it does not wait), so the fsync at
    * the end has little left to do and does not stall an editor's loop. */
   if (s->bytes - s->synced >= SYNC_EVERY) {
-    (void)sync_file_range(s->fd, s->synced, s->bytes - s->synced, SYNC_FILE_RANGE_WRITE);
+    (void)sync_file_range(s->out.fd, s->synced, s->bytes - s->synced, SYNC_FILE_RANGE_WRITE);
     s->synced = s->bytes;
   }
 }
@@ -174,29 +169,26 @@ int sink_offer(sink_t *s, char *msg, size_t *lenp, char **replacement) {
 
 int sink_finish(sink_t *s, const char *final_path, int keep, char *err, size_t errlen) {
   int rc = 0;
-  if (s->fd >= 0 && s->active) {
-    if (final_path && !s->err[0] && fsync(s->fd) != 0) {
-      snprintf(err, errlen, "flushing %s failed: %s", s->path, strerror(errno));
+  s->kept[0] = '\0';
+  if (s->active) {
+    if (final_path && !s->err[0]) {
+      const char *code;
+      rc = outfile_publish(&s->out, final_path, s->no_clobber, err, errlen, &code);
+      if (rc) s->errcode = code;
+    }
+    if ((!final_path || rc != 0) && keep && outfile_keep(&s->out, s->kept, sizeof s->kept) != 0)
+      s->kept[0] = '\0';
+    if (outfile_close(&s->out) != 0 && rc == 0 && final_path) {
+      snprintf(err, errlen, "closing %s failed: %s", final_path, strerror(errno));
+      s->errcode = E_IO;
       rc = -1;
     }
-    if (close(s->fd) != 0 && rc == 0 && final_path) {
-      snprintf(err, errlen, "closing %s failed: %s", s->path, strerror(errno));
-      rc = -1;
-    }
-    if (final_path && rc == 0) {
-      if (rename(s->path, final_path) != 0) {
-        snprintf(err, errlen, "renaming %s to %s failed: %s", s->path, final_path, strerror(errno));
-        rc = -1;
-      }
-    }
-    if ((!final_path || rc != 0) && !keep) unlink(s->path);
   }
-  free(s->path);
   free(s->method);
   free(s->field);
   free(s->prefix);
-  s->path = s->method = s->field = s->prefix = NULL;
+  s->method = s->field = s->prefix = NULL;
   s->active = 0;
-  s->fd = -1;
+  s->out.fd = -1;
   return rc;
 }

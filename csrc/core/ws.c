@@ -519,7 +519,7 @@ static int l_ws_open(lua_State *L) {
   if (!c) return luaL_error(L, "out of memory");
   u->c = c;
   c->fd = -1;
-  c->sink.fd = -1;
+  c->sink.out.fd = -1;
   c->max_message = max_message;
   c->port = (int)port;
   snprintf(c->addr, sizeof c->addr, "%s", addr);
@@ -634,7 +634,8 @@ static int l_wants_write(lua_State *L) {
   return 1;
 }
 
-/* conn:sinkStart{path=, method=, field=} or {path=, replyId=, field=} */
+/* conn:sinkStart{path=, method=, field=} or {path=, replyId=, field=};
+ * noClobber = true makes sinkFinish refuse an existing destination. */
 static int l_sink_start(lua_State *L) {
   conn_t *c = open_conn(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -648,9 +649,12 @@ static int l_sink_start(lua_State *L) {
   const char *field = luaL_checkstring(L, -1);
   if (c->sink.active) return luaL_error(L, "a snapshot is already streaming on this connection");
   if (!method && reply_id < 0) return luaL_error(L, "sinkStart needs method or replyId");
+  lua_getfield(L, 2, "noClobber");
+  int no_clobber = lua_toboolean(L, -1);
   char err[512];
   if (sink_open(&c->sink, path, method, reply_id, field, err, sizeof err) != 0)
     return core_push_error(L, err, E_IO);
+  c->sink.no_clobber = no_clobber;
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -668,7 +672,8 @@ static int l_sink_status(lua_State *L) {
   return 2;
 }
 
-/* conn:sinkFinish(finalPath|nil, keepPartial) -> bytes | nil, msg, code */
+/* conn:sinkFinish(finalPath|nil, keepPartial) -> bytes | nil, msg, code;
+ * sinkFinish(nil, true) -> bytes, keptPath (nil when nothing was kept) */
 static int l_sink_finish(lua_State *L) {
   conn_t *c = open_conn(L);
   const char *final_path = luaL_optstring(L, 2, NULL);
@@ -683,8 +688,12 @@ static int l_sink_finish(lua_State *L) {
     return core_push_error(L, err, code);
   }
   if (sink_finish(&c->sink, final_path, keep, err, sizeof err) != 0)
-    return core_push_error(L, err, E_IO);
+    return core_push_error(L, err, c->sink.errcode ? c->sink.errcode : E_IO);
   lua_pushinteger(L, (lua_Integer)bytes);
+  if (!final_path && c->sink.kept[0]) {
+    lua_pushstring(L, c->sink.kept);
+    return 2;
+  }
   return 1;
 }
 

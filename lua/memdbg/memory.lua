@@ -15,11 +15,19 @@
 -- "EUNSUPPORTED".
 --
 -- Snapshot options (takeHeapSnapshot and stopTrackingAllocations):
---   path = FILE      chunks are written by the C sink straight to FILE.partial
---                    (mode 0600) and never cross into Lua; FILE.partial is
---                    fsynced and renamed to FILE when the runtime's reply
---                    arrives. On failure there is no FILE, and the partial is
---                    removed unless keepPartial = true.
+--   path = FILE      chunks are written by the C sink straight to a new
+--                    private file (mode 0600, unnamed, in FILE's directory)
+--                    and never cross into Lua; it is fsynced and linked in as
+--                    FILE when the runtime's reply arrives, replacing an
+--                    existing regular FILE atomically. FILE is checked before
+--                    the runtime is asked anything: a directory, a symbolic
+--                    link, a FIFO, a socket, a device or a missing directory
+--                    fail at once with "EPATH". On failure there is no new
+--                    FILE and nothing else is left, unless keepPartial = true
+--                    (then the data is kept as FILE.partial, or
+--                    FILE.partial-XXXXXX when that name is taken).
+--   noClobber = true fail with "EEXIST" when FILE exists (checked first, and
+--                    again, atomically, when the file is linked in)
 --   onChunk = fn(text)   instead of path: every chunk is handed to Lua.
 --   onProgress = fn(done, total)  from HeapProfiler.reportHeapSnapshotProgress
 --   onBytes = fn(bytes, chunks)   as data arrives (the path route polls the sink)
@@ -38,10 +46,13 @@
 --   adapter:collectGarbage{whileWaiting=, timeout=} -> true
 --   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
 --       options above with o.partial (PATH.partial) set when o.path is; the
---       adapter streams to o.partial (or o.onChunk), calls o.onProgress and
+--       adapter streams through the C sink (conn:sinkStart{path = o.partial,
+--       noClobber = o.noClobber, ...}: a new private file, o.partial being only
+--       the name a kept partial gets) or to o.onChunk, calls o.onProgress and
 --       o.onBytes, honours o.timeout as an idle timeout, and on success
---       renames o.partial to o.path only once the runtime's reply arrived.
---       On failure memory.lua removes o.partial (unless o.keepPartial).
+--       links the file in as o.path (conn:sinkFinish(o.path)) only once the
+--       runtime's reply arrived; on failure conn:sinkFinish(nil, o.keepPartial)
+--       drops it (or keeps it, returning where).
 --       memory.stream(session, o, start) below does this for runtimes that
 --       send chunks as events, given a start(callback) that sends the command.
 --       A runtime that sends the whole snapshot in one reply (Bun's
@@ -61,6 +72,7 @@
 --       or nil, msg, "EEXCEPTION" when the expression threw
 --   adapter:close()                      -> called by session:close()
 local core = require("memdbg.core")
+local files = require("memdbg.files")
 
 local memory = {}
 
@@ -146,16 +158,17 @@ local function snapshot(self, method, what, opts, name)
     error(name .. ": timeout must be a positive number of seconds", 3)
   end
   if type(self.adapter[method]) ~= "function" then return unsupported(self, what) end
+  if opts.path then
+    local ok, err, code = files.checkDestination(opts.path, { noClobber = opts.noClobber })
+    if not ok then return nil, err, code end
+  end
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.timeout = opts.timeout or 30
   if o.path then o.partial = o.path .. ".partial" end
   local t0 = core.now()
   local res, err, code = self.adapter[method](self.adapter, o)
-  if not res then
-    if o.partial and not o.keepPartial then os.remove(o.partial) end
-    return nil, err, code
-  end
+  if not res then return nil, err, code end
   res.seconds = core.now() - t0
   res.path = o.path
   return res
@@ -249,7 +262,8 @@ function memory.stream(session, o, start)
   end
 
   if o.partial then
-    local ok, err, code = conn:sinkStart { path = o.partial, method = o.chunkMethod, field = "chunk" }
+    local ok, err, code = conn:sinkStart { path = o.partial, method = o.chunkMethod, field = "chunk",
+      noClobber = o.noClobber }
     if not ok then return nil, err, code end
     sinking = true
   else
@@ -271,15 +285,16 @@ function memory.stream(session, o, start)
 
   local function fail(msg, code)
     cleanup()
+    local kept
     if sinking then
       local b, c = conn:sinkStatus()
       bytes, chunks = b, c
-      pcall(conn.sinkFinish, conn, nil, o.keepPartial)
+      local okf, _, k = pcall(conn.sinkFinish, conn, nil, o.keepPartial)
+      if okf then kept = k end
     end
     local where = ""
     if o.partial then
-      where = o.keepPartial and ("; the partial file is kept at " .. o.partial)
-        or ("; nothing was written to " .. o.path)
+      where = kept and ("; the partial file is kept at " .. kept) or ("; nothing was written to " .. o.path)
     end
     return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived%s)",
       msg, bytes, chunks, where), code

@@ -205,7 +205,7 @@ end
 local function failed(o, msg, code, bytes)
   local where = ""
   if o.partial then
-    where = o.keepPartial and ("; the partial file is kept at " .. o.partial) or ("; nothing was written to " .. o.path)
+    where = o.kept and ("; the partial file is kept at " .. o.kept) or ("; nothing was written to " .. o.path)
   end
   return nil, string.format("heap snapshot failed: %s (%d bytes had arrived%s)", tostring(msg), bytes or 0, where), code
 end
@@ -217,7 +217,8 @@ local function finish_sink(conn, o, success)
     if not bytes then return nil, err, code end
     return bytes
   end
-  pcall(conn.sinkFinish, conn, nil, o.keepPartial)
+  local ok, _, kept = pcall(conn.sinkFinish, conn, nil, o.keepPartial)
+  if ok then o.kept = kept end
   return true
 end
 
@@ -232,7 +233,8 @@ function Adapter:takeHeapSnapshot(o)
   if o.partial then
     -- The command is only queued: its reply cannot arrive before the next
     -- service, so the sink is in place in time.
-    local sok, sinkErr, sinkCode = conn:sinkStart { path = o.partial, replyId = id, field = "snapshotData" }
+    local sok, sinkErr, sinkCode = conn:sinkStart { path = o.partial, replyId = id, field = "snapshotData",
+      noClobber = o.noClobber }
     if not sok then
       s._pending[id] = nil
       return nil, sinkErr, sinkCode
@@ -301,7 +303,7 @@ function Adapter:stopTracking(o)
   local reply, data, sub
   if o.partial then
     local sok, sinkErr, sinkCode = conn:sinkStart { path = o.partial, method = "Heap.trackingComplete",
-      field = "snapshotData" }
+      field = "snapshotData", noClobber = o.noClobber }
     if not sok then return nil, sinkErr, sinkCode end
   else
     sub = s:subscribe("Heap.trackingComplete", function(p)

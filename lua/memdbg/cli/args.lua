@@ -52,4 +52,18 @@ function args.parse(argv, spec, help)
   return opts, positional
 end
 
+--- Output options (--out FILE, --dir DIR, a --csv or --svg FILE) are checked
+--- before anything is asked of the runtime: a bad one is a usage error.
+function args.check_output(path, dir, noClobber)
+  local files = require("memdbg.files")
+  if path ~= nil then
+    local ok, err = files.checkDestination(path, { noClobber = noClobber })
+    if not ok then args.usage_error(err) end
+  end
+  if dir ~= nil then
+    local ok, err = files.checkDirectory(dir)
+    if not ok then args.usage_error(err) end
+  end
+end
+
 return args

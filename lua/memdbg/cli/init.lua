@@ -45,6 +45,9 @@ function cli.main(argv)
       local rest = {}
       for i = 2, #argv do rest[#rest + 1] = argv[i] end
       local args = require("memdbg.cli.args")
+      -- SIGTERM and SIGHUP unwind like Ctrl-C (memdbg.core's trapSignals)
+      local okcore, core = pcall(require, "memdbg.core")
+      if okcore then core.trapSignals() end
       local okrun, code = xpcall(mod.run, debug.traceback, rest)
       if not okrun then
         -- Ctrl-C: the lua interpreter raises "interrupted!"; what was being
@@ -52,6 +55,11 @@ function cli.main(argv)
         if type(code) == "string" and code:match("interrupted!") then
           io.stderr:write("memdbg " .. name .. ": interrupted\n")
           return 130
+        end
+        local sig = type(code) == "string" and code:match("memdbg%-signal: (%u+)")
+        if sig then
+          io.stderr:write("memdbg " .. name .. ": stopped by " .. sig .. "\n")
+          return sig == "SIGHUP" and 129 or 143
         end
         if type(code) == "string" and code:match(args.USAGE_MARK) then
           io.stderr:write("memdbg " .. name .. ": " .. code:match(args.USAGE_MARK .. "(.-)\n") .. "\n")

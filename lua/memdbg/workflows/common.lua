@@ -65,15 +65,10 @@ local function shell_quote(s)
 end
 common.shell_quote = shell_quote
 
---- A new private directory (mode 0700) under $TMPDIR or /tmp.
+--- A new private directory (mode 0700) under $TMPDIR or /tmp; a run cut
+--- short removes it with the snapshots in it (memdbg.files).
 function common.tempdir(prefix)
-  local base = os.getenv("TMPDIR") or "/tmp"
-  local f = io.popen("mktemp -d " .. shell_quote(base .. "/" .. (prefix or "memdbg") .. "-XXXXXX") .. " 2>&1")
-  local out = f:read("l")
-  local ok = f:close()
-  if not ok or not out or out:sub(1, 1) ~= "/" then return nil, "cannot create a temporary directory: " .. tostring(out), "EIO" end
-  os.execute("chmod 700 " .. shell_quote(out))
-  return out
+  return require("memdbg.files").tempdir(prefix)
 end
 
 --- Makes dir (and parents) with mode 0700 if it does not exist.
@@ -245,9 +240,12 @@ an alert), 2 usage error (or the action threw), 3 runtime unreachable or failed.
 ]]
 
 --- Exit code for an error code: the user's expression failing is theirs (2),
+--- and so is an output path memdbg must not write (EPATH, EEXIST);
 --- everything else is the runtime or the disk (3).
 function common.exit_for(code)
-  if code == "EEXCEPTION" or code == "EACTION" then return common.EXIT_USAGE end
+  if code == "EEXCEPTION" or code == "EACTION" or code == "EPATH" or code == "EEXIST" then
+    return common.EXIT_USAGE
+  end
   return common.EXIT_RUNTIME
 end
 
@@ -286,7 +284,13 @@ function common.command(def, argv)
   if opts.traffic then common.drive_traffic(session, opts.traffic) end
   local ok, code, msg, ecode = xpcall(def.run, debug.traceback, session, opts, pos)
   session:close()
-  if not ok then error(code, 0) end
+  local files = require("memdbg.files")
+  if not ok then
+    -- cut short (Ctrl-C, SIGTERM, SIGHUP): leave no temp dir behind
+    files.removeTemporaries()
+    error(code, 0)
+  end
+  files.forgetTemporaries()
   if code == nil then return common.fail(def.name, opts, msg, ecode) end
   return code
 end

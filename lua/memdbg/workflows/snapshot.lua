@@ -4,6 +4,8 @@
 --   local info, err, code = snapshot.run(session, { dir = ".", gc = true })
 --   -- info = {path=, bytes=, seconds=, chunks=}
 local common = require("memdbg.workflows.common")
+local files = require("memdbg.files")
+local core = require("memdbg.core")
 
 local snapshot = {}
 
@@ -12,29 +14,47 @@ function snapshot.name(dir, prefix, ext)
   return string.format("%s/%s-%s.%s", dir or ".", prefix or "heap", common.timestamp(), ext or "heapsnapshot")
 end
 
---- run(session, {path=, dir=".", prefix="heap", gc=false, traffic=fn,
+--- destination(opts) -> path, noClobber | nil, message, code: opts.path
+--- checked, or a new timestamped name in opts.dir (made 0700 if missing),
+--- which must never replace anything. Runs before the runtime is asked anything.
+function snapshot.destination(opts, prefix)
+  if opts.path then
+    local ok, err, code = files.checkDestination(opts.path, { noClobber = opts.noClobber })
+    if not ok then return nil, err, code end
+    return opts.path, opts.noClobber
+  end
+  local dir = opts.dir or "."
+  local ok, err, code = files.checkDirectory(dir)
+  if not ok then return nil, err, code end
+  ok, err, code = common.mkdir(dir)
+  if not ok then return nil, err, code end
+  local path = snapshot.name(dir, prefix or opts.prefix)
+  while core.fileKind(path) ~= false do path = snapshot.name(dir, prefix or opts.prefix) end
+  return path, true
+end
+
+--- run(session, {path=, dir=".", prefix="heap", noClobber=, gc=false, traffic=fn,
 ---   onProgress=fn(done,total), onBytes=fn(bytes), timeout=30, keepPartial=})
+--- The destination is checked (memdbg.files) before the runtime is asked anything.
 function snapshot.run(session, opts)
   opts = opts or {}
+  local path, noClobber, dcode = snapshot.destination(opts)
+  if not path then return nil, noClobber, dcode end
   if opts.gc then
     local ok, err, code = common.collect(session, opts.gcRounds or 1, opts.traffic)
     if not ok then return nil, err, code end
   end
-  local path = opts.path
-  if not path then
-    local dir = opts.dir or "."
-    local ok, err, code = common.mkdir(dir)
-    if not ok then return nil, err, code end
-    path = snapshot.name(dir, opts.prefix)
-  end
-  return session.memory:takeHeapSnapshot {
+  local info, err, code = session.memory:takeHeapSnapshot {
     path = path,
+    noClobber = noClobber,
     onProgress = opts.onProgress,
     onBytes = opts.onBytes,
     timeout = opts.timeout,
     keepPartial = opts.keepPartial,
     whileWaiting = opts.traffic,
   }
+  if info then files.noteCreated(info.path) end
+  return info, err, code
 end
 
 return snapshot

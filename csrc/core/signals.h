@@ -1,0 +1,10 @@
+/* signals.c: SIGTERM/SIGHUP as a Lua error, for the command line. */
+#ifndef MEMDBG_CORE_SIGNALS_H
+#define MEMDBG_CORE_SIGNALS_H
+
+#include "compat.h"
+
+/* core.trapSignals(), core.caughtSignal() */
+void signals_register(lua_State *L);
+
+#endif
