@@ -68,15 +68,16 @@ function M.snapshot(opts, callback)
       onBytes = on_bytes(task, path, opts),
     }
     if not info then return nil, err, code end
+    task.created = info.path -- memdbg made this file: a cancel may remove it
     info.result = nil
     return info
   end)
   task.path = path
-  task.cleanup = function(t, _, _, code)
-    -- destroying the connection removes the sink's .partial; belt and braces.
-    -- A drained (cancelled) snapshot may have been completed and renamed.
-    if code then os.remove(path .. ".partial") end
-    if t.cancelled then os.remove(path) end
+  task.cleanup = function(t)
+    -- A failed snapshot leaves nothing (the sink's file was never linked in);
+    -- a drained (cancelled) one may have completed: remove only that file,
+    -- never what was at the path before (docs/files.md).
+    if t.cancelled and t.created then os.remove(t.created) end
   end
   return task
 end
@@ -217,6 +218,7 @@ function M.track(opts, callback)
       onBytes = on_bytes(task, path, opts),
     })
     if not r then return nil, err, code end
+    task.created = r.path
     r.result = nil
     return r
   end, function(t, r)
@@ -231,10 +233,9 @@ function M.track(opts, callback)
     end)
   end)
   task.path = path
-  task.cleanup = function(t, _, _, code)
+  task.cleanup = function(t)
     if t.child and not t.child.reported then t.child:cancel() end
-    if code then os.remove(path .. ".partial") end
-    if t.cancelled then os.remove(path) end
+    if t.cancelled and t.created then os.remove(t.created) end -- only what memdbg made
   end
   return task
 end
