@@ -11,7 +11,7 @@ package.cpath = (os.getenv("MEMDBG_BUILD") or (root .. "/build/lua5.4")) .. "/?.
 local heap = require "memdbg.heap"
 
 local file, ids, top = arg[1], arg[2], tonumber(arg[3] or "100")
-local snap, err = heap.load(file)
+local snap, err = heap.load(file, { raw = true }) -- MemLab moves no self sizes and names nodes as V8 does
 if not snap then
   io.stderr:write(err, "\n")
   os.exit(1)

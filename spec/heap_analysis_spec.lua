@@ -24,7 +24,9 @@ end
 --   Y, Z <- root (unreachable cycle).
 -- Retained: X 3, B 20+3=23, E 50, D 40+50=90, C 30, A 10+23+30+90=153, G 7, F 5+7=12, Y 11, Z 13,
 --   root 153+12+11+13 = 189.
--- Distances (BFS, weak edges skipped): A 1, B 2, C 2, D 3, X 3, E 4; F, G, Y, Z unreachable.
+-- Distances (BFS, weak edges skipped): A 1, B 2, C 2, D 3, X 3, E 4; Y, Z unreachable. F is a child
+--   of the root (by a weak edge, which DevTools' first round of user roots does not look at): F 1, G 2.
+--   The root itself is at 100000000 (DevTools' base for system distances: the root has user roots).
 local G1 = {
   nodes = {
     { "synthetic", "", 1, 0 },
@@ -52,7 +54,7 @@ describe("heap analysis", function()
       local snap = load(G1)
       local want = {
         [3] = { 153, 1, 1 }, [5] = { 23, 3, 2 }, [7] = { 30, 3, 2 }, [9] = { 90, 3, 3 }, [11] = { 50, 9, 4 },
-        [13] = { 12, 1 }, [15] = { 7, 13 }, [17] = { 3, 5, 3 }, [19] = { 11, 1 }, [21] = { 13, 1 },
+        [13] = { 12, 1, 1 }, [15] = { 7, 13, 2 }, [17] = { 3, 5, 3 }, [19] = { 11, 1 }, [21] = { 13, 1 },
       }
       for id, w in pairs(want) do
         local n = snap:node(id)
@@ -60,7 +62,7 @@ describe("heap analysis", function()
       end
       assert.are.equal(189, snap:node(1).retainedSize)
       assert.are.equal(189, snap.totalSize)
-      assert.are.equal(0, snap:node(1).distance)
+      assert.are.equal(100000000, snap:node(1).distance)
     end)
 
     it("match DevTools' own algorithm on G1", function()
@@ -141,12 +143,13 @@ describe("heap analysis", function()
       assert.are.equal(1, snap:node(9).retainedSize)
     end)
 
-    -- A node reached only through weak edges, with a strong child: root ~weak~> H(3):9 -k-> J(5):1
-    -- H hangs from the root and retains J; neither has a distance.
+    -- A node reached only through weak edges, with a strong child:
+    -- root -a-> A(7):1 ~weak~> H(3):9 -k-> J(5):1. H hangs from the root and retains J; neither has a distance.
     it("treat weakly held nodes as children of the root", function()
       local snap = load {
-        nodes = { { "synthetic", "", 1, 0 }, { "object", "H", 3, 9 }, { "object", "J", 5, 1 } },
-        edges = { { 1, 2, "weak", "h" }, { 2, 3, "property", "k" } },
+        nodes = { { "synthetic", "", 1, 0 }, { "object", "H", 3, 9 }, { "object", "J", 5, 1 },
+          { "object", "A", 7, 1 } },
+        edges = { { 1, 4, "property", "a" }, { 4, 2, "weak", "h" }, { 2, 3, "property", "k" } },
       }
       assert.are.same({ 10, 1 }, { snap:node(3).retainedSize, snap:node(3).dominatorId })
       assert.are.equal(3, snap:node(5).dominatorId)
@@ -266,14 +269,26 @@ describe("heap analysis", function()
       local s = by_name(rows)
       assert.are.same({ 2, 30, 60 }, { s.Foo.count, s.Foo.shallowSize, s.Foo.retainedSize })
       assert.are.same({ 1, 30, 30 }, { s["(string)"].count, s["(string)"].shallowSize, s["(string)"].retainedSize })
-      assert.are.same({ 1, 40, 45 }, { s["(closure)"].count, s["(closure)"].shallowSize, s["(closure)"].retainedSize })
-      assert.are.equal(5, s["(system)"].shallowSize)
+      -- DevTools: closures are "Function", and the hidden node only the closure holds gives it its size
+      assert.are.same({ 1, 45, 45 }, { s.Function.count, s.Function.shallowSize, s.Function.retainedSize })
+      assert.is_nil(s["(system)"])
       assert.are.equal(6, s["(compiled code)"].shallowSize)
       assert.is_nil(s.Empty, "nodes of self size 0 are skipped")
       assert.is_nil(s["(synthetic)"])
       for i = 2, #rows do assert.is_true(rows[i - 1].retainedSize >= rows[i].retainedSize) end
       assert.are.equal(2, #snap:summary { top = 2 })
       assert.are.equal("Foo", rows[1].name)
+    end)
+
+    it("keeps V8's own sizes and names when loaded raw", function()
+      local snap = assert(heap.parse(fx.v8_text(fx.v8 {
+        nodes = { { "synthetic", "", 1, 0 }, { "closure", "handler", 3, 40 }, { "hidden", "system / Foo", 5, 5 } },
+        edges = { { 1, 2, "property", "fn" }, { 2, 3, "internal", "ctx" } },
+      }), { raw = true }))
+      local s = by_name(snap:summary())
+      assert.are.same({ 1, 40, 45 }, { s["(closure)"].count, s["(closure)"].shallowSize, s["(closure)"].retainedSize })
+      assert.are.equal(5, s["(system)"].shallowSize)
+      assert.is_nil(s.Function)
     end)
   end)
 

@@ -138,13 +138,16 @@ describe("heap parser", function()
       },
       edges = { { 1, 2, "element", 1 }, { 1, 3, "element", 2 }, { 2, 4, "element", 1 } },
     }
+    -- DevTools names detached nodes "Detached <name>"; raw keeps the name
     local snap = assert(heap.parse(cjson.encode(t)))
     local d = by_name(snap:detached())
-    assert.are.equal(1, d.HTMLDivElement.count)
-    assert.are.equal(150, d.HTMLDivElement.retainedSize)
-    assert.are.equal(1, d.HTMLSpanElement.count)
+    assert.are.equal(1, d["Detached HTMLDivElement"].count)
+    assert.are.equal(150, d["Detached HTMLDivElement"].retainedSize)
+    assert.are.equal(1, d["Detached HTMLSpanElement"].count)
     assert.is_true(snap:node(2).detached)
     assert.is_false(snap:node(4).detached)
+    local raw = by_name(assert(heap.parse(cjson.encode(t), { raw = true })):detached())
+    assert.are.same({ 1, 150 }, { raw.HTMLDivElement.count, raw.HTMLDivElement.retainedSize })
   end)
 
   describe("bad input", function()

@@ -269,14 +269,14 @@ describe("Chromium page, detached DOM nodes", function()
     local before = assert(s.memory:getDOMCounters())
     local report, err = detect_leak.run(s, { action = "handleRequests(50)", dir = dir .. "/leaks" })
     assert.is_table(report, err)
-    -- Chromium 156 names DOM nodes by tag and attributes, as DevTools shows them
-    local div = group(report, '<div class="detached-item">')
+    -- Chromium 156 names DOM nodes by tag and attributes; DevTools' classes are "Detached <tag>"
+    local div = group(report, "Detached <div>")
     assert.is_table(div, detect_leak.format(report))
     assert.equal(50, div.count)
     assert.matches("detachedNodes", table.concat(div.retainerPath, " -> "))
     assert.same({
-      { name = '<div class="detached-item">', count = 100 },
-      { name = "<span>", count = 100 },
+      { name = "Detached <div>", count = 100 },
+      { name = "Detached <span>", count = 100 },
     }, {
       { name = report.detached[1].name, count = report.detached[1].count },
       { name = report.detached[2].name, count = report.detached[2].count },
@@ -284,7 +284,7 @@ describe("Chromium page, detached DOM nodes", function()
     assert.equal(2, #report.detached)
     assert.is_true(report.detached[1].retainedSize > 0)
     local text = detect_leak.format(report)
-    assert.matches('Detached <div class="detached%-item">: 100 nodes', text)
+    assert.matches("Detached <div>: 100 nodes", text)
     assert.matches("Detached <span>: 100 nodes", text)
     -- the renderer counts them too: div + span + text per action
     local after = assert(s.memory:getDOMCounters())
@@ -297,15 +297,15 @@ describe("Chromium page, detached DOM nodes", function()
     assert.equal(1, code, err)
     local doc = json.decode(out)
     assert.is_table(doc.detached, out)
-    assert.equal('<div class="detached-item">', doc.detached[1].name)
+    assert.equal("Detached <div>", doc.detached[1].name)
     assert.equal(140, doc.detached[1].count) -- 100 from the test above, 2 x 20 here
   end)
 
   it("workflow scripts: detect-leak.lua (its own Lua action) lists the detached nodes; monitor.lua", function()
     local code, out, err = lua54("scripts/detect-leak.lua", "--endpoint", rt.endpoint, "--dir", dir .. "/script")
     assert.equal(1, code, err)
-    assert.matches('<div class="detached%-item">: 100 objects', out)
-    assert.matches('Detached <div class="detached%-item">: %d+ nodes', out)
+    assert.matches("Detached <div>: 100 objects", out)
+    assert.matches("Detached <div>: %d+ nodes", out)
     assert.matches("%-%- snapshot final", err)
     code, out, err = lua54("scripts/monitor.lua", "--endpoint", rt.endpoint, "--interval", "0", "--count", "2",
       "--threshold", "100")

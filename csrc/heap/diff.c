@@ -1,14 +1,18 @@
 /* Comparison of two snapshots of one process, DevTools' Comparison view:
- * nodes are matched by id; per class name, `added` counts ids only in the
- * current snapshot, `deleted` ids only in the base, with their self sizes
- * summed as alloc_size and freed_size. Nodes with self size 0 are left out,
- * as in the summary.
+ * per class (name and, for objects, constructor location, as the summary
+ * splits them), `added` counts the class's ids only in the current
+ * snapshot, `deleted` its ids only in the base, with their self sizes
+ * summed as alloc_size and freed_size. Ids are matched within a class, as
+ * DevTools does: an object whose class changed counts as deleted from the
+ * old class and new in the other. Nodes with self size 0 are left out, as
+ * in the summary.
  *
  * Ids only match within one profiling session: V8 numbers objects afresh
  * when a new session starts, and the same ids then name unrelated objects.
  * heap_diff_by_class is the comparison for that case: per class, the growth
  * of the count and of the size (added/alloc_size) or their shrinking
  * (deleted/freed_size); it cannot tell objects apart, and says so. */
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +34,32 @@ static uint64_t hash_str(const char *s) {
   return h;
 }
 
-static struct heap_diff_row *row_for(struct name_map *m, const char *name) {
+static uint64_t hash_row(const struct heap_diff_row *r) {
+  uint64_t h = hash_str(r->name);
+  if (r->has_location)
+    h ^= ((uint64_t)r->location.script_id * 1000003u + r->location.line) * 1000003u +
+         r->location.column + 0x9e3779b97f4a7c15ull;
+  return h;
+}
+
+static int same_row(const struct heap_diff_row *a, const struct heap_diff_row *b) {
+  if (strcmp(a->name, b->name) != 0 || a->has_location != b->has_location) return 0;
+  return !a->has_location ||
+         (a->location.script_id == b->location.script_id && a->location.line == b->location.line &&
+          a->location.column == b->location.column);
+}
+
+/* The row (index) of node v's class in snapshot s, or -1 when out of memory. */
+static int64_t row_for(struct name_map *m, const struct heap_snapshot *s, uint32_t v) {
+  struct heap_diff_row key = {0};
+  key.name = heap_node_class(s, v);
+  key.has_location = heap_class_location(s, s->class_of[v], &key.location);
   if ((size_t)(m->n + 1) * 2 > m->cap) {
     size_t cap = m->cap ? m->cap * 2 : 1024;
     uint32_t *slot = calloc(cap, sizeof *slot);
-    if (!slot) return NULL;
+    if (!slot) return -1;
     for (uint32_t i = 0; i < m->n; i++) {
-      size_t h = hash_str(m->rows[i].name) & (cap - 1);
+      size_t h = hash_row(&m->rows[i]) & (cap - 1);
       while (slot[h])
         h = (h + 1) & (cap - 1);
       slot[h] = i + 1;
@@ -45,23 +68,22 @@ static struct heap_diff_row *row_for(struct name_map *m, const char *name) {
     m->slot = slot;
     m->cap = cap;
   }
-  size_t h = hash_str(name) & (m->cap - 1);
+  size_t h = hash_row(&key) & (m->cap - 1);
   while (m->slot[h]) {
     struct heap_diff_row *r = &m->rows[m->slot[h] - 1];
-    if (!strcmp(r->name, name)) return r;
+    if (same_row(r, &key)) return m->slot[h] - 1;
     h = (h + 1) & (m->cap - 1);
   }
   if (m->n == m->rcap) {
     m->rcap = m->rcap ? m->rcap * 2 : 256;
     struct heap_diff_row *nr = realloc(m->rows, m->rcap * sizeof *nr);
-    if (!nr) return NULL;
+    if (!nr) return -1;
     m->rows = nr;
   }
   struct heap_diff_row *r = &m->rows[m->n];
-  memset(r, 0, sizeof *r);
-  r->name = name;
+  *r = key;
   m->slot[h] = ++m->n;
-  return r;
+  return m->n - 1;
 }
 
 static int by_size_delta(const void *a, const void *b) {
@@ -85,28 +107,27 @@ int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap
     uint32_t a = i < nc ? cur->by_id[i] : HEAP_NO_NODE, b = j < nb ? base->by_id[j] : HEAP_NO_NODE;
     uint32_t ida = a != HEAP_NO_NODE ? cur->node_id[a] : UINT32_MAX;
     uint32_t idb = b != HEAP_NO_NODE ? base->node_id[b] : UINT32_MAX;
-    if (a != HEAP_NO_NODE && (b == HEAP_NO_NODE || ida < idb)) {
-      i++;
-      if (!cur->self_size[a]) continue;
-      struct heap_diff_row *r = row_for(&m, heap_node_class(cur, a));
-      if (!r) goto fail;
-      r->added++;
-      r->alloc_size += cur->self_size[a];
-    } else if (b != HEAP_NO_NODE && (a == HEAP_NO_NODE || idb < ida)) {
-      j++;
-      if (!base->self_size[b]) continue;
-      struct heap_diff_row *r = row_for(&m, heap_node_class(base, b));
-      if (!r) goto fail;
-      r->deleted++;
-      r->freed_size += base->self_size[b];
-    } else {
-      i++;
-      j++;
+    int in_cur = a != HEAP_NO_NODE && (b == HEAP_NO_NODE || ida <= idb);
+    int in_base = b != HEAP_NO_NODE && (a == HEAP_NO_NODE || idb <= ida);
+    i += in_cur;
+    j += in_base;
+    /* a node counts in its snapshot's class when its self size is not 0 */
+    int64_t rc = in_cur && cur->self_size[a] ? row_for(&m, cur, a) : -2;
+    int64_t rb = in_base && base->self_size[b] ? row_for(&m, base, b) : -2;
+    if (rc == -1 || rb == -1) goto fail;
+    if (rc >= 0 && rc == rb) continue; /* in both, same class */
+    if (rc >= 0 && m.rows) {
+      m.rows[rc].added++;
+      m.rows[rc].alloc_size += cur->self_size[a];
+    }
+    if (rb >= 0 && m.rows) {
+      m.rows[rb].deleted++;
+      m.rows[rb].freed_size += base->self_size[b];
     }
   }
   free(m.slot);
   uint32_t k = 0;
-  for (uint32_t r = 0; r < m.n; r++)
+  for (uint32_t r = 0; r < m.n && m.rows; r++)
     if (m.rows[r].added || m.rows[r].deleted) m.rows[k++] = m.rows[r];
   if (k) qsort(m.rows, k, sizeof *m.rows, by_size_delta);
   *out = m.rows;
@@ -118,13 +139,15 @@ fail:
   return -1;
 }
 
-/* Per class name: count and self size in one snapshot, into m (added and
- * alloc_size for sign > 0, deleted and freed_size otherwise). */
+/* Per class (name and location): count and self size in one snapshot,
+ * into m (added and alloc_size for sign > 0, deleted and freed_size
+ * otherwise). */
 static int tally(struct name_map *m, struct heap_snapshot *s, int sign) {
   for (uint32_t v = 0; v < s->node_count; v++) {
     if (!s->self_size[v]) continue;
-    struct heap_diff_row *r = row_for(m, heap_node_class(s, v));
-    if (!r) return -1;
+    int64_t i = row_for(m, s, v);
+    if (i < 0 || !m->rows) return -1;
+    struct heap_diff_row *r = &m->rows[i];
     if (sign > 0) {
       r->added++;
       r->alloc_size += s->self_size[v];

@@ -1,13 +1,15 @@
-/* Dominator tree (Lengauer-Tarjan, iterative, path compression), retained
- * sizes and distances from the root, with DevTools' rules:
+/* Dominator tree (Lengauer-Tarjan, iterative, path compression) and
+ * retained sizes, exactly as DevTools' calculateDominatorsAndRetainedSizes:
  * - only essential edges count (see heap_build_graph: not weak, not a self
  *   edge, not a shortcut from a non-root node, not a WeakMap table->value,
  *   not from a non-page-owned object into a page-owned one);
- * - nodes the root cannot reach whose retainers are all weak or shortcut
- *   edges are treated as children of the root and their subgraphs explored
- *   from there;
- * - whatever is still unreached (cycles that only retain each other) hangs
- *   directly from the root.
+ * - nodes the root cannot reach none of whose retaining edges is essential
+ *   ("only weak retainers") hang from the root, their subgraphs explored
+ *   from there, in node order;
+ * - whatever is still unreached (cycles that only retain each other) is
+ *   numbered one by one as a child of the root, and its semidominator is
+ *   taken from its essential retainers alone, as DevTools does;
+ * - a node whose dominator the main loop never settles hangs from the root.
  * All arrays are indexed by DFS preorder number to keep them dense; no
  * recursion anywhere, so deep graphs cannot blow the C stack. */
 #include <stdlib.h>
@@ -74,10 +76,10 @@ static uint32_t dfs(const struct heap_snapshot *s, struct lt *t, uint32_t start,
 }
 
 /* DevTools' test for the nodes it explores from the root when the root
- * cannot reach them: every retainer is a weak or shortcut edge. */
+ * cannot reach them: no retaining edge counts for dominators. */
 static int has_only_weak_retainers(const struct heap_snapshot *s, uint32_t v) {
   for (uint32_t k = s->ret_first[v]; k < s->ret_first[v + 1]; k++)
-    if (!(s->ret_from[k] & RET_WEAK)) return 0;
+    if (!(s->ret_from[k] & RET_NONESSENTIAL)) return 0;
   return 1;
 }
 
@@ -135,37 +137,54 @@ int heap_compute_dominators(struct heap_snapshot *s) {
     t.anc[count] = 0; /* a virtual edge from the root */
     count = dfs(s, &t, v, count + 1);
   }
+  for (uint32_t v = 0; v < n; v++) { /* cliques that only retain each other */
+    if (t.pre[v] != NONE) continue;
+    t.pre[v] = count;
+    t.vertex[count] = v;
+    t.anc[count++] = 0;
+  }
 
   for (uint32_t i = 0; i < count; i++) {
     t.semi[i] = i;
     t.label[i] = i;
     t.head[i] = NONE;
   }
+  /* which nodes the main loop gave a dominator (a bucket that is never
+   * processed leaves its nodes to the root) */
+  uint8_t *settled = calloc((size_t)n / 8 + 1, 1);
+  if (!settled) goto out;
   for (uint32_t w = count - 1; w >= 1; w--) {
     uint32_t p = t.anc[w];
-    uint32_t sm = p; /* the DFS parent is always a predecessor (real or virtual) */
+    uint32_t sm = w, essential_retainers = 0;
     uint32_t x = t.vertex[w];
     for (uint32_t k = s->ret_first[x]; k < s->ret_first[x + 1]; k++) {
       uint32_t r = s->ret_from[k];
       if (r & RET_NONESSENTIAL) continue;
-      uint32_t pv = t.pre[RET_NODE(r)];
-      if (pv == NONE) continue;
-      uint32_t u = eval(&t, pv);
+      essential_retainers = 1;
+      uint32_t u = eval(&t, t.pre[RET_NODE(r)]);
       if (t.semi[u] < sm) sm = t.semi[u];
     }
+    if (!essential_retainers) sm = 0; /* an orphan: its one predecessor is the root */
     t.semi[w] = sm;
     t.next[w] = t.head[sm];
     t.head[sm] = w;
     t.linked[w >> 3] |= (uint8_t)(1u << (w & 7)); /* link(p, w): anc[w] is already p */
-    for (uint32_t v = t.head[p]; v != NONE; v = t.next[v]) {
-      uint32_t u = eval(&t, v);
+    for (uint32_t v = t.head[p]; v != NONE;) {
+      uint32_t u = eval(&t, v), next = t.next[v];
       t.idom[v] = t.semi[u] < t.semi[v] ? u : p;
+      settled[v >> 3] |= (uint8_t)(1u << (v & 7));
+      v = next;
     }
     t.head[p] = NONE;
   }
   t.idom[0] = 0;
-  for (uint32_t w = 1; w < count; w++)
-    if (t.idom[w] != t.semi[w]) t.idom[w] = t.idom[t.idom[w]];
+  for (uint32_t w = 1; w < count; w++) {
+    if (!((settled[w >> 3] >> (w & 7)) & 1))
+      t.idom[w] = 0;
+    else if (t.idom[w] != t.semi[w])
+      t.idom[w] = t.idom[t.idom[w]];
+  }
+  free(settled);
   for (uint32_t v = 0; v < n; v++)
     if (t.pre[v] != NONE) t.vertex[t.pre[v]] = v;
 
@@ -190,9 +209,6 @@ int heap_compute_dominators(struct heap_snapshot *s) {
     s->idom[t.vertex[w]] = t.vertex[t.idom[w]];
   for (uint32_t w = count - 1; w >= 1; w--)
     s->retained[t.vertex[t.idom[w]]] += s->retained[t.vertex[w]];
-  for (uint32_t v = 0; v < n; v++)
-    if (t.pre[v] == NONE)
-      s->retained[s->root] += s->retained[v]; /* unreached cycles hang from the root */
   rc = 0;
 out:
   free(t.vertex);
@@ -204,49 +220,6 @@ out:
   free(t.linked);
   free(t.cstack);
   return rc;
-}
-
-/* Breadth-first distances skipping weak edges: first from the root's
- * non-synthetic children (user roots such as the global object), then
- * from its synthetic children ("(GC roots)" etc.) with HEAP_SYSTEM_DISTANCE
- * added, as DevTools does. */
-int heap_compute_distances(struct heap_snapshot *s) {
-  uint32_t n = s->node_count;
-  uint32_t *d = malloc((size_t)n * 4 + 4), *q = malloc((size_t)n * 4 + 4);
-  if (!d || !q) {
-    free(d);
-    free(q);
-    return -1;
-  }
-  for (uint32_t i = 0; i < n; i++)
-    d[i] = HEAP_UNREACHABLE;
-  heap_find_filter_strings(s);
-  uint32_t qh = 0, qt = 0, root = s->root;
-  d[root] = 0;
-  for (int phase = 0; phase < 2; phase++) {
-    for (uint32_t e = s->first_edge[root]; e < s->first_edge[root + 1]; e++) {
-      uint32_t to = s->edge_to[e];
-      if (s->edge_kind[s->edge_type[e]] == ET_WEAK || d[to] != HEAP_UNREACHABLE) continue;
-      int synthetic = s->node_kind[s->node_type[to]] == HT_SYNTHETIC;
-      if (synthetic != phase) continue;
-      d[to] = phase ? HEAP_SYSTEM_DISTANCE + 1 : 1;
-      q[qt++] = to;
-    }
-    while (qh < qt) {
-      uint32_t v = q[qh++];
-      uint32_t dv = d[v] + 1;
-      for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1]; e < end; e++) {
-        uint32_t to = s->edge_to[e];
-        if (d[to] != HEAP_UNREACHABLE || !heap_bfs_follows(s, v, e)) continue;
-        d[to] = dv;
-        q[qt++] = to;
-      }
-    }
-  }
-  free(q);
-  free(s->distance);
-  s->distance = d;
-  return 0;
 }
 
 /* Children lists of the dominator tree (CSR), for top-down walks. */

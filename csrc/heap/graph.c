@@ -1,6 +1,5 @@
 /* Graph indexes over the parsed columns: which edges count for dominators,
- * the retainer (reverse edge) index, node id -> ordinal lookup, and the
- * shortest-path parent of every node. */
+ * the retainer (reverse edge) index, node id -> ordinal lookup. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,31 +278,4 @@ uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id) {
       hi = mid;
   }
   return lo < s->node_count && s->node_id[s->by_id[lo]] == id ? s->by_id[lo] : HEAP_NO_NODE;
-}
-
-/* For each reachable node, the first edge (in edge order) that the
- * distance BFS could have used to reach it: a non-weak edge from a node one
- * step closer to the root. Root children in the system phase hang off the
- * root directly. One pass over the edges. */
-int heap_build_parent_edges(struct heap_snapshot *s) {
-  if (s->parent_edge) return 0;
-  uint32_t n = s->node_count;
-  uint32_t *pe = malloc((size_t)n * 4 + 4);
-  if (!pe) return -1;
-  for (uint32_t i = 0; i < n; i++)
-    pe[i] = UINT32_MAX;
-  const uint32_t *d = s->distance;
-  for (uint32_t from = 0; from < n; from++) {
-    uint32_t df = d[from];
-    if (df == HEAP_UNREACHABLE) continue;
-    for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
-      uint32_t to = s->edge_to[e];
-      if (pe[to] != UINT32_MAX || to == s->root) continue;
-      if (!heap_bfs_follows(s, from, e)) continue;
-      uint32_t dt = d[to];
-      if (dt == df + 1 || (from == s->root && dt == HEAP_SYSTEM_DISTANCE + 1)) pe[to] = e;
-    }
-  }
-  s->parent_edge = pe;
-  return 0;
 }

@@ -9,8 +9,11 @@
  *   parse.c       V8 reader: meta, nodes/edges (serial path), trace_tree
  *   columns.c     nodes/edges fast path, split over two threads
  *   jsc.c         JSC reader (root: the node with id 0)
- *   graph.c       retainer index, essential-edge rules, id index, BFS parents
- *   dominators.c  Lengauer-Tarjan, retained sizes, distances, dominator tree
+ *   graph.c       retainer index, essential-edge rules, id index
+ *   distances.c   distances from the root and the search's parent edges
+ *   owners.c      DevTools' attribution of owned arrays' self sizes
+ *   domstate.c    attached/detached state of DOM nodes
+ *   dominators.c  Lengauer-Tarjan, retained sizes, dominator tree
  *   locations.c   source locations of functions and objects, script URLs
  *   summary.c     class names and the per-class summary
  *   diff.c        comparison of two snapshots by node id
@@ -36,6 +39,7 @@
 #define RET_NONESSENTIAL (1u << 31)     /* the dominators ignore this retainer */
 #define RET_WEAK (1u << 30) /* a weak or shortcut edge: DevTools' "only weak retainers" test */
 #define RET_NODE(r) ((r) & (RET_WEAK - 1))
+#define HEAP_DETACHED_MARK 0x80 /* detachedness: the snapshot marked this node detached */
 
 /* Error codes, as strings on the Lua side. */
 enum heap_err {
@@ -118,9 +122,10 @@ struct heap_snapshot {
   uint64_t *self_size;
   uint32_t
       *first_edge; /* node_count + 1 entries: edges of n are [first_edge[n], first_edge[n+1]) */
-  uint32_t *trace_node; /* NULL unless the file has trace_node_id */
-  uint8_t
-      *detachedness; /* NULL unless the file has detachedness (0 unknown, 1 attached, 2 detached) */
+  uint32_t *trace_node;  /* NULL unless the file has trace_node_id */
+  uint8_t *detachedness; /* NULL unless the file has detachedness: the low two bits the state (0
+                          * unknown, 1 attached, 2 detached; propagated as DevTools does),
+                          * HEAP_DETACHED_MARK when the file itself marks the node detached */
 
   /* Edges, in node order. */
   uint8_t *edge_type;
@@ -157,8 +162,12 @@ struct heap_snapshot {
   uint32_t *by_id;    /* ordinals sorted by id (built lazily) */
   uint32_t *class_of; /* class index per node (built lazily) */
   uint32_t class_count;
-  uint32_t *class_name; /* class -> string index, or HEAP_NO_NODE with class_label set */
-  const char **class_label;
+  const char **class_label; /* class -> its name */
+  uint32_t *class_name_id;  /* class -> interned name (classes of one name share it) */
+  uint32_t *class_loc;      /* class -> index in locs (objects split by constructor), or NO_NODE */
+  char **class_strings;     /* names that are not in the pool, owned */
+  uint32_t class_string_count;
+  int raw; /* loaded raw: V8's self sizes and node names, no DevTools attribution or naming */
   uint32_t *dom_first, *dom_child; /* dominator tree children, CSR (built lazily) */
 };
 
@@ -182,6 +191,19 @@ int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err
                          heap_progress_fn progress, void *ud);
 /* The node ids of a V8 or JSC snapshot file, sorted ascending; the file is
  * checked as a full load checks it. */
+/* Load options. raw: keep V8's self sizes and node names (no DevTools
+ * self-size attribution, DOM state propagation, Function/RegExp/"{a, b}"
+ * names or location split); dominators and distances follow DevTools'
+ * rules either way. */
+struct heap_load_opts {
+  int raw;
+};
+int heap_load_file_opts(const char *path, const struct heap_load_opts *o,
+                        struct heap_snapshot **out, char *err, size_t errlen,
+                        heap_progress_fn progress, void *ud);
+int heap_parse_memory_opts(const char *buf, size_t len, const struct heap_load_opts *o,
+                           struct heap_snapshot **out, char *err, size_t errlen);
+/* Reads only the node ids of a V8 or JSC snapshot file, sorted ascending. */
 int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
                   heap_progress_fn progress, void *ud);
 void heap_free(struct heap_snapshot *s);
@@ -192,28 +214,25 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen);
  * analyses that follow (summary, paths, leaks) allocate about as much. */
 void heap_drop_retainers(struct heap_snapshot *s);
 int heap_compute_dominators(struct heap_snapshot *s);
-int heap_compute_distances(struct heap_snapshot *s);
+int heap_compute_distances(struct heap_snapshot *s); /* distances.c */
 int heap_build_id_index(struct heap_snapshot *s);
 uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id); /* ordinal or HEAP_NO_NODE */
 int heap_build_dom_tree(struct heap_snapshot *s);
-int heap_build_parent_edges(struct heap_snapshot *s);
-/* Whether the distance BFS may follow edge e out of node v: not weak, and
- * not one DevTools' filter skips (a NativeContext's sloppy_function_map;
- * the descriptor links of "(map descriptors)" arrays, which maps share). */
-static inline int heap_bfs_follows(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
-  uint8_t ek = s->edge_kind[s->edge_type[e]];
-  if (ek == ET_WEAK) return 0;
-  uint8_t nk = s->node_kind[s->node_type[v]];
-  if (nk == HT_HIDDEN && s->node_name[v] == s->str_native_context && ek != ET_ELEMENT &&
-      ek != ET_HIDDEN)
-    return s->edge_name[e] != s->str_sloppy_function_map;
-  if (nk == HT_ARRAY && s->node_name[v] == s->str_map_descriptors &&
-      (ek == ET_ELEMENT || ek == ET_HIDDEN)) {
-    uint32_t i = s->edge_name[e];
-    return i < 2 || i % 3 != 1;
-  }
-  return 1;
-}
+int heap_build_parent_edges(struct heap_snapshot *s); /* distances.c: the search's tree */
+/* DevTools' self-size attribution (owners.c): the self size of an (array),
+ * hidden or ExternalStringData node that one object alone reaches (through
+ * other such nodes) moves into that object; skipped when the root has no
+ * user roots. Returns -1 when out of memory. */
+int heap_attribute_self_sizes(struct heap_snapshot *s);
+/* DevTools' DOM state propagation (domstate.c): native nodes reachable from
+ * an attached native node are attached, the rest reachable from a detached
+ * one detached (hidden and weak edges not followed), written back into
+ * s->detachedness. */
+int heap_propagate_dom_state(struct heap_snapshot *s);
+void heap_mark_detached_roots(struct heap_snapshot *s); /* sets HEAP_DETACHED_MARK */
+/* A child of the root that DevTools counts as a user root: not synthetic,
+ * or "(Document DOM trees)". */
+int heap_is_user_root(const struct heap_snapshot *s, uint32_t v);
 void heap_find_filter_strings(struct heap_snapshot *s);
 void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n);
 void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32_t *key);
@@ -249,10 +268,13 @@ uint32_t heap_location_index(const struct heap_snapshot *s, uint32_t n);
 /* The URL of script `id`, or NULL. */
 const char *heap_script_url(const struct heap_snapshot *s, uint32_t id);
 
-/* ---- Summary and classes (summary.c) ---- */
+/* ---- Classes (classes.c) and the summary (summary.c) ---- */
 int heap_build_classes(struct heap_snapshot *s);
 const char *heap_class_name(const struct heap_snapshot *s, uint32_t cls);
 const char *heap_node_class(const struct heap_snapshot *s, uint32_t n);
+/* The location a class is split by (objects whose constructors share a name
+ * but not a place); 0 when the class has none. */
+int heap_class_location(const struct heap_snapshot *s, uint32_t cls, struct heap_location *loc);
 struct heap_class_row {
   uint32_t cls, count;
   uint64_t shallow, retained;
@@ -265,6 +287,8 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **rows, uint32_t
 /* ---- Diff (diff.c) ---- */
 struct heap_diff_row {
   const char *name; /* points into one of the two snapshots */
+  int has_location; /* the class is split by constructor location */
+  struct heap_location location;
   uint32_t added, deleted;
   uint64_t alloc_size, freed_size;
 };

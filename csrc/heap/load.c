@@ -71,11 +71,12 @@ void heap_free(struct heap_snapshot *s) {
   free(s->retained);
   free(s->distance);
   free(s->by_id);
-  if (s->class_label)
-    for (uint32_t c = 0; c < s->class_count; c++)
-      if (s->class_name[c] == HEAP_NO_NODE) free((void *)s->class_label[c]);
+  for (uint32_t i = 0; i < s->class_string_count; i++)
+    free(s->class_strings[i]);
+  free(s->class_strings);
   free(s->class_of);
-  free(s->class_name);
+  free(s->class_name_id);
+  free(s->class_loc);
   free(s->class_label);
   free(s->dom_first);
   free(s->dom_child);
@@ -115,10 +116,14 @@ static void phase(const char *name, double *t) {
   *t = n;
 }
 
-/* The whole pipeline after the text is read: graph, dominators, distances. */
+/* The whole pipeline after the text is read: distances and DevTools'
+ * self-size attribution on one thread, the retainer index on the other,
+ * then dominators and retained sizes (from the attributed sizes). */
 static void *distances_thread(void *arg) {
   struct heap_snapshot *s = arg;
-  return heap_compute_distances(s) ? arg : NULL;
+  if (heap_compute_distances(s)) return arg;
+  if (!s->raw && heap_attribute_self_sizes(s)) return arg;
+  return NULL;
 }
 
 /* Distances (a BFS over the forward edges) run on a second thread while
@@ -153,11 +158,13 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
     pthread_join(th, &res);
     dist_failed = res != NULL;
   } else if (!rc) {
-    dist_failed = heap_compute_distances(s);
+    dist_failed = distances_thread(s) != NULL;
   }
   if (rc) return rc;
   phase("retainers+distances", &t);
   int dom_failed = heap_compute_dominators(s);
+  heap_mark_detached_roots(s);
+  if (!dom_failed && !s->raw) dom_failed = heap_propagate_dom_state(s);
   phase("dominators", &t);
   if (dom_failed || dist_failed) {
     snprintf(err, errlen, "out of memory computing dominators and distances");
@@ -209,11 +216,13 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
   return HEAP_OK;
 }
 
-static int parse_buffer(const char *buf, size_t len, int release, struct heap_snapshot **out,
-                        char *err, size_t errlen, heap_progress_fn progress, void *ud) {
+static int parse_buffer(const char *buf, size_t len, int release, const struct heap_load_opts *o,
+                        struct heap_snapshot **out, char *err, size_t errlen,
+                        heap_progress_fn progress, void *ud) {
   struct heap_snapshot *s = NULL;
   int rc = parse_only(buf, len, release, &s, err, errlen, progress, ud);
   if (rc || !s) return rc ? rc : HEAP_ENOMEM;
+  s->raw = o && o->raw;
   rc = analyse(s, err, errlen);
   if (rc) {
     heap_free(s);
@@ -225,12 +234,17 @@ static int parse_buffer(const char *buf, size_t len, int release, struct heap_sn
 
 int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out, char *err,
                          size_t errlen, heap_progress_fn progress, void *ud) {
-  return parse_buffer(buf, len, 0, out, err, errlen, progress, ud);
+  return parse_buffer(buf, len, 0, NULL, out, err, errlen, progress, ud);
 }
 
 int heap_parse_memory(const char *buf, size_t len, struct heap_snapshot **out, char *err,
                       size_t errlen) {
-  return parse_buffer(buf, len, 0, out, err, errlen, NULL, NULL);
+  return parse_buffer(buf, len, 0, NULL, out, err, errlen, NULL, NULL);
+}
+
+int heap_parse_memory_opts(const char *buf, size_t len, const struct heap_load_opts *o,
+                           struct heap_snapshot **out, char *err, size_t errlen) {
+  return parse_buffer(buf, len, 0, o, out, err, errlen, NULL, NULL);
 }
 
 /* Maps a file read-only; *len 0 gives a static empty buffer. */
@@ -274,12 +288,18 @@ static void prefix_path(const char *path, char *err, size_t errlen) {
 
 int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
                    heap_progress_fn progress, void *ud) {
+  return heap_load_file_opts(path, NULL, out, err, errlen, progress, ud);
+}
+
+int heap_load_file_opts(const char *path, const struct heap_load_opts *o,
+                        struct heap_snapshot **out, char *err, size_t errlen,
+                        heap_progress_fn progress, void *ud) {
   const char *buf;
   size_t len;
   *out = NULL;
   int rc = map_file(path, &buf, &len, err, errlen);
   if (rc) return rc;
-  rc = parse_buffer(buf, len, len > 0, out, err, errlen, progress, ud);
+  rc = parse_buffer(buf, len, len > 0, o, out, err, errlen, progress, ud);
   if (len) munmap((void *)buf, len);
   if (rc) prefix_path(path, err, errlen);
   return rc;

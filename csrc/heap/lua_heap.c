@@ -44,29 +44,34 @@ static void progress_cb(void *ud, uint64_t done, uint64_t total) {
   if (lua_pcall(p->L, 2, 0, 0) != 0) lua_pop(p->L, 1);
 }
 
+/* load(path[, progress[, raw]]) */
 static int l_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   struct progress p = {L, 2};
   int has_progress = lua_type(L, 2) == LUA_TFUNCTION;
   if (!has_progress && !lua_isnoneornil(L, 2)) luaL_argerror(L, 2, "progress must be a function");
+  struct heap_load_opts o = {lua_toboolean(L, 3)};
   char err[ERRLEN] = "";
   struct snap_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = NULL;
   luaL_setmetatable(L, SNAP_MT);
-  int rc = heap_load_file(path, &u->s, err, sizeof err, has_progress ? progress_cb : NULL, &p);
+  int rc =
+      heap_load_file_opts(path, &o, &u->s, err, sizeof err, has_progress ? progress_cb : NULL, &p);
   if (rc) return push_error(L, rc, err);
   heap_drop_retainers(u->s);
   return 1;
 }
 
+/* parse(text[, raw]) */
 static int l_parse(lua_State *L) {
   size_t len;
   const char *buf = luaL_checklstring(L, 1, &len);
+  struct heap_load_opts o = {lua_toboolean(L, 2)};
   char err[ERRLEN] = "";
   struct snap_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = NULL;
   luaL_setmetatable(L, SNAP_MT);
-  int rc = heap_parse_memory(buf, len, &u->s, err, sizeof err);
+  int rc = heap_parse_memory_opts(buf, len, &o, &u->s, err, sizeof err);
   if (rc) return push_error(L, rc, err);
   heap_drop_retainers(u->s);
   return 1;
@@ -105,6 +110,8 @@ static int l_info(lua_State *L) {
   lua_setfield(L, -2, "stringCount");
   lua_pushboolean(L, s->trace_tree_count > 0);
   lua_setfield(L, -2, "hasAllocationTraces");
+  lua_pushboolean(L, s->raw);
+  lua_setfield(L, -2, "raw");
   return 1;
 }
 
@@ -133,11 +140,8 @@ static void node_label(const struct heap_snapshot *s, uint32_t v, char *out, siz
            cut < len ? "..." : "", quote ? "\"" : "", s->node_id[v]);
 }
 
-/* Pushes {url, line, column, scriptId} (1-based; url absent when the
- * snapshot does not name the script) or nothing; returns 1 if pushed. */
-static int push_location(lua_State *L, const struct heap_snapshot *s, uint32_t v) {
-  struct heap_location loc;
-  if (!heap_node_location(s, v, &loc)) return 0;
+static void push_loc(lua_State *L, const struct heap_location *l) {
+  const struct heap_location loc = *l;
   lua_createtable(L, 0, 4);
   if (loc.url) {
     lua_pushstring(L, loc.url);
@@ -149,6 +153,14 @@ static int push_location(lua_State *L, const struct heap_snapshot *s, uint32_t v
   lua_setfield(L, -2, "column");
   lua_pushinteger(L, loc.script_id);
   lua_setfield(L, -2, "scriptId");
+}
+
+/* Pushes {url, line, column, scriptId} (1-based; url absent when the
+ * snapshot does not name the script) or nothing; returns 1 if pushed. */
+static int push_location(lua_State *L, const struct heap_snapshot *s, uint32_t v) {
+  struct heap_location loc;
+  if (!heap_node_location(s, v, &loc)) return 0;
+  push_loc(L, &loc);
   return 1;
 }
 
@@ -177,7 +189,7 @@ static void push_node(lua_State *L, struct heap_snapshot *s, uint32_t v) {
     lua_setfield(L, -2, "dominatorId");
   }
   if (s->detachedness) {
-    lua_pushboolean(L, s->detachedness[v] == 2);
+    lua_pushboolean(L, (s->detachedness[v] & 3) == 2);
     lua_setfield(L, -2, "detached");
   }
   if (s->trace_node && s->trace_node[v]) {
@@ -243,6 +255,11 @@ static int l_summary(lua_State *L) {
       lua_pushinteger(L, rows[i].min_distance);
       lua_setfield(L, -2, "distance");
     }
+    struct heap_location loc;
+    if (heap_class_location(s, rows[i].cls, &loc)) {
+      push_loc(L, &loc);
+      lua_setfield(L, -2, "location");
+    }
     lua_rawseti(L, -2, (int)i + 1);
   }
   free(rows);
@@ -278,6 +295,10 @@ static int l_diff(lua_State *L) {
     lua_setfield(L, -2, "freedSize");
     lua_pushinteger(L, (lua_Integer)rows[i].alloc_size - (lua_Integer)rows[i].freed_size);
     lua_setfield(L, -2, "sizeDelta");
+    if (rows[i].has_location) {
+      push_loc(L, &rows[i].location);
+      lua_setfield(L, -2, "location");
+    }
     lua_rawseti(L, -2, (int)i + 1);
   }
   free(rows);
@@ -328,6 +349,7 @@ static int push_path(lua_State *L, struct heap_snapshot *s, uint32_t v, int stri
       lua_setfield(L, -2, "edge");
       lua_pushstring(L, etype);
       lua_setfield(L, -2, "edgeType");
+      if (push_location(L, s, to)) lua_setfield(L, -2, "location");
     }
     lua_rawseti(L, -2, i + 1);
   }
@@ -371,7 +393,7 @@ static int l_top(lua_State *L) {
   return 1;
 }
 
-/* Detached DOM nodes (detachedness == 2), grouped by class. */
+/* Detached DOM nodes (those the snapshot itself marks detached), grouped by class. */
 static int l_detached(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   lua_newtable(L);
@@ -385,7 +407,7 @@ static int l_detached(lua_State *L) {
     return luaL_error(L, "out of memory");
   }
   for (uint32_t v = 0; v < s->node_count; v++)
-    if (s->detachedness[v] == 2) {
+    if (s->detachedness[v] & HEAP_DETACHED_MARK) {
       count[s->class_of[v]]++;
       size[s->class_of[v]] += s->retained[v];
     }
@@ -633,7 +655,7 @@ static int ids_error(lua_State *L, const char *a, const char *b, uint32_t shared
   return push_error(L, HEAP_EIDS, err);
 }
 
-/* find_leaks(baseline, target, final[, progress]) -> groups, nodeCount, classes
+/* find_leaks(baseline, target, final[, progress[, raw]]) -> groups, nodeCount, classes
  * | nil, err, code */
 static int l_find_leaks(lua_State *L) {
   const char *pa = luaL_checkstring(L, 1), *pb = luaL_checkstring(L, 2),
@@ -647,7 +669,8 @@ static int l_find_leaks(lua_State *L) {
   memset(&b, 0, sizeof b);
   int rc = heap_side_load(pa, &a, err, sizeof err, cb, &p);
   if (!rc) rc = heap_side_load(pb, &b, err, sizeof err, cb, &p);
-  if (!rc) rc = heap_load_file(pc, &s, err, sizeof err, cb, &p);
+  struct heap_load_opts o = {lua_toboolean(L, 5)};
+  if (!rc) rc = heap_load_file_opts(pc, &o, &s, err, sizeof err, cb, &p);
   if (rc) {
     heap_side_free(&a);
     heap_side_free(&b);
@@ -711,8 +734,54 @@ static int l_ids_compare(lua_State *L) {
   return 2;
 }
 
+/* _columns() -> {id, self, retained, distance, dominator, class = binary
+ * strings, one native-endian value per node (u32; self and retained f64)},
+ * {class names}, {class locations (0-based "script,line,column") or false}.
+ * For bench/conformance-devtools: every node at once, without a table per
+ * node. */
+static int l_columns(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  if (heap_build_classes(s)) return luaL_error(L, "out of memory");
+  uint32_t n = s->node_count;
+  double *f = malloc((size_t)n * sizeof *f + 8);
+  if (!f) return luaL_error(L, "out of memory");
+  lua_createtable(L, 0, 6);
+  lua_pushlstring(L, (const char *)s->node_id, (size_t)n * 4);
+  lua_setfield(L, -2, "id");
+  for (uint32_t v = 0; v < n; v++)
+    f[v] = (double)s->self_size[v];
+  lua_pushlstring(L, (const char *)f, (size_t)n * 8);
+  lua_setfield(L, -2, "self");
+  for (uint32_t v = 0; v < n; v++)
+    f[v] = (double)s->retained[v];
+  lua_pushlstring(L, (const char *)f, (size_t)n * 8);
+  lua_setfield(L, -2, "retained");
+  lua_pushlstring(L, (const char *)s->distance, (size_t)n * 4);
+  lua_setfield(L, -2, "distance");
+  lua_pushlstring(L, (const char *)s->idom, (size_t)n * 4);
+  lua_setfield(L, -2, "dominator");
+  lua_pushlstring(L, (const char *)s->class_of, (size_t)n * 4);
+  lua_setfield(L, -2, "class");
+  free(f);
+  lua_createtable(L, (int)s->class_count, 0);
+  lua_createtable(L, (int)s->class_count, 0);
+  for (uint32_t c = 0; c < s->class_count; c++) {
+    lua_pushstring(L, heap_class_name(s, c));
+    lua_rawseti(L, -3, (int)c + 1);
+    if (s->class_loc[c] != HEAP_NO_NODE) {
+      const struct heap_loc *l = &s->locs[s->class_loc[c]];
+      lua_pushfstring(L, "%d,%d,%d", (int)l->script_id, (int)l->line, (int)l->column);
+    } else {
+      lua_pushboolean(L, 0);
+    }
+    lua_rawseti(L, -2, (int)c + 1);
+  }
+  return 3;
+}
+
 static const luaL_Reg snap_methods[] = {{"info", l_info},
                                         {"ids_compare", l_ids_compare},
+                                        {"_columns", l_columns},
                                         {"summary", l_summary},
                                         {"diff", l_diff},
                                         {"node", l_node},

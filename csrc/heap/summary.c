@@ -1,94 +1,13 @@
-/* Class names and the per-class summary, as DevTools' Summary view does it:
- * objects and native nodes are grouped by their constructor name, other
- * nodes by "(type)" ("(string)", "(array)", "(closure)", ...), hidden ones
- * as "(system)" and code as "(compiled code)"; nodes with self size 0 are
- * left out. For JSC snapshots every node is grouped by its class name, which
- * is what JSC records. */
+/* The per-class summary, as DevTools' Summary view computes it (classes:
+ * classes.c): nodes with self size 0 are left out; per class the count,
+ * shallow size, minimum distance (a class with an unreached node has none,
+ * as DevTools' -5 wins its minimum) and retained size, where a node counts
+ * only when no dominator above it is of its class. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "heap.h"
-
-static const char *type_label(const struct heap_snapshot *s, uint8_t type, char *buf, size_t len) {
-  switch (s->node_kind[type]) {
-  case HT_HIDDEN:
-    return "(system)";
-  case HT_CODE:
-    return "(compiled code)";
-  default:
-    snprintf(buf, len, "(%s)", s->node_type_names[type]);
-    return buf;
-  }
-}
-
-int heap_build_classes(struct heap_snapshot *s) {
-  if (s->class_of) return 0;
-  uint32_t n = s->node_count;
-  uint32_t *by_str = malloc(((size_t)s->string_count + 1) * 4);
-  uint32_t by_type[256];
-  uint32_t *cls = malloc((size_t)n * 4 + 4);
-  uint32_t cap = 256, count = 0;
-  uint32_t *names = malloc(cap * 4);
-  const char **labels = malloc(cap * sizeof *labels);
-  if (!by_str || !cls || !names || !labels) goto fail;
-  memset(by_str, 0xFF, ((size_t)s->string_count + 1) * 4);
-  memset(by_type, 0xFF, sizeof by_type);
-  for (uint32_t v = 0; v < n; v++) {
-    uint8_t t = s->node_type[v];
-    uint8_t k = s->node_kind[t];
-    int by_name = s->format == HEAP_FORMAT_JSC ? 1 : (k == HT_OBJECT || k == HT_NATIVE);
-    uint32_t *slot =
-        by_name ? &by_str[s->node_name[v] < s->string_count ? s->node_name[v] : s->string_count]
-                : &by_type[t];
-    if (*slot == UINT32_MAX) {
-      if (count == cap) {
-        cap *= 2;
-        uint32_t *nn = realloc(names, cap * 4);
-        if (!nn) goto fail;
-        names = nn;
-        const char **nl = realloc(labels, cap * sizeof *labels);
-        if (!nl) goto fail;
-        labels = nl;
-      }
-      if (by_name) {
-        names[count] = s->node_name[v];
-        labels[count] = NULL;
-      } else {
-        char buf[128];
-        names[count] = HEAP_NO_NODE;
-        labels[count] = strdup(type_label(s, t, buf, sizeof buf));
-        if (!labels[count]) goto fail;
-      }
-      *slot = count++;
-    }
-    cls[v] = *slot;
-  }
-  free(by_str);
-  s->class_of = cls;
-  s->class_name = names;
-  s->class_label = labels;
-  s->class_count = count;
-  return 0;
-fail:
-  if (labels)
-    for (uint32_t i = 0; i < count; i++)
-      if (names && names[i] == HEAP_NO_NODE) free((void *)labels[i]);
-  free(by_str);
-  free(cls);
-  free(names);
-  free(labels);
-  return -1;
-}
-
-const char *heap_class_name(const struct heap_snapshot *s, uint32_t c) {
-  if (c >= s->class_count) return "";
-  return s->class_name[c] == HEAP_NO_NODE ? s->class_label[c] : heap_str(s, s->class_name[c]);
-}
-
-const char *heap_node_class(const struct heap_snapshot *s, uint32_t v) {
-  return s->class_of ? heap_class_name(s, s->class_of[v]) : heap_str(s, s->node_name[v]);
-}
 
 static int by_retained_desc(const void *a, const void *b) {
   const struct heap_class_row *x = a, *y = b;
@@ -124,7 +43,10 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
     struct heap_class_row *r = &rows[s->class_of[v]];
     r->count++;
     r->shallow += s->self_size[v];
-    if (s->distance[v] < r->min_distance) r->min_distance = s->distance[v];
+    uint32_t d = s->distance[v]; /* an unreached node (-5 in DevTools) wins the minimum */
+    if (r->count == 1 || d == HEAP_UNREACHABLE ||
+        (r->min_distance != HEAP_UNREACHABLE && d < r->min_distance))
+      r->min_distance = d;
   }
   /* Retained size per class without double counting: walk the dominator
    * tree top-down and count a node only when no dominator above it (that

@@ -233,8 +233,10 @@ function fx.devtools_retained(g)
   end
   for i = 1, n do
     for _, e in ipairs(nodes[i].edges) do
-      if essential(i, e) then table.insert(preds[e.to], i) end
-      if e.type ~= "weak" and e.type ~= "shortcut" then weak_only[e.to] = false end
+      if essential(i, e) then
+        table.insert(preds[e.to], i)
+        weak_only[e.to] = false -- DevTools: "only weak retainers" means no essential one
+      end
     end
   end
   local visited, po = {}, {}

@@ -7,7 +7,7 @@ local snapfile = require "memdbg.cli.snapfile"
 local M = {}
 
 M.help = [[
-usage: memdbg diff BASE FILE [--top N] [--json]
+usage: memdbg diff BASE FILE [--top N] [--raw] [--json]
 
 Compares two heap snapshots of the same process: per class, objects only in
 FILE (new), only in BASE (deleted), and the sizes allocated and freed. Node
@@ -16,18 +16,20 @@ renumbered (snapshots from two `memdbg snapshot` runs: shared ids name
 objects of other classes), the classes are compared by count and size
 instead, and the output says so ("matchedBy": "class"; "id" otherwise).
   --top N   show only the N classes with the largest size delta (default 50; 0 for all)
+]] .. snapfile.RAW_HELP .. [[
   --json    one JSON document: {"matchedBy":"id"|"class","classes":[{"name","new","deleted","delta",
-            "allocSize","freedSize","sizeDelta"}]}
+            "allocSize","freedSize","sizeDelta","location"}]} (location where the class is split by its
+            constructor's)
 Exit codes: 0 ok, 2 usage error, 3 unreadable or malformed file.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { top = { "number", 50 }, json = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { top = { "number", 50 }, json = "flag", raw = "flag" }, M.help)
   if #pos ~= 2 then args.usage_error("expects BASE and FILE (see --help)") end
-  local base, code = snapfile.load(pos[1])
+  local base, code = snapfile.load(pos[1], opts.raw)
   if not base then return code end
   local snap
-  snap, code = snapfile.load(pos[2])
+  snap, code = snapfile.load(pos[2], opts.raw)
   if not snap then
     base:close()
     return code
@@ -56,6 +58,7 @@ function M.run(argv)
       { title = "Freed Size", key = "freedSize", format = out.bytes },
       { title = "Size Delta", key = "sizeDelta",
         format = function(v) return (v > 0 and "+" or "") .. out.bytes(v) end },
+      { title = "Location", key = "location", align = "left", max = 60, format = snapfile.where },
     }, rows))
   end
   snap:close()

@@ -10,7 +10,7 @@ local cjson = require "cjson"
 local M = {}
 
 M.help = [[
-usage: memdbg find-leaks BASELINE TARGET FINAL [--top N] [--json]
+usage: memdbg find-leaks BASELINE TARGET FINAL [--top N] [--raw] [--json]
 
 BASELINE is taken before an action, TARGET after it, FINAL after repeating
 (or undoing) it; all three from the same profiling session of one process
@@ -21,6 +21,7 @@ classes first, then by retained size; groups the second action did not grow
 are left out. Snapshots from separate sessions are refused (EIDS): V8
 renumbers objects in each session.
   --top N   show only the N first groups (default 20; 0 for all)
+  --raw     V8's own self sizes and node names, not DevTools' attributed view
   --json    one JSON document: {"snapshots":[a,b,c],"leaks":[{"class","count","growth":[first,second],
             "retainedSize","retainerPath":[...],"grown","nested","signature","location":{"url","line",
             "column"}|null,"holder":{"class","id","retainerPath":[...],"edges":[baseline,target,final]},
@@ -30,11 +31,11 @@ mismatched (EIDS) files.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { top = { "number", 20 }, json = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { top = { "number", 20 }, json = "flag", raw = "flag" }, M.help)
   if #pos ~= 3 then args.usage_error("expects BASELINE, TARGET and FINAL snapshot files (see --help)") end
   local bar = out.progress("finding leaks")
   local groups, err, code = heap.findLeaks { baseline = pos[1], target = pos[2], final = pos[3],
-    onProgress = bar.active and bar.callback or nil }
+    onProgress = bar.active and bar.callback or nil, raw = opts.raw }
   bar.finish()
   if not groups then
     if code == "EIDS" then

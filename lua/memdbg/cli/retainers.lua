@@ -7,21 +7,24 @@ local snapfile = require "memdbg.cli.snapfile"
 local M = {}
 
 M.help = [[
-usage: memdbg retainers FILE ID [--json]
+usage: memdbg retainers FILE ID [--raw] [--json]
 
 Prints the shortest path of references from a GC root to the node with id ID
-(as shown by DevTools or `memdbg top`), skipping weak references.
-  --json    one JSON document: {"node":{...},"path":[{"text","id","name","className","type","edge","edgeType"}]}
+(as shown by DevTools or `memdbg top`), skipping weak references, with the
+source location of each function and object on it.
+]] .. snapfile.RAW_HELP .. [[
+  --json    one JSON document: {"node":{...},"path":[{"text","id","name","className","type","edge","edgeType",
+            "location"}]}
 Exit codes: 0 ok, 1 node unreachable, 2 usage error (or no such node), 3 unreadable or malformed file.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { json = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { json = "flag", raw = "flag" }, M.help)
   if #pos ~= 2 then args.usage_error("expects FILE and a node ID (see --help)") end
   local id = tonumber((pos[2]:gsub("^@", "")))
   if not id or id < 0 or id ~= math.floor(id) then args.usage_error("node ID must be a non-negative integer") end
   id = math.floor(id)
-  local snap, code = snapfile.load(pos[1])
+  local snap, code = snapfile.load(pos[1], opts.raw)
   if not snap then return code end
   local node, err = snap:node(id)
   if not node then
@@ -38,10 +41,12 @@ function M.run(argv)
     io.stdout:write(perr, "\n")
     return 1
   end
-  io.stdout:write(string.format("%s @%d: self %s, retained %s, distance %s\n\n", node.className, node.id,
-    out.bytes(node.selfSize), out.bytes(node.retainedSize), tostring(node.distance or "-")))
+  io.stdout:write(string.format("%s @%d: self %s, retained %s, distance %s%s\n\n", node.className, node.id,
+    out.bytes(node.selfSize), out.bytes(node.retainedSize), tostring(node.distance or "-"),
+    node.location and ", at " .. snapfile.where(node.location) or ""))
   for i, step in ipairs(path) do
-    io.stdout:write(string.rep("  ", i - 1), step.text, "\n")
+    io.stdout:write(string.rep("  ", i - 1), step.text, step.location and "  (" .. snapfile.where(step.location) .. ")" or "",
+      "\n")
   end
   return 0
 end

@@ -261,7 +261,10 @@ function detect_leak.format(report, top)
   if report.detached and #report.detached > 0 then
     out[#out + 1] = "\nDetached DOM nodes in the final snapshot:\n"
     for _, d in ipairs(report.detached) do
-      out[#out + 1] = string.format("    Detached %s: %d nodes, %s retained\n", tostring(d.name), d.count or 0,
+      -- DevTools' class names already say "Detached <div>" (raw ones do not)
+      local name = tostring(d.name)
+      if name:sub(1, 9) ~= "Detached " then name = "Detached " .. name end
+      out[#out + 1] = string.format("    %s: %d nodes, %s retained\n", name, d.count or 0,
         common.bytes(d.retainedSize))
     end
   end

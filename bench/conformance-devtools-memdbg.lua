@@ -1,0 +1,26 @@
+-- memdbg's side of bench/conformance-devtools.mjs: loads FILE and writes
+-- its per-node columns (id, self, retained, distance, dominator, class: one
+-- native-endian value per node, u32 or f64) to OUT.<column>, and the
+-- classes (one "name\tscript,line,column|-" per line) to OUT.classes.
+--   lua5.4 bench/conformance-devtools-memdbg.lua FILE OUT
+local root = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = (os.getenv("MEMDBG_BUILD") or (root .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+local heap = require "memdbg.heap"
+
+local file, out = arg[1], arg[2]
+local snap, err = heap.load(file)
+if not snap then
+  io.stderr:write(err, "\n")
+  os.exit(1)
+end
+local cols, names, locs = snap._ud:_columns()
+for k, v in pairs(cols) do
+  local f = assert(io.open(out .. "." .. k, "wb"))
+  f:write(v)
+  f:close()
+end
+local f = assert(io.open(out .. ".classes", "wb"))
+for i, name in ipairs(names) do f:write(name:gsub("[\t\n]", " "), "\t", locs[i] or "-", "\n") end
+f:close()
+snap:close()
