@@ -12,6 +12,7 @@
 //             class (DevTools' class key: "script,line,column,name" for
 //             objects with a location, ",name" otherwise);
 //   per class: count, shallow size, retained size, distance (the Summary).
+// memdbg's columns come with PREFIX.summary: "class key<TAB>retained size" per row.
 // Prints the figures, the first N differences of each kind (default 5), and
 // with --json one JSON line of the counts. Exit 0 when every class and at
 // least 99.9 % of the nodes agree, 1 otherwise.
@@ -74,8 +75,6 @@ const mClassKey = classLines.map(l => {
   const [name, loc] = l.split('\t');
   return loc === '-' ? ',' + name : loc + ',' + name;
 });
-if (tmp) fs.rmSync(tmp, {recursive: true, force: true});
-
 const n = dt.nodeCount;
 const nf = dt.nodeFieldCount;
 if (m.id.length !== n) throw new Error(`node counts differ: DevTools ${n}, memdbg ${m.id.length}`);
@@ -100,10 +99,31 @@ for (let i = 0; i < n; i++) {
   if (dkey !== mClassKey[m.cls[i]]) diff.class.push(i);
 }
 
-// the Summary: DevTools' aggregates against memdbg's, computed here from its
-// columns with the rule its summary documents (which the suite checks
-// against snap:summary)
-const agg = dt.getAggregatesByClassKey(false, 'allObjects');
+// the Summary: DevTools' aggregates (its Map by internal class key, before
+// getAggregatesByClassKey turns the keys into strings: two classes whose
+// names are one string twice, e.g. objects named "Function" and the closures'
+// "Function", then overwrite each other in its record, a DevTools defect
+// counted apart here) against memdbg's count, shallow size and distance
+// computed from its columns, and its retained size from snap:summary.
+const aggMap = dt.buildAggregates();
+dt.calculateClassesRetainedSize(aggMap);
+const agg = Object.create(null);
+let collisions = 0;
+for (const [k, a] of aggMap) {
+  const key = typeof k === 'number' ? ',' + dt.strings[k] : k;
+  if (agg[key]) {
+    collisions++;
+    agg[key] = {count: agg[key].count + a.count, self: agg[key].self + a.self, maxRet: NaN,
+                distance: Math.min(agg[key].distance, a.distance), collided: true};
+  } else {
+    agg[key] = a;
+  }
+}
+const retained = new Map();
+for (const line of fs.readFileSync(`${cols}.summary`, 'utf8').split('\n')) {
+  const tab = line.lastIndexOf('\t');
+  if (tab > 0) retained.set(line.slice(0, tab), Number(line.slice(tab + 1)));
+}
 const mine = new Map();
 for (let i = 0; i < n; i++) {
   if (!m.self[i]) continue;
@@ -121,8 +141,10 @@ for (const [key, a] of Object.entries(agg)) {
   classes++;
   const b = mine.get(key);
   const dist = b && (b.unreached ? -5 : b.distance);
-  if (!b || b.count !== a.count || b.self !== a.self || dist !== a.distance) {
-    classDiff.push({key, devtools: {count: a.count, self: a.self, distance: a.distance}, memdbg: b ?? null});
+  const ret = retained.get(key);
+  if (!b || b.count !== a.count || b.self !== a.self || dist !== a.distance || (!a.collided && ret !== a.maxRet)) {
+    classDiff.push({key, devtools: {count: a.count, self: a.self, retained: a.maxRet, distance: a.distance},
+                    memdbg: b ? {...b, retained: ret} : null});
   }
 }
 for (const key of mine.keys()) {
@@ -140,7 +162,8 @@ console.log(`  distance equal:      ${n - diff.distance.length} (${pct(n - diff.
 console.log(`  both equal:          ${bothEqual} (${pct(bothEqual)})`);
 console.log(`  dominator equal:     ${n - diff.dominator.length} (${pct(n - diff.dominator.length)})`);
 console.log(`  self size equal:     ${n - diff.self.length}, class equal: ${n - diff.class.length}, ids equal: ${n - diff.id.length}`);
-console.log(`  classes: ${classes} in DevTools, ${mine.size} in memdbg, ${classDiff.length} differ (count, shallow size or distance)`);
+console.log(`  classes: ${classes} in DevTools, ${mine.size} in memdbg, ${classDiff.length} differ (count, shallow or` +
+            ` retained size, distance); ${collisions} DevTools key collision(s) merged`);
 for (const [kind, list] of Object.entries(diff)) {
   for (const i of list.slice(0, SHOW)) {
     node.nodeIndex = i * nf;
@@ -151,12 +174,13 @@ for (const [kind, list] of Object.entries(diff)) {
   }
 }
 for (const c of classDiff.slice(0, SHOW)) console.log('  class:', JSON.stringify(c));
+if (tmp) fs.rmSync(tmp, {recursive: true, force: true});
 const ok = classDiff.length === 0 && bothEqual >= 0.999 * n;
 if (json) {
   console.log(JSON.stringify({
     file: path.basename(file), nodes: n, retainedEqual: n - diff.retained.length, distanceEqual: n - diff.distance.length,
     bothEqual, dominatorEqual: n - diff.dominator.length, selfEqual: n - diff.self.length, classEqual: n - diff.class.length,
-    classes, classesDiffer: classDiff.length, ok,
+    classes, classesDiffer: classDiff.length, keyCollisions: collisions, ok,
   }));
 }
 process.exit(ok ? 0 : 1);

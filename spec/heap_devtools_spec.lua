@@ -55,6 +55,13 @@ describe_dt("conformance with Chrome DevTools' heap snapshot code", function()
     local lines = {}
     for i, name in ipairs(names) do lines[i] = name:gsub("[\t\n]", " ") .. "\t" .. (locs[i] or "-") .. "\n" end
     fx.write(dir .. "/m.classes", table.concat(lines))
+    local rows = {} -- DevTools' class keys ("script,line,column,name", 0-based) and retained sizes
+    for _, r in ipairs(snap:summary { top = 0 }) do
+      local l = r.location
+      rows[#rows + 1] = string.format("%s%s\t%d\n", l and string.format("%d,%d,%d,", l.scriptId, l.line - 1,
+        l.column - 1) or ",", r.name, r.retainedSize)
+    end
+    fx.write(dir .. "/m.summary", table.concat(rows))
     -- the same-named classes are split by location, the plain objects named by shape
     local items, shaped = 0, false
     for _, r in ipairs(snap:summary { top = 0 }) do

@@ -291,7 +291,7 @@ describe("the Neovim driver", function()
         assert.equal("app.js", st.track.jumped.file)
         assert.is_true(st.track.jumped.line > 1)
         assert.truthy(text("verify"):match("RELEASED"), text("verify"))
-        assert.truthy(text("summary"):match("\n%(closure%) +%d+ +[%d.]+ [KM]?B"), text("summary"))
+        assert.truthy(text("summary"):match("\nFunction +%d+ +[%d.]+ [KM]?B"), text("summary"))
         assert.truthy(text("diff"):match("CLASS"), text("diff"))
         assert.truthy(text("top"):match("@%d+"), text("top"))
         -- r on an object of the top list: its retainer path, every step with its id

@@ -125,6 +125,7 @@ static uint32_t class_for(struct heap_snapshot *s, struct keys *k, const struct 
       ns[hh] = c + 1;
     }
   }
+  if (!k->slot) return NONE;
   size_t h = h64 & (k->cap - 1);
   while (k->slot[h]) {
     uint32_t c = k->slot[h] - 1, lc = s->class_loc[c];
