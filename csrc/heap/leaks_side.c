@@ -18,11 +18,14 @@ uint32_t heap_node_extent(const struct heap_snapshot *s, uint32_t v) {
   return leak_extent(&c, v);
 }
 
+/* The type and the first 32 bytes of the name: enough to tell objects apart
+ * (a string's name is its text, which may run to megabytes). */
 uint32_t heap_node_kind_hash(const struct heap_snapshot *s, uint32_t v) {
   uint32_t h = 2166136261u ^ s->node_kind[s->node_type[v]];
   h *= 16777619u;
-  for (const char *p = heap_str(s, s->node_name[v]); *p; p++)
-    h = (h ^ (unsigned char)*p) * 16777619u;
+  const char *p = heap_str(s, s->node_name[v]);
+  for (int i = 0; i < 32 && p[i]; i++)
+    h = (h ^ (unsigned char)p[i]) * 16777619u;
   return h;
 }
 
