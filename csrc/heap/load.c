@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heap/mapguard.h"
 #include "parser.h"
 
 const char *heap_err_code(int err) {
@@ -247,17 +248,30 @@ int heap_parse_memory_opts(const char *buf, size_t len, const struct heap_load_o
   return parse_buffer(buf, len, 0, o, out, err, errlen, NULL, NULL);
 }
 
-/* Maps a file read-only; *len 0 gives a static empty buffer. */
-static int map_file(const char *path, const char **buf, size_t *len, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+static const char *file_kind(const struct stat *st) {
+  if (S_ISFIFO(st->st_mode)) return "a FIFO";
+  if (S_ISDIR(st->st_mode)) return "a directory";
+  if (S_ISSOCK(st->st_mode)) return "a socket";
+  if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) return "a device";
+  return "a special file";
+}
+
+/* Maps a file read-only; *len 0 gives a static empty buffer. Only a regular
+ * file: opened non-blocking, so a FIFO cannot hold open() forever. The
+ * mapping is guarded against the file shrinking (mapguard.h). */
+static int map_file(const char *path, const char **buf, size_t *len, int *guard, char *err,
+                    size_t errlen) {
+  *guard = -1;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     snprintf(err, errlen, "%s: %s", path, strerror(e));
     return e == ENOENT ? HEAP_ENOENT : HEAP_EIO;
   }
-  struct stat st;
+  struct stat st = {0};
   if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "%s: not a regular file", path);
+    snprintf(err, errlen, "%s: not a regular file (%s): snapshots are read from regular files only",
+             path, file_kind(&st));
     close(fd);
     return HEAP_EIO;
   }
@@ -274,8 +288,21 @@ static int map_file(const char *path, const char **buf, size_t *len, char *err, 
     return HEAP_EIO;
   }
   madvise(m, *len, MADV_SEQUENTIAL);
+  *guard = mapguard_begin(m, *len);
   *buf = m;
   return HEAP_OK;
+}
+
+/* Unmaps; a file that shrank under the mapping turns rc into ETRUNCATED. */
+static int unmap_file(const char *path, const char *buf, size_t len, int guard, int rc, char *err,
+                      size_t errlen) {
+  int shrank = mapguard_end(guard);
+  if (len) munmap((void *)buf, len);
+  if (!shrank) return rc;
+  struct stat st;
+  long long now = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+  snprintf(err, errlen, "the file shrank while it was read (from %zu to %lld bytes)", len, now);
+  return HEAP_ETRUNCATED;
 }
 
 static void prefix_path(const char *path, char *err, size_t errlen) {
@@ -297,10 +324,15 @@ int heap_load_file_opts(const char *path, const struct heap_load_opts *o,
   const char *buf;
   size_t len;
   *out = NULL;
-  int rc = map_file(path, &buf, &len, err, errlen);
+  int guard;
+  int rc = map_file(path, &buf, &len, &guard, err, errlen);
   if (rc) return rc;
   rc = parse_buffer(buf, len, len > 0, o, out, err, errlen, progress, ud);
-  if (len) munmap((void *)buf, len);
+  rc = unmap_file(path, buf, len, guard, rc, err, errlen);
+  if (rc && *out) {
+    heap_free(*out);
+    *out = NULL;
+  }
   if (rc) prefix_path(path, err, errlen);
   return rc;
 }
@@ -325,10 +357,11 @@ int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err
   size_t len;
   struct heap_snapshot *s = NULL;
   *out = NULL;
-  int rc = map_file(path, &buf, &len, err, errlen);
+  int guard;
+  int rc = map_file(path, &buf, &len, &guard, err, errlen);
   if (rc) return rc;
   rc = parse_only(buf, len, len > 0, &s, err, errlen, progress, ud);
-  if (len) munmap((void *)buf, len);
+  rc = unmap_file(path, buf, len, guard, rc, err, errlen);
   if (!rc && s) rc = check_edge_names(s, err, errlen);
   if (!rc && s && s->node_count >= HEAP_MAX_NODES) {
     snprintf(err, errlen, "%u nodes: more than this engine supports (%u)", s->node_count,

@@ -70,8 +70,14 @@ static uint32_t field_roles(struct parser *P, const struct jval *fields, int8_t 
   for (size_t i = 0; i < fields->n; i++) {
     roles[i] = R_SKIP;
     if (fields->items[i].type != J_STR) continue;
-    for (int k = 0; k < nnames; k++)
-      if (!strcmp(fields->items[i].str, names[k])) roles[i] = (int8_t)values[k];
+    for (int k = 0; k < nnames; k++) {
+      if (strcmp(fields->items[i].str, names[k]) != 0) continue;
+      for (size_t j = 0; j < i; j++) /* the later column would win: ids lost */
+        if (roles[j] == values[k])
+          scan_fail(sc, HEAP_EFORMAT, "at byte %zu: snapshot.meta.%s names \"%s\" twice",
+                    P->snapshot_off, what, names[k]);
+      roles[i] = (int8_t)values[k];
+    }
   }
   return (uint32_t)fields->n;
 }

@@ -42,7 +42,7 @@
 -- adapter module exports new(session, memory) -> adapter, an object that may
 -- implement any of the methods below (a missing one means EUNSUPPORTED). Each
 -- returns its result or nil, message, code. Arguments arrive validated.
---   adapter:getHeapUsage()               -> {usedSize=, totalSize=, ...}
+--   adapter:getHeapUsage{timeout=}       -> {usedSize=, totalSize=, ...}
 --   adapter:collectGarbage{whileWaiting=, timeout=} -> true
 --   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
 --       options above with o.partial (PATH.partial) set when o.path is; the
@@ -125,8 +125,30 @@ function memory.format_bytes(n)
   return string.format("%d bytes", n)
 end
 
-function Memory:getHeapUsage()
-  return call(self, "getHeapUsage", "reading heap usage")
+-- Counts and sizes as integers: JSON numbers decode as floats under Lua 5.4
+-- (216208064.0); whole values become integers, the rest stay as they are.
+local tointeger = math.tointeger or function(v) return v end
+local function integers(t, keys)
+  if type(t) ~= "table" then return t end
+  for k, v in pairs(t) do
+    if type(v) == "number" and (keys == nil or keys[k]) and v == math.floor(v) then t[k] = tointeger(v) or v end
+  end
+  return t
+end
+memory.integers = integers
+
+local function with_integers(t, ...)
+  return integers(t), ...
+end
+
+--- getHeapUsage([{timeout = s}]): timeout bounds the wait for the reply
+--- (ETIMEDOUT; default: the session's command timeout).
+function Memory:getHeapUsage(opts)
+  opts = check_opts(opts, "getHeapUsage")
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    error("getHeapUsage: timeout must be a positive number of seconds", 2)
+  end
+  return with_integers(call(self, "getHeapUsage", "reading heap usage", opts))
 end
 
 --- collectGarbage([{whileWaiting = fn, timeout = s}]): whileWaiting is
@@ -191,16 +213,31 @@ function Memory:startSamplingHeapProfiler(opts)
   })
 end
 
+local PROFILE_NODE = { id = true, selfSize = true }
+local PROFILE_SAMPLE = { size = true, nodeId = true, ordinal = true }
+
+-- A sampling profile's sizes and ids as integers (see integers above).
+local function profile_integers(profile, ...)
+  if type(profile) ~= "table" then return profile, ... end
+  local function walk(n)
+    integers(n, PROFILE_NODE)
+    for _, c in ipairs(type(n.children) == "table" and n.children or {}) do walk(c) end
+  end
+  if type(profile.head) == "table" then walk(profile.head) end
+  for _, smp in ipairs(type(profile.samples) == "table" and profile.samples or {}) do integers(smp, PROFILE_SAMPLE) end
+  return profile
+end
+
 --- getSamplingProfile{whileWaiting = fn, timeout = s} -> profile {head=, samples=}
 --- of what is sampled and still alive now; the profiler keeps running.
 function Memory:getSamplingProfile(opts)
   opts = check_opts(opts, "getSamplingProfile")
   check_fn(opts, "whileWaiting", "getSamplingProfile")
-  return call(self, "getSamplingProfile", "the sampling heap profiler", opts)
+  return profile_integers(call(self, "getSamplingProfile", "the sampling heap profiler", opts))
 end
 
 function Memory:stopSamplingHeapProfiler()
-  return call(self, "stopSampling", "the sampling heap profiler")
+  return profile_integers(call(self, "stopSampling", "the sampling heap profiler"))
 end
 
 function Memory:startTrackingAllocations(opts)
@@ -230,12 +267,12 @@ end
 --- Chromium only (adapters/chrome.lua); EUNSUPPORTED elsewhere:
 --- getDOMCounters() -> {documents=, nodes=, jsEventListeners=} (Memory.getDOMCounters)
 function Memory:getDOMCounters()
-  return call(self, "getDOMCounters", "DOM counters (Memory.getDOMCounters)")
+  return with_integers(call(self, "getDOMCounters", "DOM counters (Memory.getDOMCounters)"))
 end
 
 --- getPerformanceMetrics() -> {JSHeapUsedSize=, Nodes=, JSEventListeners=, ...} (Performance.getMetrics)
 function Memory:getPerformanceMetrics()
-  return call(self, "getPerformanceMetrics", "performance metrics (Performance.getMetrics)")
+  return with_integers(call(self, "getPerformanceMetrics", "performance metrics (Performance.getMetrics)"))
 end
 
 function Memory:close()

@@ -88,7 +88,7 @@ local function route_reply(self, msg)
       local ok, encoded = pcall(json.encode, data)
       data = ok and encoded or nil
     end
-    local m = string.format("%s failed: %s%s", p.method, tostring(e.message),
+    local m = string.format("%s failed: %s%s", p.method, require("memdbg.describe")(e.message),
       (data ~= nil and data ~= json.null) and (" (" .. tostring(data) .. ")") or "")
     complete(self, p, nil, m, "ECOMMAND", e)
   else

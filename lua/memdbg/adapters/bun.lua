@@ -55,8 +55,9 @@ end
 
 -- The first line of an exception as the runtime describes it, and where.
 local function describe(e)
-  if type(e) ~= "table" then return tostring(e) end
-  local text = tostring(e.description or e.message or "an exception"):match("^[^\n]*")
+  local text_of = require("memdbg.describe")
+  if type(e) ~= "table" then return text_of(e) end
+  local text = text_of(e.description or e.message or "an exception"):match("^[^\n]*")
   if type(e.stack) == "string" then
     -- JSC: "fn@url:line:col" lines; Bun prefixes "Error: msg" and "    at ..." lines
     for line in e.stack:gmatch("[^\n]+") do
@@ -125,8 +126,9 @@ end
 
 ------------------------------------------------------------------ usage, GC
 
-function Adapter:getHeapUsage()
-  local v, msg, code = self:evaluate("process.memoryUsage()", { awaitPromise = false, timeout = 30 })
+function Adapter:getHeapUsage(opts)
+  local v, msg, code = self:evaluate("process.memoryUsage()", { awaitPromise = false,
+    timeout = opts and opts.timeout or 30 })
   if v == nil then return nil, msg, code end
   if type(v) ~= "table" or type(v.heapUsed) ~= "number" or type(v.heapTotal) ~= "number" then
     return nil, "process.memoryUsage() in Bun answered without heapUsed/heapTotal", "EPROTO"

@@ -37,8 +37,8 @@ function Adapter:enableHeapProfiler()
   return true
 end
 
-function Adapter:getHeapUsage()
-  local r, msg, code = self:send("Runtime.getHeapUsage", nil, nil, "reading heap usage")
+function Adapter:getHeapUsage(opts)
+  local r, msg, code = self:send("Runtime.getHeapUsage", nil, opts and opts.timeout, "reading heap usage")
   if not r then return nil, msg, code end
   if type(r.usedSize) ~= "number" or type(r.totalSize) ~= "number" then
     return nil, "Runtime.getHeapUsage answered without usedSize/totalSize", "EPROTO"
@@ -148,7 +148,7 @@ end
 local function describe_exception(d)
   local ex = type(d.exception) == "table" and d.exception or {}
   local text = ex.description or ex.value or d.text or "an exception"
-  if type(text) ~= "string" then text = tostring(text) end
+  if type(text) ~= "string" then text = require("memdbg.describe")(text) end
   text = text:match("^[^\n]*") or text
   local st = type(d.stackTrace) == "table" and d.stackTrace.callFrames
   local top = type(st) == "table" and st[1]

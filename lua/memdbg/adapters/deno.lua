@@ -33,7 +33,7 @@ end
 local function describe_exception(d)
   local ex = type(d.exception) == "table" and d.exception or {}
   local text = ex.description or ex.value or d.text or "an exception"
-  if type(text) ~= "string" then text = tostring(text) end
+  if type(text) ~= "string" then text = require("memdbg.describe")(text) end
   text = text:match("^[^\n]*") or text
   local st = type(d.stackTrace) == "table" and d.stackTrace.callFrames
   local top = type(st) == "table" and st[1]

@@ -1,8 +1,10 @@
 -- Option parsing shared by the subcommands and the workflow scripts.
 --   local opts, positional = args.parse(argv, spec, helptext)
--- spec maps option names to "string", "number", "flag" or a table
--- { kind, default }. Unknown options and bad values raise a usage error,
--- which the dispatcher turns into exit code 2; --help prints helptext, exits 0.
+-- spec maps option names to "string", "number" (finite), "count" (a whole
+-- number 0..2^31-1, as an integer), "flag" or a table { kind, default }.
+-- Unknown options and bad values (nan, inf, 1e309, 1.5 for a count) raise a
+-- usage error, which the dispatcher turns into exit code 2; --help prints
+-- helptext, exits 0.
 local args = {}
 args.USAGE_MARK = "memdbg%-usage: "
 
@@ -38,9 +40,9 @@ function args.parse(argv, spec, help)
         end
         if v == nil then args.usage_error("--" .. name .. " needs a value") end
         if kind == "number" then
-          local n = tonumber(v)
-          if not n then args.usage_error("--" .. name .. " takes a number, not '" .. v .. "'") end
-          v = n
+          v = args.number(v, "--" .. name)
+        elseif kind == "count" then
+          v = args.integer(v, "--" .. name, 0, args.MAX_COUNT)
         end
         opts[name] = v
       end
@@ -50,6 +52,31 @@ function args.parse(argv, spec, help)
     i = i + 1
   end
   return opts, positional
+end
+
+args.MAX_COUNT = 2147483647
+
+local function as_integer(n)
+  return math.tointeger and math.tointeger(n) or n
+end
+
+--- number(text, what) -> a finite number, or a usage error naming what.
+function args.number(text, what)
+  local n = tonumber(text)
+  if not n or n ~= n or n == math.huge or n == -math.huge then
+    args.usage_error(string.format("%s must be a finite number, not '%s'", what, tostring(text)))
+  end
+  return n
+end
+
+--- integer(text, what, min, max) -> a whole number in [min, max] (an integer
+--- under Lua 5.4), or a usage error naming what and the range.
+function args.integer(text, what, min, max)
+  local n = tonumber(text)
+  if not n or n ~= n or n ~= math.floor(n) or n < min or n > max then
+    args.usage_error(string.format("%s must be a whole number from %d to %d, not '%s'", what, min, max, tostring(text)))
+  end
+  return as_integer(math.floor(n))
 end
 
 --- Output options (--out FILE, --dir DIR, a --csv or --svg FILE) are checked

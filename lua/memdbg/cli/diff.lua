@@ -24,7 +24,7 @@ Exit codes: 0 ok, 2 usage error, 3 unreadable or malformed file.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { top = { "number", 50 }, json = "flag", raw = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { top = { "count", 50 }, json = "flag", raw = "flag" }, M.help)
   if #pos ~= 2 then args.usage_error("expects BASE and FILE (see --help)") end
   local base, code = snapfile.load(pos[1], opts.raw)
   if not base then return code end

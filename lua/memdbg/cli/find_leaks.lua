@@ -31,7 +31,7 @@ mismatched (EIDS) files.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { top = { "number", 20 }, json = "flag", raw = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { top = { "count", 20 }, json = "flag", raw = "flag" }, M.help)
   if #pos ~= 3 then args.usage_error("expects BASELINE, TARGET and FINAL snapshot files (see --help)") end
   local bar = out.progress("finding leaks")
   local groups, err, code = heap.findLeaks { baseline = pos[1], target = pos[2], final = pos[3],

@@ -9,7 +9,7 @@ Collects garbage (N rounds, default 1) and prints heap usage before and after.
 
 function M.run(argv)
   return common.command({
-    name = "gc", help = M.help, options = { rounds = { "number", 1 } },
+    name = "gc", help = M.help, options = { rounds = { "count", 1 } },
     check = function(opts)
       if opts.rounds < 1 then require("memdbg.cli.args").usage_error("--rounds must be at least 1") end
     end,

@@ -25,7 +25,7 @@ are found or with --keep). Exits 1 when it finds a leak (a new one, with --ignor
 function M.run(argv)
   return common.command({
     name = "leaks", help = M.help,
-    options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "number", 2 }, top = { "number", 10 },
+    options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "count", 2 }, top = { "count", 10 },
       timeout = { "number", 30 }, keep = "flag",
       ["track-allocations"] = "flag" },
     check = function(opts)

@@ -21,9 +21,7 @@ Exit codes: 0 ok, 1 node unreachable, 2 usage error (or no such node), 3 unreada
 function M.run(argv)
   local opts, pos = args.parse(argv, { json = "flag", raw = "flag" }, M.help)
   if #pos ~= 2 then args.usage_error("expects FILE and a node ID (see --help)") end
-  local id = tonumber((pos[2]:gsub("^@", "")))
-  if not id or id < 0 or id ~= math.floor(id) then args.usage_error("node ID must be a non-negative integer") end
-  id = math.floor(id)
+  local id = args.integer((pos[2]:gsub("^@", "")), "the node ID", 0, 4294967295) -- V8 and JSC ids are 32-bit
   local snap, code = snapfile.load(pos[1], opts.raw)
   if not snap then return code end
   local node, err = snap:node(id)

@@ -18,8 +18,8 @@ PREFIX.folded (flamegraph.pl, speedscope).
 function M.run(argv)
   return common.command({
     name = "sample", help = M.help,
-    options = { duration = "number", action = "string", interval = { "number", 32768 }, out = "string",
-      top = { "number", 20 }, ["include-collected"] = "flag" },
+    options = { duration = "number", action = "string", interval = { "count", 32768 }, out = "string",
+      top = { "count", 20 }, ["include-collected"] = "flag" },
     check = function(opts)
       local args = require("memdbg.cli.args")
       if opts.duration and opts.action then args.usage_error("give --duration or --action, not both") end

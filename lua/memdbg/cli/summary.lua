@@ -22,7 +22,7 @@ Exit codes: 0 ok, 2 usage error, 3 unreadable or malformed file.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { top = { "number", 50 }, json = "flag", raw = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { top = { "count", 50 }, json = "flag", raw = "flag" }, M.help)
   if #pos ~= 1 then args.usage_error("expects one snapshot FILE (see --help)") end
   local snap, code = snapfile.load(pos[1], opts.raw)
   if not snap then return code end

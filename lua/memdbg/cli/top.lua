@@ -19,7 +19,7 @@ Exit codes: 0 ok, 2 usage error, 3 unreadable or malformed file.
 ]]
 
 function M.run(argv)
-  local opts, pos = args.parse(argv, { n = { "number", 20 }, json = "flag", raw = "flag" }, M.help)
+  local opts, pos = args.parse(argv, { n = { "count", 20 }, json = "flag", raw = "flag" }, M.help)
   if #pos ~= 1 then args.usage_error("expects one snapshot FILE (see --help)") end
   if opts.n < 0 or opts.n ~= math.floor(opts.n) then args.usage_error("--n must be a non-negative integer") end
   local snap, code = snapfile.load(pos[1], opts.raw)

@@ -16,7 +16,7 @@ and prints the top allocation sites.
 function M.run(argv)
   return common.command({
     name = "track", help = M.help,
-    options = { duration = "number", action = "string", out = "string", dir = "string", top = { "number", 20 },
+    options = { duration = "number", action = "string", out = "string", dir = "string", top = { "count", 20 },
       timeout = { "number", 30 } },
     check = function(opts)
       local args = require("memdbg.cli.args")

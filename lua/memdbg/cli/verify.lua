@@ -15,7 +15,7 @@ the allocate step added (and at least 256 KB of slack). Exits 1 when it was not 
 function M.run(argv)
   return common.command({
     name = "verify", help = M.help,
-    options = { allocate = "string", cleanup = "string", ["gc-rounds"] = { "number", 3 }, tolerance = { "number", 10 } },
+    options = { allocate = "string", cleanup = "string", ["gc-rounds"] = { "count", 3 }, tolerance = { "number", 10 } },
     check = function(opts)
       local args = require("memdbg.cli.args")
       if not opts.allocate then args.usage_error("--allocate EXPR is required") end

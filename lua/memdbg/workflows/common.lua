@@ -4,6 +4,7 @@
 -- codes, and a progress bar on a terminal.
 local core = require("memdbg.core")
 local json = require("memdbg.json")
+local describe = require("memdbg.describe")
 
 local common = {}
 
@@ -18,12 +19,12 @@ function common.run_action(session, action, label)
   label = label or "action"
   if type(action) == "function" then
     local ok, v = pcall(action, session)
-    if not ok then return nil, string.format("the %s failed: %s", label, tostring(v)), "EACTION" end
+    if not ok then return nil, string.format("the %s failed: %s", label, describe(v)), "EACTION" end
     if v == nil then v = true end
     return v
   elseif type(action) == "string" then
     local v, err, code = session.memory:evaluate(action, { awaitPromise = true })
-    if v == nil then return nil, string.format("the %s failed: %s", label, tostring(err)), code end
+    if v == nil then return nil, string.format("the %s failed: %s", label, describe(err)), code end
     return v
   elseif action == nil then
     return true
@@ -251,9 +252,9 @@ end
 
 --- Reports a failure (stderr, and a JSON document with --json); returns the exit code.
 function common.fail(name, opts, msg, code, exit)
-  io.stderr:write(string.format("memdbg %s: %s\n", name, tostring(msg)))
+  io.stderr:write(string.format("memdbg %s: %s\n", name, describe(msg)))
   if opts and opts.json then
-    io.stdout:write(common.json { error = tostring(msg), code = code and tostring(code) or nil }, "\n")
+    io.stdout:write(common.json { error = describe(msg), code = code and tostring(code) or nil }, "\n")
   end
   return exit or common.exit_for(code)
 end
