@@ -14,19 +14,19 @@ local monitor = require("memdbg.workflows.monitor")
 
 local HELP = [[
 usage: lua5.4 scripts/monitor.lua [--endpoint URL] [--interval S] [--duration S | --count N]
-                                  [--threshold PCT] [--csv FILE] [--svg FILE] [--allow-remote]
+                                  [--threshold PCT] [--csv FILE] [--svg FILE] [--timeout S] [--allow-remote]
 ]]
 
 common.script(function(argv)
   local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
-    interval = { "number", 1 }, duration = "number", count = "number", threshold = { "number", 90 },
-    csv = "string", svg = "string" }, HELP)
+    interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
+    csv = "string", svg = "string", timeout = { "number", 10 } }, HELP)
   local session, err, exit = common.connect(opts)
   if not session then io.stderr:write(err, "\n") return exit end
 
   local result, merr = monitor.run(session, {
-    interval = opts.interval, duration = opts.duration, count = opts.count,
-    threshold = opts.threshold / 100, csv = opts.csv, svg = opts.svg,
+    interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
+    threshold = opts.threshold / 100, csv = opts.csv, svg = opts.svg, keepSamples = false,
     onAlert = function(sample, threshold)
       -- edit me: what to do when the heap crosses the threshold
       io.stderr:write(string.format("ALERT: heap at %.0f%% (threshold %.0f%%)\n", 100 * sample.ratio, 100 * threshold))
@@ -34,6 +34,7 @@ common.script(function(argv)
   })
   session:close()
   if not result then io.stderr:write(merr, "\n") return 3 end
-  print(string.format("%d samples, peak %s, %d alerts", #result.samples, common.bytes(result.peak.usedSize), result.alerts))
+  print(string.format("%d samples (%d gaps), peak %s, %d alerts", result.count, result.gaps,
+    result.peak and common.bytes(result.peak.usedSize) or "-", result.alerts))
   return result.alerts > 0 and 1 or 0
 end, arg)

@@ -2,17 +2,31 @@
 -- `duration` or a `count`, print "Heap: U MB / T MB", call an alert when
 -- used/total crosses `threshold`, and write the series as CSV and SVG.
 --   local monitor = require "memdbg.workflows.monitor"
---   local res = monitor.run(session, { interval = 1, duration = 60, threshold = 0.9,
+--   local res = monitor.run(session, { interval = 1, duration = 60, threshold = 0.9, timeout = 10,
 --     csv = "heap.csv", svg = "heap.svg", onAlert = function(sample) ... end })
---   -- res = {samples = {{t=, usedSize=, totalSize=}, ...}, alerts = N, peak = sample}
+--   -- res = {samples = {{t=, usedSize=, totalSize=}, ...}, count=, gaps=, alerts = N, peak = sample}
+--
+-- A sample the runtime does not answer within `timeout` seconds (it is busy:
+-- another client's snapshot, a long GC) is a gap in the series, not the end:
+-- {t=, time=, gap = true} in the samples, a row with empty used, total and
+-- ratio in the CSV, a break in the plot's lines with a grey band. Only a lost
+-- connection ends the run early (its series is saved all the same).
+--
+-- The CSV is written as the samples come (created new, 0600, in place from the
+-- first row: `tail -f` works; see docs/files.md). keepSamples = false keeps
+-- none of them in memory (the CLI does so): res.samples is then absent, and the
+-- SVG is drawn at the end from a private temporary file of the rows.
 local core = require("memdbg.core")
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.files")
 
 local monitor = {}
 
 local MB = 1048576
 
 function monitor.line(sample)
+  if sample.gap then
+    return string.format("Heap: no answer within %g s (a gap in the series)", sample.timeout or 0)
+  end
   return string.format("Heap: %.1f MB / %.1f MB (%.0f%%)", sample.usedSize / MB, sample.totalSize / MB,
     100 * sample.ratio)
 end
@@ -23,147 +37,282 @@ function monitor.default_alert(sample, threshold)
     100 * sample.ratio, 100 * threshold, monitor.line(sample)))
 end
 
---- run(session, {interval=1, duration=, count=, threshold=0.9, onSample=fn(sample),
----   onAlert=fn(sample, threshold), print=io.stdout|false, csv=path, svg=path})
+--- seconds,unix_time,used_bytes,total_bytes,ratio; a gap has the last three empty.
+monitor.CSV_HEADER = "seconds,unix_time,used_bytes,total_bytes,ratio\n"
+
+function monitor.csv_row(s)
+  if s.gap then return string.format("%.3f,%d,,,\n", s.t, s.time) end
+  return string.format("%.3f,%d,%d,%d,%.4f\n", s.t, s.time, s.usedSize, s.totalSize, s.ratio)
+end
+
+--- Reads CSV rows back as samples: for each row, fn(sample).
+function monitor.read_csv(f, fn)
+  f:seek("set", 0)
+  for line in f:lines() do
+    local t, time, used, total, ratio = line:match("^([%d.]+),(%d+),(%d*),(%d*),([%d.]*)$")
+    if t then
+      if used == "" then
+        fn { t = tonumber(t), time = tonumber(time), gap = true }
+      else
+        fn { t = tonumber(t), time = tonumber(time), usedSize = tonumber(used), totalSize = tonumber(total),
+          ratio = tonumber(ratio) }
+      end
+    end
+  end
+end
+
+-- Where the series goes while it runs: the CSV (a new file, in place at once)
+-- and, for the SVG drawn at the end, a private temporary file (unnamed).
+local function open_series(opts)
+  local series = {}
+  if opts.csv then
+    local f, err, code = files.create(opts.csv)
+    if not f then return nil, err, code end
+    local ok
+    ok, err, code = f:write(monitor.CSV_HEADER)
+    if ok then ok, err, code = f:publish(opts.csv, opts.noClobber) end
+    if not ok then f:close() return nil, err, code end
+    series.csv = f
+  end
+  if opts.svg then series.tmp = io.tmpfile() end
+  function series.add(s)
+    local row = monitor.csv_row(s)
+    if series.csv then
+      local ok, err = series.csv:write(row)
+      if not ok then return nil, err, "EIO" end
+    end
+    if series.tmp then series.tmp:write(row) end
+    return true
+  end
+  -- each(fn): the samples written so far, read back from disk
+  function series.each(fn)
+    if not series.tmp then return end
+    series.tmp:flush()
+    monitor.read_csv(series.tmp, fn)
+  end
+  function series.close()
+    if series.csv then series.csv:close() series.csv = nil end
+    if series.tmp then series.tmp:close() series.tmp = nil end
+  end
+  return series
+end
+
+--- run(session, {interval=1, duration=, count=, threshold=0.9, timeout=10, onSample=fn(sample),
+---   onAlert=fn(sample, threshold), print=io.stdout|false, csv=path, svg=path, noClobber=,
+---   keepSamples=true})
 --- The alert fires when the ratio crosses the threshold upwards (once per crossing).
+--- The CSV and SVG destinations are checked before the runtime is asked anything.
 function monitor.run(session, opts)
   opts = opts or {}
   local interval = opts.interval or 1
   if type(interval) ~= "number" or interval < 0 then error("monitor: interval must be >= 0 seconds", 2) end
   local threshold = opts.threshold or 0.9
   if type(threshold) ~= "number" or threshold <= 0 then error("monitor: threshold must be a positive ratio", 2) end
+  local timeout = opts.timeout or 10
+  if type(timeout) ~= "number" or timeout <= 0 then error("monitor: timeout must be a positive number of seconds", 2) end
   local count, duration = opts.count, opts.duration
   if not count and not duration then count = 10 end
   local onAlert = opts.onAlert or monitor.default_alert
   local out = opts.print
   if out == nil then out = io.stdout end
+  for _, key in ipairs { "csv", "svg" } do
+    if opts[key] then
+      local ok, err, code = files.checkDestination(opts[key], { noClobber = opts.noClobber })
+      if not ok then return nil, err, code end
+    end
+  end
 
-  local samples = common.array()
-  local alerts, above, peak = 0, false, nil
+  local series, serr, scode = open_series(opts)
+  if not series then return nil, serr, scode end
+  local keep = opts.keepSamples ~= false
+  local samples = keep and require("memdbg.workflows.common").array() or nil
+  local n, gaps, alerts, above, peak = 0, 0, 0, false, nil
   local t0 = core.now()
   local nextAt = t0
+  local function finish(err, code)
+    local ok, ferr, fcode = true, nil, nil
+    if opts.svg then
+      ok, ferr, fcode = monitor.write_svg_series(series, opts.svg,
+        { threshold = threshold, title = opts.title, noClobber = opts.noClobber })
+    end
+    series.close()
+    local res = { samples = samples, count = n, gaps = gaps, alerts = alerts, peak = peak, threshold = threshold }
+    if err then return nil, err, code, res end
+    if not ok then return nil, ferr, fcode, res end
+    return res
+  end
   while true do
-    local u, err, code = session.memory:getHeapUsage()
-    if not u then
-      if #samples > 0 then monitor.save(samples, opts) end
-      return nil, err, code, { samples = samples, alerts = alerts }
-    end
-    local s = { t = core.now() - t0, time = os.time(), usedSize = u.usedSize, totalSize = u.totalSize }
-    s.ratio = u.totalSize > 0 and u.usedSize / u.totalSize or 0
-    samples[#samples + 1] = s
-    if not peak or s.usedSize > peak.usedSize then peak = s end
-    if out then out:write(monitor.line(s), "\n") out:flush() end
-    if opts.onSample then opts.onSample(s) end
-    if s.ratio >= threshold then
-      if not above then
-        alerts = alerts + 1
-        s.alert = true
-        onAlert(s, threshold)
-      end
-      above = true
+    local u, err, code = session.memory:getHeapUsage { timeout = timeout }
+    local s
+    if u then
+      s = { t = core.now() - t0, time = os.time(), usedSize = u.usedSize, totalSize = u.totalSize }
+      s.ratio = u.totalSize > 0 and u.usedSize / u.totalSize or 0
+    elseif code == "ETIMEDOUT" and session:isOpen() then
+      s = { t = core.now() - t0, time = os.time(), gap = true, timeout = timeout }
+      gaps = gaps + 1
     else
-      above = false
+      return finish(err, code)
     end
-    if count and #samples >= count then break end
+    n = n + 1
+    if keep then samples[#samples + 1] = s end
+    local ok, werr, wcode = series.add(s)
+    if not ok then return finish(werr, wcode) end
+    if not s.gap and (not peak or s.usedSize > peak.usedSize) then peak = s end
+    if out then out:write(monitor.line(s), "\n") out:flush() end
+    if not s.gap then
+      if s.ratio >= threshold then
+        if not above then
+          alerts = alerts + 1
+          s.alert = true
+          onAlert(s, threshold)
+        end
+        above = true
+      else
+        above = false
+      end
+    end
+    if opts.onSample then opts.onSample(s) end
+    if count and n >= count then break end
     nextAt = nextAt + interval
+    -- a late sample took the slots it overran: carry on from now
+    if nextAt < core.now() then nextAt = core.now() end
     if duration and nextAt - t0 > duration + 1e-9 then break end
     local wait = nextAt - core.now()
     -- keep the connection serviced while waiting (pings, events)
-    local ok, perr, pcode = session:poll(wait > 0 and wait or 0)
-    if not ok then
-      monitor.save(samples, opts)
-      return nil, perr, pcode, { samples = samples, alerts = alerts }
-    end
+    local pok, perr, pcode = session:poll(wait > 0 and wait or 0)
+    if not pok then return finish(perr, pcode) end
   end
-  local ok, err, code = monitor.save(samples, opts)
-  if not ok then return nil, err, code end
-  return { samples = samples, alerts = alerts, peak = peak, threshold = threshold }
+  return finish()
 end
 
+--- save(samples, opts): writes a series held in memory as CSV and SVG at once.
 function monitor.save(samples, opts)
   if opts.csv then
-    local ok, err = monitor.write_csv(samples, opts.csv)
-    if not ok then return nil, err, "EIO" end
+    local rows = { monitor.CSV_HEADER }
+    for _, s in ipairs(samples) do rows[#rows + 1] = monitor.csv_row(s) end
+    local ok, err, code = files.write(opts.csv, table.concat(rows), opts)
+    if not ok then return nil, err, code end
   end
   if opts.svg then
-    local ok, err = monitor.write_svg(samples, opts.svg, opts)
-    if not ok then return nil, err, "EIO" end
+    local ok, err, code = files.write(opts.svg, monitor.svg(samples, opts), opts)
+    if not ok then return nil, err, code end
   end
   return true
 end
 
-local function write(path, text)
-  local f, err = io.open(path, "w")
-  if not f then return nil, "cannot write " .. tostring(err) end
-  f:write(text)
-  f:close()
-  return path
-end
-
---- seconds,unix_time,used_bytes,total_bytes,ratio
-function monitor.write_csv(samples, path)
-  local out = { "seconds,unix_time,used_bytes,total_bytes,ratio\n" }
-  for _, s in ipairs(samples) do
-    out[#out + 1] = string.format("%.3f,%d,%d,%d,%.4f\n", s.t, s.time, s.usedSize, s.totalSize, s.ratio)
-  end
-  return write(path, table.concat(out))
-end
-
---- An SVG line plot: used (solid) and total (dashed) heap in MB over seconds.
-function monitor.svg(samples, opts)
+--- An SVG line plot: used (solid) and total (dashed) heap in MB over
+--- seconds; lines break at gaps, each marked by a grey band; a red dot where
+--- the ratio crossed opts.threshold upwards.
+--- svg(samples | each, opts[, emit]): samples is an array, or each(fn) calls
+--- fn(sample) for every sample (it is called once per pass, so the series
+--- need not be in memory); with emit(text) the SVG goes there piece by piece,
+--- else it is returned as a string.
+function monitor.svg(source, opts, emit)
   opts = opts or {}
-  local W, H, L, R, T, B = 720, 360, 64, 16, 28, 40
-  local maxT, maxY = 0, 0
-  for _, s in ipairs(samples) do
-    if s.t > maxT then maxT = s.t end
-    if s.totalSize > maxY then maxY = s.totalSize end
+  local each = source
+  if type(source) == "table" then
+    each = function(fn) for _, s in ipairs(source) do fn(s) end end
   end
+  local pieces
+  if not emit then
+    pieces = {}
+    emit = function(text) pieces[#pieces + 1] = text end
+  end
+  local W, H, L, R, T, B = 720, 360, 64, 16, 28, 40
+  local maxT, maxY, n = 0, 0, 0
+  each(function(s)
+    n = n + 1
+    if s.t > maxT then maxT = s.t end
+    if not s.gap and s.totalSize > maxY then maxY = s.totalSize end
+  end)
   if maxT <= 0 then maxT = 1 end
   if maxY <= 0 then maxY = MB end
   maxY = maxY * 1.1
   local function x(t) return L + (W - L - R) * t / maxT end
   local function y(v) return H - B - (H - T - B) * v / maxY end
-  local function path(field)
-    local pts = {}
-    for i, s in ipairs(samples) do
-      pts[#pts + 1] = string.format("%s%.1f,%.1f", i == 1 and "M" or "L", x(s.t), y(s[field]))
-    end
-    return table.concat(pts, " ")
+  local function path(field, attrs)
+    emit('<path d="')
+    local move = true
+    each(function(s)
+      if s.gap then move = true return end
+      emit(string.format("%s%.1f,%.1f ", move and "M" or "L", x(s.t), y(s[field])))
+      move = false
+    end)
+    emit('" fill="none" ' .. attrs .. '/>\n')
   end
-  local o = {}
-  o[#o + 1] = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-    .. 'font-family="sans-serif" font-size="11">', W, H, W, H)
-  o[#o + 1] = string.format('<rect width="%d" height="%d" fill="white"/>', W, H)
-  o[#o + 1] = string.format('<text x="%d" y="18" font-size="13">%s</text>', L,
-    (opts.title or "Heap usage over time"):gsub("[<&>]", { ["<"] = "&lt;", ["&"] = "&amp;", [">"] = "&gt;" }))
+  emit(string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+    .. 'font-family="sans-serif" font-size="11">\n', W, H, W, H))
+  emit(string.format('<rect width="%d" height="%d" fill="white"/>\n', W, H))
+  emit(string.format('<text x="%d" y="18" font-size="13">%s</text>\n', L,
+    (opts.title or "Heap usage over time"):gsub("[<&>]", { ["<"] = "&lt;", ["&"] = "&amp;", [">"] = "&gt;" })))
   for i = 0, 4 do
     local v = maxY * i / 4
-    o[#o + 1] = string.format('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>', L, W - R, y(v), y(v))
-    o[#o + 1] = string.format('<text x="%d" y="%.1f" text-anchor="end">%.1f MB</text>', L - 4, y(v) + 4, v / MB)
+    emit(string.format('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>\n', L, W - R, y(v), y(v)))
+    emit(string.format('<text x="%d" y="%.1f" text-anchor="end">%.1f MB</text>\n', L - 4, y(v) + 4, v / MB))
   end
   for i = 0, 4 do
     local t = maxT * i / 4
-    o[#o + 1] = string.format('<text x="%.1f" y="%d" text-anchor="middle">%.1fs</text>', x(t), H - B + 16, t)
+    emit(string.format('<text x="%.1f" y="%d" text-anchor="middle">%.1fs</text>\n', x(t), H - B + 16, t))
   end
-  o[#o + 1] = string.format('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>', L, W - R, H - B, H - B)
-  o[#o + 1] = string.format('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>', L, L, T, H - B)
-  if #samples > 0 then
-    o[#o + 1] = string.format('<path d="%s" fill="none" stroke="#888" stroke-dasharray="4 3"/>', path("totalSize"))
-    o[#o + 1] = string.format('<path d="%s" fill="none" stroke="#c33" stroke-width="2"/>', path("usedSize"))
-    for _, s in ipairs(samples) do
-      if s.alert then
-        o[#o + 1] = string.format('<circle cx="%.1f" cy="%.1f" r="4" fill="#c33"/>', x(s.t), y(s.usedSize))
+  local gaps = 0
+  each(function(s)
+    if not s.gap then return end
+    gaps = gaps + 1
+    emit(string.format('<rect class="gap" x="%.1f" y="%d" width="6" height="%d" fill="#bbb" opacity="0.6">'
+      .. '<title>no answer at %.1fs</title></rect>\n', x(s.t) - 3, T, H - B - T, s.t))
+  end)
+  emit(string.format('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>\n', L, W - R, H - B, H - B))
+  emit(string.format('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="black"/>\n', L, L, T, H - B))
+  if n > 0 then
+    path("totalSize", 'stroke="#888" stroke-dasharray="4 3"')
+    path("usedSize", 'stroke="#c33" stroke-width="2"')
+    local threshold, above = opts.threshold, false
+    each(function(s)
+      if s.gap then return end
+      local alert = s.alert
+      if threshold then
+        alert = s.ratio >= threshold and not above
+        above = s.ratio >= threshold
       end
-    end
+      if alert then
+        emit(string.format('<circle cx="%.1f" cy="%.1f" r="4" fill="#c33"/>\n', x(s.t), y(s.usedSize)))
+      end
+    end)
   end
-  o[#o + 1] = string.format('<text x="%d" y="%d" fill="#c33">used</text><text x="%d" y="%d" fill="#888">total</text>',
-    W - R - 90, T + 4, W - R - 45, T + 4)
-  o[#o + 1] = "</svg>\n"
-  return table.concat(o, "\n")
+  emit(string.format('<text x="%d" y="%d" fill="#c33">used</text><text x="%d" y="%d" fill="#888">total</text>',
+    W - R - 90, T + 4, W - R - 45, T + 4))
+  if gaps > 0 then
+    emit(string.format('<text x="%d" y="%d" fill="#888">%d gap%s (grey)</text>', W - R - 200, T + 4, gaps,
+      gaps == 1 and "" or "s"))
+  end
+  emit("\n</svg>\n")
+  if pieces then return table.concat(pieces) end
 end
 
+--- write_svg(samples, path, opts): the plot of an in-memory series.
 function monitor.write_svg(samples, path, opts)
-  return write(path, monitor.svg(samples, opts))
+  return files.write(path, monitor.svg(samples, opts), opts)
+end
+
+-- The plot of the series written so far, drawn from disk into a new file.
+function monitor.write_svg_series(series, path, opts)
+  local f, err, code = files.create(path)
+  if not f then return nil, err, code end
+  local werr
+  monitor.svg(series.each, opts, function(text)
+    if werr then return end
+    local ok, e = f:write(text)
+    if not ok then werr = e end
+  end)
+  local ok, perr, pcode
+  if werr then
+    ok, perr, pcode = nil, werr, "EIO"
+  else
+    ok, perr, pcode = f:publish(path, opts.noClobber)
+  end
+  f:close()
+  if not ok then return nil, perr, pcode end
+  return path
 end
 
 return monitor
