@@ -34,7 +34,7 @@ common.script(function(argv)
   })
   session:close()
   if not result then io.stderr:write(merr, "\n") return 3 end
-  print(string.format("%d samples (%d gaps), peak %s, %d alerts", result.count, result.gaps,
-    result.peak and common.bytes(result.peak.usedSize) or "-", result.alerts))
+  print(string.format("%d samples, peak %s, %d alerts, %d gaps", result.count,
+    result.peak and common.bytes(result.peak.usedSize) or "-", result.alerts, result.gaps))
   return result.alerts > 0 and 1 or 0
 end, arg)

@@ -95,6 +95,24 @@ describe("files memdbg writes (a small Node app)", function()
       assert.truthy(err:find(c[2], 1, true), err)
       if c[1] ~= "" then assert.truthy(err:find(c[1], 1, true), err) end
     end
+    -- the other commands that write files check theirs the same way
+    sh("ln -s /dev/null " .. dir .. "/p.heapprofile")
+    for _, c in ipairs {
+      { { "track", "--out", dir .. "/sub" }, "directory" },
+      { { "track", "--dir", dir .. "/fifo" }, "FIFO" },
+      { { "sample", "--out", dir .. "/p" }, "symbolic link" },
+      { { "monitor", "--csv", dir .. "/null" }, "character device" },
+      { { "monitor", "--svg", dir .. "/sock" }, "socket" },
+    } do
+      local argv = c[1]
+      table.insert(argv, 2, "--endpoint")
+      table.insert(argv, 3, nowhere)
+      argv.timeout = 20
+      local code, _, err = run.memdbg(argv)
+      assert.equal(2, code, table.concat(argv, " ") .. ": " .. err)
+      assert.truthy(err:find(c[2], 1, true), err)
+    end
+    os.remove(dir .. "/p.heapprofile")
     assert.equal("character special file", run.stat(dir .. "/null", "%F"))
     assert.equal("fifo", run.stat(dir .. "/fifo", "%F"))
     assert.equal("socket", run.stat(dir .. "/sock", "%F"))

@@ -68,12 +68,10 @@ function profile.to_heapprofile(p)
   return table.concat(out)
 end
 
+-- A new 0600 file, in place when complete, never through a link (docs/files.md).
 local function write_file(path, text)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, "cannot write " .. tostring(err), "EIO" end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then os.remove(path) return nil, "writing " .. path .. " failed: " .. tostring(werr), "EIO" end
+  local ok, err, code = require("memdbg.files").write(path, text)
+  if not ok then return nil, err, code end
   return path
 end
 

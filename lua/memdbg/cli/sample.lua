@@ -24,6 +24,10 @@ function M.run(argv)
       local args = require("memdbg.cli.args")
       if opts.duration and opts.action then args.usage_error("give --duration or --action, not both") end
       if opts.interval <= 0 then args.usage_error("--interval must be positive") end
+      if opts.out then
+        args.check_output(opts.out .. ".heapprofile")
+        args.check_output(opts.out .. ".folded")
+      end
     end,
     run = function(session, opts)
       local update, finish = common.progress("sampling", not opts.json)

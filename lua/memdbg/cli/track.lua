@@ -22,6 +22,7 @@ function M.run(argv)
       local args = require("memdbg.cli.args")
       if opts.duration and opts.action then args.usage_error("give --duration or --action, not both") end
       if opts.out and opts.dir then args.usage_error("give --out or --dir, not both") end
+      args.check_output(opts.out, opts.dir)
     end,
     run = function(session, opts)
       local tick, tickDone = common.progress("tracking", not opts.json)

@@ -16,6 +16,12 @@ local sample = {}
 --- "allocation sampling"); includeCollected keeps what GC freed meanwhile too.
 function sample.run(session, opts)
   opts = opts or {}
+  if opts.out then -- checked before the runtime is asked anything
+    for _, ext in ipairs { ".heapprofile", ".folded" } do
+      local okd, derr, dcode = require("memdbg.files").checkDestination(opts.out .. ext)
+      if not okd then return nil, derr, dcode end
+    end
+  end
   local ok, err, code = session.memory:startSamplingHeapProfiler {
     samplingInterval = opts.interval or 32768,
     includeObjectsCollectedByMajorGC = opts.includeCollected or nil,

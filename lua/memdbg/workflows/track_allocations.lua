@@ -14,15 +14,12 @@ local track = {}
 ---   onProgress=, onBytes=, timeout=, sites=true (false: leave the sites to the caller)})
 function track.run(session, opts)
   opts = opts or {}
+  -- the destination is checked (and a --dir made) before tracking starts
+  local path, noClobber, dcode = snapshot.destination({ path = opts.path, dir = opts.dir,
+    noClobber = opts.noClobber }, "track")
+  if not path then return nil, noClobber, dcode end
   local ok, err, code = session.memory:startTrackingAllocations { trackAllocations = true }
   if not ok then return nil, err, code end
-  local path = opts.path
-  if not path then
-    local dir = opts.dir or "."
-    ok, err, code = common.mkdir(dir)
-    if not ok then return nil, err, code end
-    path = snapshot.name(dir, "track")
-  end
   if opts.action then
     ok, err, code = common.run_action(session, opts.action, "action")
   else
@@ -40,7 +37,8 @@ function track.run(session, opts)
   local aerr, acode = err, code
   local r
   r, err, code = session.memory:stopTrackingAllocations {
-    path = path, top = opts.top or 20, sites = opts.sites, onProgress = opts.onProgress, onBytes = opts.onBytes,
+    path = path, noClobber = noClobber, top = opts.top or 20, sites = opts.sites, onProgress = opts.onProgress,
+    onBytes = opts.onBytes,
     timeout = opts.timeout, whileWaiting = opts.traffic,
   }
   if ok == nil then
