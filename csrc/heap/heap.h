@@ -18,6 +18,7 @@
  *   summary.c     class names and the per-class summary
  *   diff.c        comparison of two snapshots by node id
  *   paths.c       retainer paths, top objects
+ *   query.c       instances of a class, edges into a node
  *   leaks.c       three-snapshot leak finding, as a pipeline of stages
  *   leaks_side.c  the baseline and target reduced to ids, extents, type hashes
  *   leaks_rules.c the leak heuristics as rule tables; holders and collections
@@ -309,6 +310,17 @@ int heap_retainer_path(struct heap_snapshot *s, uint32_t n, uint32_t **edges);
  * nodes excluded). */
 int heap_top(struct heap_snapshot *s, uint32_t n, uint32_t **out, uint32_t *count);
 uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e);
+
+/* ---- Queries (query.c) ---- */
+/* Ordinals of the nodes of every class called `name` (self size > 0, as the
+ * summary counts them), largest retained size first; *count is at most
+ * limit (0: no limit), *total how many there are. Caller frees *out. */
+int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, uint32_t **out,
+                   uint32_t *count, uint32_t *total);
+/* Indexes of the edges pointing to node v, in edge order (a scan of every
+ * edge: the retainer index is dropped after loading). Caller frees. */
+int heap_node_retainers(const struct heap_snapshot *s, uint32_t v, uint32_t **edges,
+                        uint32_t *count);
 
 /* ---- Leaks (leaks*.c) ---- */
 /* What leak finding keeps of the baseline and the target snapshot (loaded

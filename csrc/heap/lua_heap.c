@@ -233,6 +233,120 @@ static int l_location(lua_State *L) {
   return 1;
 }
 
+static uint32_t node_or_error(lua_State *L, struct heap_snapshot *s) {
+  uint32_t v = check_id(L, s, 2);
+  if (v == HEAP_NO_NODE) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
+    lua_pushstring(L, "ERANGE");
+  }
+  return v;
+}
+
+/* {name, type, to|from = id}: element and hidden edges are named by their index */
+static void push_edge(lua_State *L, const struct heap_snapshot *s, uint32_t e, const char *end,
+                      uint32_t node) {
+  lua_createtable(L, 0, 3);
+  if (heap_edge_is_indexed(s, e))
+    lua_pushinteger(L, s->edge_name[e]);
+  else
+    lua_pushstring(L, heap_str(s, s->edge_name[e]));
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, s->edge_type_names[s->edge_type[e]]);
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, s->node_id[node]);
+  lua_setfield(L, -2, end);
+}
+
+/* instances(className, limit) -> {ids, largest retained first}, total */
+static int l_instances(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  lua_Integer limit = luaL_optinteger(L, 3, 0);
+  uint32_t *ords, n, total;
+  if (heap_instances(s, name, limit > 0 && limit < UINT32_MAX ? (uint32_t)limit : 0, &ords, &n,
+                     &total))
+    return luaL_error(L, "out of memory");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_pushinteger(L, s->node_id[ords[i]]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(ords);
+  lua_pushinteger(L, total);
+  return 2;
+}
+
+/* edges(id) -> {{name, type, to}, ...} in the snapshot's order */
+static int l_edges(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = node_or_error(L, s);
+  if (v == HEAP_NO_NODE) return 3;
+  lua_createtable(L, (int)(s->first_edge[v + 1] - s->first_edge[v]), 0);
+  int k = 0;
+  for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
+    push_edge(L, s, e, "to", s->edge_to[e]);
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+/* retainers(id) -> {{name, type, from}, ...} */
+static int l_retainers(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = node_or_error(L, s);
+  if (v == HEAP_NO_NODE) return 3;
+  uint32_t *edges, n;
+  if (heap_node_retainers(s, v, &edges, &n)) return luaL_error(L, "out of memory");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    push_edge(L, s, edges[i], "from", heap_edge_from(s, edges[i]));
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(edges);
+  return 1;
+}
+
+/* dominator(id) -> id of its immediate dominator | nil for the root */
+static int l_dominator(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = node_or_error(L, s);
+  if (v == HEAP_NO_NODE) return 3;
+  if (v == s->root)
+    lua_pushnil(L);
+  else
+    lua_pushinteger(L, s->node_id[s->idom[v]]);
+  return 1;
+}
+
+static const uint64_t *dominated_key;
+static int by_key_desc(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  if (dominated_key[x] != dominated_key[y]) return dominated_key[x] < dominated_key[y] ? 1 : -1;
+  return x < y ? -1 : x > y;
+}
+
+/* dominated(id) -> ids of the nodes it immediately dominates, largest retained first */
+static int l_dominated(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  uint32_t v = node_or_error(L, s);
+  if (v == HEAP_NO_NODE) return 3;
+  if (heap_build_dom_tree(s)) return luaL_error(L, "out of memory");
+  uint32_t n = s->dom_first[v + 1] - s->dom_first[v];
+  uint32_t *kids = malloc((size_t)n * 4 + 4);
+  if (!kids) return luaL_error(L, "out of memory");
+  memcpy(kids, s->dom_child + s->dom_first[v], (size_t)n * 4);
+  dominated_key = s->retained;
+  qsort(kids, n, sizeof *kids, by_key_desc);
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_pushinteger(L, s->node_id[kids[i]]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  free(kids);
+  return 1;
+}
+
 static int l_summary(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   lua_Integer top = luaL_optinteger(L, 2, 0);
@@ -276,8 +390,7 @@ static int l_diff(lua_State *L) {
   uint32_t fewer = s->node_count < base->node_count ? s->node_count : base->node_count;
   int by_class = heap_ids_renumbered(shared, disagree, fewer);
   int rc = by_class ? heap_diff_by_class(s, base, &rows, &n) : heap_diff(s, base, &rows, &n);
-  if (rc)
-    return luaL_error(L, "out of memory computing the diff");
+  if (rc) return luaL_error(L, "out of memory computing the diff");
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 7);
@@ -565,7 +678,8 @@ static void push_trace_frames(lua_State *L, struct heap_snapshot *s, uint32_t id
   }
 }
 
-static void push_leak_group(lua_State *L, struct heap_snapshot *s, const struct heap_leak_group *g) {
+static void push_leak_group(lua_State *L, struct heap_snapshot *s,
+                            const struct heap_leak_group *g) {
   lua_createtable(L, 0, 16);
   lua_pushstring(L, heap_class_name(s, g->cls));
   lua_setfield(L, -2, "class");
@@ -611,7 +725,8 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s, const struct 
   /* a GC root ("(Global handles)", "(GC roots)") is named, not "(synthetic)" */
   int synthetic = s->node_kind[s->node_type[g->holder]] == HT_SYNTHETIC &&
                   heap_str(s, s->node_name[g->holder])[0];
-  lua_pushstring(L, synthetic ? heap_str(s, s->node_name[g->holder]) : heap_node_class(s, g->holder));
+  lua_pushstring(L,
+                 synthetic ? heap_str(s, s->node_name[g->holder]) : heap_node_class(s, g->holder));
   lua_setfield(L, -2, "class");
   lua_pushinteger(L, s->node_id[g->holder]);
   lua_setfield(L, -2, "id");
@@ -645,7 +760,8 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s, const struct 
   }
 }
 
-static int ids_error(lua_State *L, const char *a, const char *b, uint32_t shared, uint32_t disagree) {
+static int ids_error(lua_State *L, const char *a, const char *b, uint32_t shared,
+                     uint32_t disagree) {
   char err[ERRLEN];
   snprintf(err, sizeof err,
            "%s and %s do not number their objects alike (%u ids in common, %u of them name "
@@ -786,6 +902,11 @@ static const luaL_Reg snap_methods[] = {{"info", l_info},
                                         {"diff", l_diff},
                                         {"node", l_node},
                                         {"location", l_location},
+                                        {"instances", l_instances},
+                                        {"edges", l_edges},
+                                        {"retainers", l_retainers},
+                                        {"dominator", l_dominator},
+                                        {"dominated", l_dominated},
                                         {"retainer_path", l_retainer_path},
                                         {"top", l_top},
                                         {"detached", l_detached},

@@ -18,6 +18,14 @@
 --                                 constructor (1-based; url from the snapshot's own Script node, absent if it
 --                                 names none) | nil when the node has no location | nil, err, "ERANGE"
 --   snap:retainerPath(id)      -> array of steps from a GC root down to the node | nil, err, code
+-- The query API (docs/heap-queries.md; ids everywhere, nil, err, "ERANGE" for an id not in the snapshot):
+--   snap:instances(className, { limit = n }) -> ids of every object of that class (self size > 0, as the
+--                                 summary counts them), largest retained size first; and how many there are
+--   snap:edges(id)             -> { {name, type, to}, ... } its references, in the snapshot's order
+--   snap:retainers(id)         -> { {name, type, from}, ... } the references to it
+--   snap:dominator(id)         -> id of its immediate dominator (nil for the root)
+--   snap:dominated(id)         -> ids of the nodes it immediately dominates, largest retained size first
+--   (edge names are strings, or integers for element and hidden edges)
 --   snap:top{ n = 20 }         -> the n largest objects by retained size (tables as snap:node returns)
 --   snap:detached()            -> detached DOM nodes per class {name, count, retainedSize}
 --   snap:allocationSites{top=} -> live objects per allocation site, largest live size first (snapshots taken
@@ -148,6 +156,32 @@ end
 
 function Snapshot:location(id)
   return ud_of(self, "location"):location(check_id(id, "location"))
+end
+
+function Snapshot:instances(className, opts)
+  local ud = ud_of(self, "instances")
+  if type(className) ~= "string" then error("instances: className must be a string", 2) end
+  opts = opt_table(opts, "instances")
+  if opts.limit ~= nil and (type(opts.limit) ~= "number" or opts.limit < 0) then
+    error("instances: limit must be a non-negative number", 2)
+  end
+  return ud:instances(className, opts.limit and math.floor(opts.limit) or 0)
+end
+
+function Snapshot:edges(id)
+  return ud_of(self, "edges"):edges(check_id(id, "edges"))
+end
+
+function Snapshot:retainers(id)
+  return ud_of(self, "retainers"):retainers(check_id(id, "retainers"))
+end
+
+function Snapshot:dominator(id)
+  return ud_of(self, "dominator"):dominator(check_id(id, "dominator"))
+end
+
+function Snapshot:dominated(id)
+  return ud_of(self, "dominated"):dominated(check_id(id, "dominated"))
 end
 
 function Snapshot:retainerPath(id)

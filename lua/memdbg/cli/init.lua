@@ -19,6 +19,7 @@ cli.commands = {
   { "diff", "memdbg.cli.diff", "compare two snapshot files of one process" },
   { "retainers", "memdbg.cli.retainers", "retainer path of a node in a snapshot file" },
   { "top", "memdbg.cli.top", "largest objects by retained size in a snapshot file" },
+  { "instances", "memdbg.cli.instances", "every object of a class in a snapshot file, and why it is alive" },
   { "find-leaks", "memdbg.cli.find_leaks", "leak groups from three snapshot files" },
 }
 
