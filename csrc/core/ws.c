@@ -47,7 +47,8 @@ typedef struct conn {
   uint64_t left;                 /* payload bytes of that frame still to come */
   char *rx;                      /* the message being assembled, NUL-terminated */
   size_t rxlen, rxcap, max_message;
-  int discard; /* closing: read and drop */
+  int discard;  /* closing: read and drop */
+  int upgraded; /* the handshake succeeded (the runtime may have closed since) */
   msg_t *in_head, *in_tail;
   msg_t *out_head, *out_tail;
   int close_code, close_sent, close_received;
@@ -400,6 +401,7 @@ static void finish_upgrade(conn_t *c) {
   }
   c->rpos = hl; /* what follows the head is already websocket data */
   c->state = ST_OPEN;
+  c->upgraded = 1;
 }
 
 /* Everything that can be done now without waiting. */
@@ -575,6 +577,14 @@ static int l_phase(lua_State *L) {
   return 1;
 }
 
+/* conn:upgraded() -> whether the websocket handshake succeeded (a runtime
+ * that refuses a second client, like wrangler's proxy, closes right after it) */
+static int l_upgraded(lua_State *L) {
+  conn_t *c = check_conn(L);
+  lua_pushboolean(L, c && c->upgraded);
+  return 1;
+}
+
 /* conn:send(text) -> true | nil, msg, code: one text frame, sent once open */
 static int l_send(lua_State *L) {
   conn_t *c = open_conn(L);
@@ -738,6 +748,7 @@ void ws_register(lua_State *L) {
       {"service", l_service},
       {"state", l_state},
       {"phase", l_phase},
+      {"upgraded", l_upgraded},
       {"send", l_send},
       {"recv", l_recv},
       {"error", l_error},

@@ -198,8 +198,11 @@ local function open_ws(self, url, ws, addr)
     release(self, conn)
     return nil, discovery.failure(phase, url, timeout_message(self), "ETIMEDOUT", phase ~= "TCP connect")
   end
-  if conn:state() == "open" then
-    self.objects[conn] = nil -- the session's now
+  if conn:upgraded() then
+    -- the session's now, even if the runtime closed it right after the
+    -- handshake (wrangler refuses a second client so): the session reports
+    -- that with the close code and what it means for that runtime
+    self.objects[conn] = nil
     return conn
   end
   local msg, ecode = conn:error()
