@@ -10,6 +10,8 @@ local apps = require("support.leakapps")
 local reduced = os.getenv("MEMDBG_SANITIZED") or (os.getenv("MEMDBG_BUILD") or ""):match("luajit")
 local SUBSET = { map = true, timers = true }
 
+local signatures = {} -- first group's signature per leaky pattern, to compare across runs
+
 for _, pattern in ipairs(apps.order) do
   for _, mode in ipairs { "leaky", "correct" } do
     if reduced and not SUBSET[pattern] then
@@ -28,6 +30,7 @@ for _, pattern in ipairs(apps.order) do
           local doc, code = apps.hunt(app, 200)
           assert.equal(1, code)
           apps.check_leaky("node", pattern, doc)
+          signatures[pattern] = doc.leaks[1].signature
         end)
       else
         it("stays quiet: no group of 100 objects or more", function()
@@ -62,5 +65,7 @@ describe("leak pattern map with --track-allocations (Node)", function()
     assert.same({ "leaky", line }, { top.functionName, top.line })
     assert.matches("/spec/apps/leaks/map%.mjs$", top.url)
     assert.equal("handleRequests", st.frames[2].functionName)
+    -- another process of the same program: the same signature (no ids, no counts in it)
+    if signatures.map then assert.equal(signatures.map, first.signature) end
   end)
 end)

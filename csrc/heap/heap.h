@@ -350,21 +350,22 @@ void heap_ids_compare(const struct heap_snapshot *a, const struct heap_snapshot 
 int heap_ids_renumbered(uint32_t shared, uint32_t disagree, uint32_t fewer_nodes);
 
 struct heap_leak_group {
-  uint32_t cls;       /* class of the leaked objects */
-  uint32_t fn_name;   /* closures: the function's name (string index), else HEAP_NO_NODE */
-  uint32_t holder;    /* ordinal of the holder: the nearest object above them that the
-                         baseline already had (the root when none) */
-  uint32_t count;     /* members allocated by the first action and alive at the end */
-  uint32_t growth[2]; /* new after the first action, new after the second */
-  uint32_t example;   /* the member with the largest retained size */
-  uint64_t retained;  /* members not held by another member of the group */
+  uint32_t cls;              /* class of the leaked objects */
+  uint32_t fn_name;          /* closures: the function's name (string index), else HEAP_NO_NODE */
+  uint32_t holder;           /* ordinal of the holder: the nearest object above them that the
+                                baseline already had (the root when none) */
+  uint32_t count;            /* members allocated by the first action and alive at the end */
+  uint32_t growth[2];        /* new after the first action, new after the second */
+  uint32_t example;          /* the member with the largest retained size */
+  uint64_t retained;         /* members not held by another member of the group */
   uint32_t holder_extent[3]; /* baseline, target, final; UINT32_MAX when unknown */
-  uint32_t nested;    /* every member is held inside another leaked object */
-  uint32_t direct;    /* the holder is a collection found growing after each action */
-  uint32_t trace;     /* the allocation trace node most members come from (0: none) */
-  uint32_t trace_count; /* how many members come from it */
-  uint64_t signature; /* leaked class, holder class and holder path shape: stable across runs */
-  uint32_t tier;      /* 0 the program's own objects, 1 its closures, 2 named classes, 3 the rest */
+  uint32_t nested;           /* every member is held inside another leaked object */
+  uint32_t direct;           /* the holder is a collection found growing after each action */
+  uint32_t trace;            /* the allocation trace node most members come from (0: none) */
+  uint32_t trace_count;      /* how many members come from it */
+  uint64_t signature;        /* leaked class, holder class and the holder path's last steps: stable
+                                across runs */
+  uint32_t tier; /* 0 the program's own objects, 1 its closures, 2 named classes, 3 the rest */
 };
 /* Per class, objects alive at the end that each action allocated. */
 struct heap_leak_class {
@@ -380,10 +381,10 @@ struct heap_leak_result {
 int heap_find_leaks(struct heap_snapshot *final, const struct heap_side *base,
                     const struct heap_side *target, struct heap_leak_result *out);
 void heap_leak_result_free(struct heap_leak_result *r);
-/* Hash of the shortest path from the root to v, with element indexes,
- * numbered internal edges (Map/Set tables) and runs of one step (linked
- * lists) collapsed; names, not ids, so equal programs hash equal. */
-uint64_t heap_path_shape(struct heap_snapshot *s, uint32_t v);
+/* Hash of the shortest path from the root to v (its `last` steps nearest v;
+ * 0 for all), with element indexes, numbered internal edges (Map/Set tables)
+ * and runs of one step (linked lists) collapsed; names, not ids. */
+uint64_t heap_path_shape(struct heap_snapshot *s, uint32_t v, uint32_t last);
 /* Whether edge e is one step of a run to collapse into one (an element,
  * a numbered internal edge, a linked-list link). */
 int heap_edge_collapses(const struct heap_snapshot *s, uint32_t e);

@@ -69,6 +69,21 @@ static int stage_candidates(struct leak_ctx *c) {
 }
 
 /* ---- direct holders: collections whose storage grew after each action ---- */
+static void note_candidate(const struct leak_ctx *c, uint32_t h, uint32_t container, uint32_t m,
+                           void *ud) {
+  (void)h;
+  (void)container;
+  if (c->cand[m]) *(int *)ud = 1;
+}
+
+/* an entry the dominator tree does not put under h (it is held elsewhere
+ * too) is still h's */
+static void force_holder(const struct leak_ctx *c, uint32_t h, uint32_t container, uint32_t m,
+                         void *ud) {
+  (void)ud;
+  if (c->cand[m] && c->s->idom[m] != h && c->s->idom[m] != container) c->forced[m] = h;
+}
+
 static int stage_direct(struct leak_ctx *c) {
   struct heap_snapshot *s = c->s;
   c->forced = malloc((size_t)s->node_count * 4 + 4);
@@ -76,29 +91,12 @@ static int stage_direct(struct leak_ctx *c) {
   memset(c->forced, 0xFF, (size_t)s->node_count * 4);
   for (uint32_t h = 0; h < s->node_count; h++) {
     if (!leak_rules_holder(c, h) || !leak_is_collection(c, h)) continue;
-    /* does its storage hold a candidate at all? (cheap, before any lookup) */
-    int holds = 0;
-    for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1] && !holds; e++) {
-      if (!leak_is_storage(c, e)) continue;
-      uint32_t t = s->edge_to[e];
-      for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++)
-        if (c->cand[s->edge_to[f]]) {
-          holds = 1;
-          break;
-        }
-    }
+    int holds = 0; /* does it hold a candidate at all? (cheap, before any lookup) */
+    leak_each_entry(c, h, note_candidate, &holds);
     if (!holds) continue;
     uint32_t ext[3];
     leak_holder_extents(c, h, ext);
-    if (!(ext[0] < ext[1] && ext[1] < ext[2])) continue;
-    for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1]; e++) {
-      if (!leak_is_storage(c, e)) continue;
-      uint32_t t = s->edge_to[e];
-      for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++) {
-        uint32_t m = s->edge_to[f];
-        if (c->cand[m] && s->idom[m] != h && s->idom[m] != t) c->forced[m] = h;
-      }
-    }
+    if (ext[0] < ext[1] && ext[1] < ext[2]) leak_each_entry(c, h, force_holder, NULL);
   }
   return 0;
 }

@@ -40,6 +40,9 @@ int leak_rules_tier(const struct leak_ctx *c, const struct heap_leak_group *g);
 
 int leak_is_storage(const struct leak_ctx *c, uint32_t e);
 int leak_is_collection(const struct leak_ctx *c, uint32_t v);
+typedef void (*leak_entry_fn)(const struct leak_ctx *c, uint32_t h, uint32_t container, uint32_t m,
+                              void *ud);
+void leak_each_entry(const struct leak_ctx *c, uint32_t h, leak_entry_fn fn, void *ud);
 uint32_t leak_extent(const struct leak_ctx *c, uint32_t v);
 void leak_holder_extents(const struct leak_ctx *c, uint32_t v, uint32_t ext[3]);
 uint64_t leak_signature(const struct leak_ctx *c, const struct heap_leak_group *g);

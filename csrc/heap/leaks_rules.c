@@ -57,15 +57,16 @@ static int not_grown_again(const struct leak_ctx *c, const struct heap_leak_grou
 
 /* Ages of the new objects a collection holds directly in its storage: bit
  * AGE_NEW1 and bit AGE_NEW2. */
+static void add_age(const struct leak_ctx *c, uint32_t h, uint32_t container, uint32_t m,
+                    void *ud) {
+  (void)h;
+  (void)container;
+  *(unsigned *)ud |= 1u << c->cand[m];
+}
+
 static unsigned entry_ages(const struct leak_ctx *c, uint32_t h) {
-  const struct heap_snapshot *s = c->s;
   unsigned ages = 0;
-  for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1]; e++) {
-    if (!leak_is_storage(c, e)) continue;
-    uint32_t t = s->edge_to[e];
-    for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++)
-      ages |= 1u << c->cand[s->edge_to[f]];
-  }
+  leak_each_entry(c, h, add_age, &ages);
   return ages;
 }
 
@@ -177,9 +178,26 @@ int leak_is_storage(const struct leak_ctx *c, uint32_t e) {
   return k == HT_ARRAY || k == HT_HIDDEN;
 }
 
+/* Entries of collection h: the targets of its element edges (JSC arrays hold
+ * their elements so) and of every edge of its storage. */
+void leak_each_entry(const struct leak_ctx *c, uint32_t h, leak_entry_fn fn, void *ud) {
+  const struct heap_snapshot *s = c->s;
+  for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1]; e++) {
+    if (s->edge_kind[s->edge_type[e]] == ET_ELEMENT) {
+      fn(c, h, h, s->edge_to[e], ud);
+    } else if (leak_is_storage(c, e)) {
+      uint32_t t = s->edge_to[e];
+      for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++)
+        fn(c, h, t, s->edge_to[f], ud);
+    }
+  }
+}
+
 int leak_is_collection(const struct leak_ctx *c, uint32_t v) {
   const struct heap_snapshot *s = c->s;
   if (!leak_rules_holder(c, v)) return 0;
+  for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
+    if (s->edge_kind[s->edge_type[e]] == ET_ELEMENT) return 1;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
     if (leak_is_storage(c, e)) {
       uint32_t t = s->edge_to[e];

@@ -40,15 +40,19 @@ static uint64_t step_hash(const struct heap_snapshot *s, uint32_t e, uint32_t fr
   return str_hash(mix(h, 0x2f), heap_node_class(s, from));
 }
 
-uint64_t heap_path_shape(struct heap_snapshot *s, uint32_t v) {
+uint64_t heap_path_shape(struct heap_snapshot *s, uint32_t v, uint32_t last) {
   uint64_t h = 1469598103934665603ull, prev = 0;
+  uint32_t taken = 0;
   if (heap_build_classes(s) || heap_build_parent_edges(s)) return 0;
   for (uint32_t steps = 0; v != s->root && steps < 100000; steps++) {
     uint32_t e = s->parent_edge[v];
     if (e == UINT32_MAX) break;
     uint32_t from = heap_edge_from(s, e);
     uint64_t step = step_hash(s, e, from);
-    if (step != prev) h = mix(h, step); /* a run of one step counts once */
+    if (step != prev) { /* a run of one step counts once */
+      if (last && taken++ == last) break;
+      h = mix(h, step);
+    }
     prev = step;
     v = from;
   }
@@ -60,5 +64,7 @@ uint64_t leak_signature(const struct leak_ctx *c, const struct heap_leak_group *
   uint64_t h = str_hash(1469598103934665603ull, heap_class_name(s, g->cls));
   if (g->fn_name != HEAP_NO_NODE) h = str_hash(mix(h, 0x28), heap_str(s, g->fn_name));
   h = str_hash(mix(h, 0x40), heap_node_class(s, g->holder));
-  return mix(h, heap_path_shape(s, g->holder));
+  /* the two steps nearest the holder: a shortest path further up is one of
+   * several of the same length, and which one depends on the run */
+  return mix(h, heap_path_shape(s, g->holder, 2));
 }
