@@ -153,6 +153,48 @@ describe("memdbg leaks --sampling on Node", function()
   end)
 end)
 
+-- The leak-pattern apps of spec/apps/leaks/ and their correct twins: the
+-- leaked class's constructor is the first site, called from the pattern's
+-- `leaky`; no twin has a site that grew beyond sampling noise. Their leaked
+-- objects are small (~0.5 KB), so a finer interval and 300 requests a round.
+local apps = require("support.leakapps")
+local reduced = os.getenv("MEMDBG_SANITIZED") or (os.getenv("MEMDBG_BUILD") or ""):match("luajit")
+local SUBSET = { map = true, timers = true }
+
+local function hunt_pattern(app)
+  return run("leaks", "--sampling", "--sampling-interval", "8192", "--endpoint", app.endpoint,
+    "--action-http", app.http .. "/work?n=1", "--requests", "300", "--json")
+end
+
+for _, pattern in ipairs(apps.order) do
+  describe("memdbg leaks --sampling on leak pattern " .. pattern .. " (Node)", function()
+    if reduced and not SUBSET[pattern] then
+      pending("hunted in the Lua 5.4 pass only (suite budget): " .. pattern)
+      return
+    end
+    it("names the leaked class's constructor first; the correct twin stays quiet", function()
+      local want = apps.patterns[pattern]
+      local app = apps.start("node", pattern, "leaky")
+      local code, out, err = hunt_pattern(app)
+      apps.stop(app)
+      assert.equal(1, code, err)
+      local doc = json.decode(out)
+      local top = doc.sites[1]
+      assert.is_table(top, "no site")
+      assert.same({ want.class, "high" }, { top.functionName, top.confidence }, out)
+      assert.equal(apps.constructor_line(pattern .. ".mjs", want.class), top.line)
+      assert.matches("/spec/apps/leaks/" .. pattern .. "%.mjs$", top.url)
+      assert.is_true(has_frame(top, "leaky") and has_frame(top, "handleRequests"), json.encode(top.stack))
+
+      app = apps.start("node", pattern, "correct")
+      code, out, err = hunt_pattern(app)
+      apps.stop(app)
+      assert.equal(0, code, err .. out)
+      assert.same({}, confident(json.decode(out)))
+    end)
+  end)
+end
+
 describe("memdbg leaks --sampling on the other runtimes", function()
   it("Deno: names the allocating function", function()
     if not pending_unless("deno") then return end

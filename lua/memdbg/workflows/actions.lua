@@ -18,6 +18,7 @@ actions.DEFAULT_REQUESTS = 100
 actions.DEFAULT_CONCURRENCY = 8
 
 local KILL_GRACE = 2 -- seconds between SIGTERM and SIGKILL to a command's process group
+local SETTLE = 0.1 -- seconds after the last HTTP response for the server to see the connections close
 
 --- parse_url("http://127.0.0.1:8080/work?n=1") -> {host=, port=, path=, hostHeader=} | nil, msg
 function actions.parse_url(url)
@@ -190,7 +191,7 @@ function actions.check_host(act)
   return true
 end
 
-local function run_http(act, timeout)
+local function run_http(session, act, timeout)
   local load, err, code = core.httpLoad {
     host = act.host, port = act.port, path = act.path, method = act.method, body = act.body,
     contentType = act.contentType, hostHeader = act.hostHeader, requests = act.requests,
@@ -213,6 +214,8 @@ local function run_http(act, timeout)
   local r = load:result()
   load:close()
   if not ok then error(done, 0) end
+  -- the server sees its keep-alive connections close before anything is measured
+  session:poll(SETTLE)
   local seconds = core.now() - t0
   local answered = 0
   for _, n in pairs(r.statuses) do answered = answered + n end
@@ -286,7 +289,7 @@ function actions.run(session, act, o)
   local timeout = (o and o.timeout) or actions.DEFAULT_TIMEOUT
   if act.kind == "wait" then return run_wait(session, act, o and o.traffic) end
   if act.kind == "command" then return run_command(act, timeout) end
-  if act.kind == "http" then return run_http(act, timeout) end
+  if act.kind == "http" then return run_http(session, act, timeout) end
   if act.kind == "expression" then return run_expression(session, act, timeout) end
   local t0 = core.now()
   local v, err, code = common.run_action(session, act.fn, "action")

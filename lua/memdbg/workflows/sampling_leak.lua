@@ -84,12 +84,20 @@ end
 -- V8's pseudo-frames for allocations outside JavaScript ("(BYTECODE_COMPILER)",
 -- "(V8 API)", "(PARSER)", "(GC)") and the inspector's own evaluation: runtime
 -- work, never the program's leak site.
+-- A frame of the runtime's own library: Node's and Deno's built-in modules.
+local function runtime_frame(f)
+  return f.url == "" or f.url:match("^node:") ~= nil or f.url:match("^ext:") ~= nil
+end
+
 local function runtime_internal(site)
   local f = site.stack[1]
   if f.url == "" and f.functionName:match("^%(.*%)$") and f.functionName ~= "(anonymous)" then
     return "allocations by the runtime itself (" .. f.functionName .. ")"
   end
-  return nil
+  for _, frame in ipairs(site.stack) do
+    if not runtime_frame(frame) then return nil end
+  end
+  return "the runtime's own work: no frame of the program in its stack (its HTTP server, its streams)"
 end
 
 --- grown(p0, p1, p2) -> sites that grew in both rounds, largest growth first
