@@ -228,6 +228,22 @@ describe("memdbg leaks --sampling on the other runtimes", function()
     assert.equal("high", doc.sites[1].confidence)
   end)
 
+  it("wrangler dev: names the allocating function (Lua 5.4 pass only: wrangler takes ~5 s to start)", function()
+    if reduced then
+      pending("wrangler is hunted in the Lua 5.4 pass only (suite budget)")
+      return
+    end
+    if not pending_unless("wrangler") then return end
+    local rt = runtimes.start("wrangler", { app = "leaky", timeout = 60 })
+    finally(function() runtimes.stop(rt) end)
+    local code, out, err = run("leaks", "--sampling", "--endpoint", rt.endpoint, "--traffic", rt.http .. "/",
+      "--action-http", rt.http .. "/work?n=1", "--requests", "200", "--json")
+    assert.equal(1, code, err)
+    local doc = json.decode(out)
+    assert.same({ "LeakyListener", "high" }, { doc.sites[1].functionName, doc.sites[1].confidence }, out)
+    assert.is_true(has_frame(doc.sites[1], "handleRequests"))
+  end)
+
   it("Bun: EUNSUPPORTED, naming the snapshot hunt", function()
     if not pending_unless("bun") then return end
     local rt = runtimes.start("bun", { app = "leaky" })
