@@ -145,6 +145,7 @@ function detect_leak.group(g)
     growth = common.array { g.growth[1], g.growth[2] },
     grown = g.grown, -- as many again allocated by the second action and alive
     retainedSize = g.retainedSize,
+    exampleId = g.exampleId, -- the member with the largest retained size (ids of the final snapshot)
     retainerPath = common.array(g.retainerPath or {}),
     nested = g.nested, -- held inside another group's objects: sizes overlap
     signature = g.signature,
