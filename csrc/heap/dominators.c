@@ -188,7 +188,9 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   for (uint32_t v = 0; v < n; v++)
     if (t.pre[v] != NONE) t.vertex[t.pre[v]] = v;
 
-  /* the working arrays go before the results arrive: lower peak memory */
+  /* the working arrays and the retainer index (nothing reads it after
+   * this) go before the results arrive, and pre[] becomes the node-indexed
+   * idom: lower peak memory */
   free(t.anc);
   free(t.semi);
   free(t.label);
@@ -196,9 +198,12 @@ int heap_compute_dominators(struct heap_snapshot *s) {
   free(t.cstack);
   t.anc = t.semi = t.label = t.head = t.cstack = NULL;
   t.linked = NULL;
-  s->idom = malloc(sz);
+  heap_drop_retainers(s);
+  free(s->idom);
+  s->idom = t.pre;
+  t.pre = NULL;
   s->retained = malloc((size_t)n * sizeof(uint64_t) + 8);
-  if (!s->idom || !s->retained) goto out;
+  if (!s->retained) goto out;
 
   /* back to node ordinals; retained sizes accumulate in reverse preorder */
   for (uint32_t v = 0; v < n; v++) {

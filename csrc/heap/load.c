@@ -209,6 +209,11 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
   else
     finish_v8(P);
   phase("finish", &t);
+  if (getenv("MEMDBG_HEAP_TIMING") && P->s)
+    fprintf(stderr, "heap: %u nodes, %u edges, %u strings (%.1f MB pool), %u locations\n",
+            P->s->node_count, P->s->edge_count, P->s->string_count,
+            P->s->string_count ? P->s->str_off[P->s->string_count] / 1048576.0 : 0.0,
+            P->s->loc_count);
   struct heap_snapshot *s = P->s;
   parser_cleanup(P);
   free(P);
