@@ -47,9 +47,11 @@
 --
 -- Failures (missing, unreadable, truncated or malformed files) return nil, message, code with code one of
 -- "ENOENT", "EIO", "EFORMAT", "ETRUNCATED", "ERANGE", "ENOMEM"; messages name the byte offset and what was
--- expected there. findLeaks also fails with "EIDS" when the baseline and final snapshots share under 1 % of
--- their node ids: ids only match within one process, and JSC renumbers every object in each snapshot
--- Bun.generateHeapSnapshot() takes. Argument mistakes raise errors.
+-- expected there (findLeaks checks the baseline and target as fully as a load does). findLeaks also fails
+-- with "EIDS" when the snapshots do not number their objects alike: the ids they share name objects of
+-- another type or name (another profiling session: V8 numbers objects afresh in each), or they share under
+-- 1 % of their ids (another process; JSC renumbers every object in each Bun.generateHeapSnapshot()).
+-- Argument mistakes raise errors.
 --
 -- The numbers are Chrome DevTools' (its HeapSnapshot.ts, checked node by node by bench/conformance-devtools):
 -- - self sizes: an (array), hidden or ExternalStringData node that one object alone holds gives its size to
