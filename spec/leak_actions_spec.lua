@@ -124,6 +124,26 @@ describe("memdbg leaks with actions from outside (Node http server)", function()
     remove_snapshots(doc)
   end)
 
+  it("an in-process fetch loop: the leak first, fetch's own bookkeeping marked runtime-internal below it", function()
+    local action = string.format("Promise.all(Array.from({length: 100}, () => fetch(%q).then(r => r.text())))",
+      app.http .. "/orders")
+    local code, out, err = cli.memdbg("leaks", "--endpoint", app.endpoint, "--action", action, "--json")
+    assert.equal(1, code, err)
+    local doc = decode(out)
+    remove_snapshots(doc)
+    assert.equal("Order", doc.leaks[1].class, out)
+    local seen_internal = false
+    for _, g in ipairs(doc.leaks) do
+      local path = table.concat(g.retainerPath, " ")
+      if g.class == "PerformanceResourceTiming" or path:find("resourceTimingBuffer", 1, true)
+        or path:find("FixedCircularBuffer", 1, true) or path:find("socketWeakRef", 1, true) then
+        assert.is_string(g.runtimeInternal, g.class .. ": " .. path)
+      end
+      if g.runtimeInternal then seen_internal = true end
+      assert.is_false(seen_internal and not g.runtimeInternal, "a program group below runtime-internal ones")
+    end
+  end)
+
   it("--max-growth lets a group through when it grew by fewer objects per action", function()
     local code, out, err = cli.memdbg("leaks", "--endpoint", app.endpoint, "--action-http", app.http .. "/orders",
       "--requests", "20", "--max-growth", "1000", "--json")

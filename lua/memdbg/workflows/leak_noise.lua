@@ -27,6 +27,8 @@ noise.rules = {
   { "inspector bookkeeping (what the debugger holds for this session)", path = "CommandLineAPI" },
   { "the runtime's timer lists (one per timeout duration in use)", class = "^TimersList$" },
   { "Node's pool of HTTP parsers (reused between connections, bounded)", path = "→ HTTPParser" },
+  { "the built-in fetch's (undici's) request queue (a preallocated ring buffer)", path = "→ FixedCircularBuffer" },
+  { "the built-in fetch's (undici's) connect-timeout bookkeeping", path = "socketWeakRef %(context%)" },
 }
 
 -- Lua patterns have no alternation: expand "(a|b|c)" in a rule's pattern.
