@@ -220,7 +220,8 @@ end
 
 local function where(f)
   local url = f.url ~= "" and f.url or "(no script)"
-  return string.format("%s:%s:%s", url, tostring(f.line), tostring(f.column))
+  if type(f.line) ~= "number" then return url end -- json.null: V8 gave no position
+  return string.format("%s:%d:%d", url, f.line, type(f.column) == "number" and f.column or 0)
 end
 
 --- A human report.
