@@ -162,7 +162,7 @@ function M.run_sampling(session, opts)
   local report, err, code = sampling_leak.run(session, w)
   if not report then return nil, err, code end
   if opts.json then
-    common.print_json(sampling_leak.to_json(report, opts.top))
+    common.print_json(sampling_leak.to_json(report)) -- every site, as the snapshot hunt's --json gives every group
   else
     io.write(sampling_leak.format(report, opts.top))
     io.write(M.format(report, opts))
