@@ -5,7 +5,6 @@
 local node = require("support.node")
 local proc = require("support.proc")
 local cli = require("support.cli")
-local runtimes = require("support.runtimes")
 local common = require("memdbg.workflows.common")
 local json = require("memdbg.json")
 local core = require("memdbg.core")
@@ -247,48 +246,5 @@ describe("an action that ends the runtime", function()
       proc.sleep(0.05)
     end
     assert.is_false(proc.alive(h), "node still waits for the debugger to disconnect")
-  end)
-end)
-
-describe("core.httpLoad", function()
-  local app
-  setup(function() app = start("clean") end)
-  teardown(function() node.stop(app) end)
-
-  local function load(path, o)
-    o = o or {}
-    local port = tonumber(app.http:match(":(%d+)$"))
-    local l = assert(core.httpLoad { host = "127.0.0.1", port = port, path = path, method = o.method, body = o.body,
-      contentType = o.contentType, requests = o.requests or 20, concurrency = o.concurrency or 3 })
-    local deadline = core.now() + 10
-    while not l:step(0.1) do assert.is_true(core.now() < deadline, "stalled on " .. path) end
-    local r = l:result()
-    l:close()
-    return r
-  end
-
-  it("reads chunked, Connection: close and until-close bodies, and counts statuses", function()
-    assert.same({ ["200"] = 20 }, load("/chunked").statuses)
-    local r = load("/close")
-    assert.same({ ["200"] = 20 }, r.statuses)
-    assert.equal(20, r.connections)
-    assert.same({ ["200"] = 20 }, load("/old").statuses)
-    assert.same({ ["503"] = 20 }, load("/status?code=503").statuses)
-    r = load("/orders", { method = "POST", body = '{"a":1}', contentType = "application/json" })
-    assert.same({ ["201"] = 20 }, r.statuses)
-    r = load("/orders", { requests = 300, concurrency = 5 })
-    assert.same({ ["200"] = 300 }, r.statuses)
-    assert.equal(5, r.connections, "keep-alive")
-  end)
-
-  it("counts refused connections as errors", function()
-    local port = runtimes.free_ports(1)
-    local l = assert(core.httpLoad { host = "127.0.0.1", port = port, path = "/", requests = 5, concurrency = 2 })
-    local deadline = core.now() + 5
-    while not l:step(0.1) do assert.is_true(core.now() < deadline) end
-    local r = l:result()
-    l:close()
-    assert.equal(5, r.errors)
-    assert.matches("refused", r.firstError)
   end)
 end)
