@@ -44,7 +44,8 @@ describe("detached DOM pattern (leaky, Chromium)", function()
     assert.equal(1, code)
     local first = doc.leaks[1]
     assert.is_table(first, "no leak group")
-    assert.equal("<row-view>", first.class, apps.describe(doc)) -- DOM elements are named by tag, as DevTools does
+    -- DOM elements are named by tag, detached ones with the prefix, as DevTools names them
+    assert.equal("Detached <row-view>", first.class, apps.describe(doc))
     assert.equal(800, first.count) -- four rows a panel, 200 panels
     assert.same({ 800, 800 }, first.growth)
     assert.equal("Array", first.holder.class)
