@@ -70,11 +70,13 @@ all: $(CORE_SO) $(HEAP_SO) $(MOCK_BIN)
 
 fuzz: FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -pthread -Icsrc
 fuzz:
-	mkdir -p build/fuzz/heap build/fuzz/jsonscan build/fuzz/transport
+	mkdir -p build/fuzz/heap build/fuzz/jsonscan build/fuzz/transport build/fuzz/sink
 	clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_heap csrc/fuzz/fuzz_heap.c $(filter-out %/lua_heap.c,$(HEAP_SRC)) -lm
 	clang $(FUZZ_CFLAGS) $(LUA_CFLAGS) -o build/fuzz/fuzz_jsonscan csrc/fuzz/fuzz_jsonscan.c csrc/core/jsonscan.c
 	clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_transport csrc/fuzz/fuzz_transport.c csrc/core/httphead.c csrc/core/wsframe.c
-	for t in heap:heapsnapshot jsonscan:jsonscan transport:transport; do build/fuzz/fuzz_$${t%%:*} -max_total_time=$(FUZZ_SECONDS) \
+	clang $(FUZZ_CFLAGS) $(LUA_CFLAGS) -o build/fuzz/fuzz_sink csrc/fuzz/fuzz_sink.c csrc/core/sink.c csrc/core/jsonscan.c \
+	  csrc/core/files.c csrc/core/util.c -llua5.4
+	for t in heap:heapsnapshot jsonscan:jsonscan transport:transport sink:sink; do build/fuzz/fuzz_$${t%%:*} -max_total_time=$(FUZZ_SECONDS) \
 	  -runs=$(FUZZ_RUNS) -max_len=4096 -dict=csrc/fuzz/$${t#*:}.dict -artifact_prefix=build/fuzz/ \
 	  build/fuzz/$${t%%:*} csrc/fuzz/corpus/$${t%%:*} || exit 1; done
 

@@ -644,7 +644,20 @@ static int l_wants_write(lua_State *L) {
   return 1;
 }
 
-/* conn:sinkStart{path=, method=, field=} or {path=, replyId=, field=};
+/* An attached session's id goes into the sink's prefix as it is: the
+ * characters runtimes use (hex, digits, dashes) and nothing JSON escapes. */
+static const char *route_id(lua_State *L, int idx, const char *name) {
+  const char *v = lua_tostring(L, idx);
+  if (!v) return NULL;
+  size_t n = strlen(v);
+  if (n == 0 || n > 100 ||
+      strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
+    luaL_error(L, "sinkStart: %s must be 1 to 100 letters, digits, '-', '_' or '.'", name);
+  return v;
+}
+
+/* conn:sinkStart{path=, method=, field=[, sessionId= | worker=]} or {path=, replyId=, field=};
+ * sessionId: an attached (flat) session's chunks; worker: a NodeWorker session's;
  * noClobber = true makes sinkFinish refuse an existing destination. */
 static int l_sink_start(lua_State *L) {
   conn_t *c = open_conn(L);
@@ -653,16 +666,21 @@ static int l_sink_start(lua_State *L) {
   lua_getfield(L, 2, "method");
   lua_getfield(L, 2, "replyId");
   lua_getfield(L, 2, "field");
-  const char *path = luaL_checkstring(L, -4);
-  const char *method = lua_tostring(L, -3);
-  long long reply_id = lua_isnil(L, -2) ? -1 : (long long)luaL_checknumber(L, -2);
-  const char *field = luaL_checkstring(L, -1);
+  lua_getfield(L, 2, "sessionId");
+  lua_getfield(L, 2, "worker");
+  const char *path = luaL_checkstring(L, -6);
+  const char *method = lua_tostring(L, -5);
+  long long reply_id = lua_isnil(L, -4) ? -1 : (long long)luaL_checknumber(L, -4);
+  const char *field = luaL_checkstring(L, -3);
+  sink_route_t route = {route_id(L, -2, "sessionId"), route_id(L, -1, "worker")};
   if (c->sink.active) return luaL_error(L, "a snapshot is already streaming on this connection");
   if (!method && reply_id < 0) return luaL_error(L, "sinkStart needs method or replyId");
+  if (route.session && route.worker)
+    return luaL_error(L, "sinkStart: sessionId or worker, not both");
   lua_getfield(L, 2, "noClobber");
   int no_clobber = lua_toboolean(L, -1);
   char err[512];
-  if (sink_open(&c->sink, path, method, reply_id, field, err, sizeof err) != 0)
+  if (sink_open(&c->sink, path, method, reply_id, field, &route, err, sizeof err) != 0)
     return core_push_error(L, err, E_IO);
   c->sink.no_clobber = no_clobber;
   lua_pushboolean(L, 1);
