@@ -1,6 +1,14 @@
 -- A connected inspector session: commands matched to replies by id, events
 -- to subscribers, deadlines, and the cqueues-style embedding protocol
 -- (pollfd/events/timeout/step) for someone else's event loop.
+--
+-- Attached sessions (children(), attach()) are sessions too, of the same
+-- class: workers and out-of-process iframes multiplexed over the parent's
+-- connection (Chromium's flat sessions by sessionId; Node's and Deno's
+-- workers through the NodeWorker domain, whose messages travel as JSON
+-- strings inside NodeWorker commands and events). The root session owns the
+-- connection and does all the waiting; an attached one has its own ids,
+-- pending commands, subscribers and memory domain.
 local core = require("memdbg.core")
 local json = require("memdbg.json")
 
@@ -26,9 +34,17 @@ function Session.new(conn, fields)
     _pending = {},
     _subs = {},
     _closed = nil, -- {message, code} once the connection is gone
+    _flat = {}, -- Chromium sessionId -> attached session, at any depth
+    _attached = {}, -- every open attached session -> true
+    _workers = {}, -- NodeWorker sessionId -> attached session (a root's own workers)
   }, Session)
   for k, v in pairs(fields) do self[k] = v end
   return self
+end
+
+-- The session that owns the connection.
+local function root_of(self)
+  return rawget(self, "_root") or self
 end
 
 local function report_callback_error(self, where, err)
@@ -60,8 +76,8 @@ local function emit(self, method, params, sessionId)
   end
 end
 
--- Routing: each received message goes down exactly one of these routes.
--- (Attached sessions, below, filter events by sessionId on top of them.)
+-- Routing: each received message goes down exactly one of these routes, in
+-- the session it belongs to (dispatch finds it: route_children below).
 
 -- Text that is not JSON: fails the command whose id can still be read from
 -- it, and is reported as a memdbg.protocolError event.
@@ -102,15 +118,35 @@ end
 local function route_event(self, msg)
   local params = msg.params
   if type(params) ~= "table" then params = {} end
+  -- a chunk the C sink should have taken reached Lua: the file misses it
+  if rawget(self, "_sinkMethod") == msg.method then self._sinkMissed = true end
   emit(self, msg.method, params, msg.sessionId)
+end
+
+local route_children -- below, with the attached sessions
+
+local function deliver(self, msg)
+  if msg.id ~= nil then return route_reply(self, msg) end
+  if type(msg.method) == "string" then
+    if route_children(self, msg) then return end
+    return route_event(self, msg)
+  end
 end
 
 local function dispatch(self, text)
   local msg, jerr = json.decode(text)
   if type(msg) ~= "table" then return route_malformed(self, text, jerr) end
-  if msg.id ~= nil then return route_reply(self, msg) end
-  if type(msg.method) == "string" then return route_event(self, msg) end
+  local sid = msg.sessionId
+  if sid ~= nil then
+    local child = self._flat[sid]
+    if child then return deliver(child, msg) end
+    -- a reply of a session no longer attached: its ids are not ours
+    if msg.id ~= nil then return end
+  end
+  return deliver(self, msg)
 end
+
+local close_attached -- below
 
 local function on_closed(self)
   if self._closed then return end
@@ -136,12 +172,13 @@ local function on_closed(self)
   code = code == "EPROTO" and "EPROTO" or "ECLOSED"
   self._closed = { text, code }
   for _, p in pairs(self._pending) do complete(self, p, nil, text, code) end
+  for child in pairs(self._attached) do close_attached(child, text, code) end
   emit(self, "memdbg.closed", { message = text, code = code })
 end
 
--- Fails asynchronous commands whose deadline has passed.
-local function expire(self)
-  local t = now()
+-- Fails asynchronous commands whose deadline has passed, the attached
+-- sessions' too.
+local function expire_one(self, t)
   for _, p in pairs(self._pending) do
     if p.callback and t >= p.deadline then
       complete(self, p, nil, self:_timeoutMessage(p), "ETIMEDOUT")
@@ -149,8 +186,21 @@ local function expire(self)
   end
 end
 
+local function expire(root)
+  local t = now()
+  expire_one(root, t)
+  for child in pairs(root._attached) do expire_one(child, t) end
+end
+
 function methods:_timeoutMessage(p)
-  local msg = string.format("%s got no reply within %g s from %s", p.method, p.timeout, self.url)
+  local iso = rawget(self, "isolate")
+  local msg = string.format("%s got no reply within %g s from %s%s", p.method, p.timeout,
+    iso and string.format("the %s %s at ", iso.type, iso.id) or "", self.url)
+  local route = rawget(self, "_route")
+  if route and route.kind == "worker" and self.runtime == "deno" then
+    msg = msg .. "; a Deno worker answers one inspector connection at a time (the first that attached to it, "
+      .. "until it disconnects): is another memdbg or DevTools attached to it?"
+  end
   if self.runtime == "workerd" then
     msg = msg .. "; the worker runs GC only while it handles requests: send it traffic "
       .. "(sampling records only then, too)"
@@ -164,6 +214,8 @@ end
 -- snapshots, workflows) becomes non-blocking inside the driver's coroutine.
 function methods:_pump(wait)
   if self._closed then return end
+  local root = rawget(self, "_root")
+  if root then return root:_pump(wait) end
   local conn = self._conn
   local waiter = rawget(self, "_waiter")
   if waiter and wait > 0 then
@@ -198,7 +250,7 @@ function methods:sendCommand(cmd)
   if cmd.callback ~= nil and type(cmd.callback) ~= "function" then
     error("sendCommand: callback must be a function", 2)
   end
-  local timeout = cmd.timeout or self.timeout_default
+  local timeout = cmd.timeout or self.timeout_default or root_of(self).timeout_default
   if self._closed then
     if cmd.callback then
       cmd.callback(nil, self._closed[1], self._closed[2])
@@ -210,11 +262,13 @@ function methods:sendCommand(cmd)
   self._nextId = id + 1
   local params = cmd.params
   if params == nil or next(params) == nil then params = json.object() end -- CDP wants {} for no params
-  local text = json.encode({ id = id, method = cmd.method, params = params, sessionId = cmd.sessionId })
-  local ok, err, code = self._conn:send(text)
-  if not ok then return nil, err, code end
   local p = { id = id, method = cmd.method, timeout = timeout, deadline = now() + timeout, callback = cmd.callback }
   self._pending[id] = p
+  local ok, err, code = self:_transmit(id, cmd.method, params, cmd.sessionId, timeout)
+  if not ok then
+    self._pending[id] = nil
+    return nil, err, code
+  end
   if cmd.callback then return id end
   while not p.done do
     local left = p.deadline - now()
@@ -249,13 +303,14 @@ end
 --- Returns true, or nil, message, code once the connection is closed.
 function methods:poll(seconds)
   seconds = seconds or 0
+  local root = root_of(self)
   local deadline = now() + seconds
   repeat
     local wait = deadline - now()
-    local t = self:timeout()
+    local t = root:timeout()
     if t and t < wait then wait = t end
-    self:_pump(wait > 0 and wait or 0)
-    expire(self)
+    root:_pump(wait > 0 and wait or 0)
+    expire(root)
   until self._closed or now() >= deadline
   if self._closed then return nil, self._closed[1], self._closed[2] end
   return true
@@ -263,29 +318,36 @@ end
 
 -- The embedding protocol (cqueues'): watch pollfd() for events(), wake up
 -- after timeout() seconds at the latest, then call step(), which never blocks.
+-- An attached session answers for its root's connection.
 function methods:pollfd()
   if self._closed then return nil end
-  return self._conn:fd()
+  return root_of(self)._conn:fd()
 end
 
 function methods:events()
   if self._closed then return nil end
-  return self._conn:wantsWrite() and "rw" or "r"
+  return root_of(self)._conn:wantsWrite() and "rw" or "r"
 end
 
 function methods:timeout()
+  local root = root_of(self)
   local soonest
-  for _, p in pairs(self._pending) do
-    if p.callback and (soonest == nil or p.deadline < soonest) then soonest = p.deadline end
+  local function scan(s)
+    for _, p in pairs(s._pending) do
+      if p.callback and (soonest == nil or p.deadline < soonest) then soonest = p.deadline end
+    end
   end
+  scan(root)
+  for child in pairs(root._attached) do scan(child) end
   if soonest == nil then return nil end
   local left = soonest - now()
   return left > 0 and left or 0
 end
 
 function methods:step()
-  self:_pump(0)
-  expire(self)
+  local root = root_of(self)
+  root:_pump(0)
+  expire(root)
   if self._closed then return nil, self._closed[1], self._closed[2] end
   return true
 end
@@ -293,20 +355,24 @@ end
 --- setWaiter(fn | nil): fn(seconds, session) is called before each wait;
 --- when it returns true it has done the waiting (e.g. yielded to an event
 --- loop that resumes it once pollfd() is readable or the time is up).
+--- On an attached session it sets its root's (which does the waiting).
 function methods:setWaiter(fn)
   if fn ~= nil and type(fn) ~= "function" then error("setWaiter takes a function or nil", 2) end
-  rawset(self, "_waiter", fn)
+  rawset(root_of(self), "_waiter", fn)
 end
 
 function methods:isOpen()
   return not self._closed
 end
 
---- close(): idempotent; pending commands fail with ECLOSED.
+--- close(): idempotent; pending commands fail with ECLOSED (an attached
+--- session's own, and on the root every attached session's too).
 function methods:close()
+  if rawget(self, "_root") then return self:_closeAttached() end
   if not self._closed then
     self._closed = { "the session was closed", "ECLOSED" }
     for _, p in pairs(self._pending) do complete(self, p, nil, "the session was closed", "ECLOSED") end
+    for child in pairs(self._attached) do close_attached(child, "the session was closed", "ECLOSED") end
   end
   if self._pumping then
     self._closeLater = true
@@ -317,98 +383,242 @@ function methods:close()
   if self._conn then self._conn:close() end
 end
 
--- Attached sessions (Chromium's browser endpoint): Target.attachToTarget with
--- flatten gives a sessionId; commands carry it and events are filtered by it.
--- Everything else (the connection, the pump, the embedding protocol) is the
--- parent's, so session.memory works unchanged on an attached target.
-local Child = {}
-local child_methods = {}
-
-Child.__index = function(self, key)
-  if key == "memory" then
-    local mem = require("memdbg.memory").new(self)
-    rawset(self, "memory", mem)
-    return mem
+function methods:_transmit(id, method, params, sessionId, timeout)
+  local route = rawget(self, "_route")
+  if not route then
+    return self._conn:send(json.encode({ id = id, method = method, params = params, sessionId = sessionId }))
   end
-  local m = child_methods[key]
-  if m ~= nil then return m end
-  local parent = rawget(self, "parent")
-  local v = parent[key]
-  if type(v) == "function" then
-    return function(_, ...) return v(parent, ...) end
+  if route.kind == "flat" then
+    return self._root._conn:send(json.encode({ id = id, method = method, params = params,
+      sessionId = route.sessionId }))
   end
-  return v
-end
-Child.__tostring = function(self)
-  return string.format("memdbg.session{%s %s session %s}", self.runtime, self.url, self.sessionId)
+  return route.send(self, id, json.encode({ id = id, method = method, params = params }), timeout)
 end
 
-function child_methods:sendCommand(cmd)
-  if type(cmd) ~= "table" then error("sendCommand takes a table {method=, params=}", 2) end
-  local copy = {}
-  for k, v in pairs(cmd) do copy[k] = v end
-  copy.sessionId = self.sessionId
-  if rawget(self, "_detached") then return nil, "the attached session was closed", "ECLOSED" end
-  return self.parent:sendCommand(copy)
-end
+--------------------------------------------------------- attached sessions
 
-function child_methods:subscribe(method, fn)
-  if type(fn) ~= "function" then error("subscribe: handler must be a function", 2) end
-  local sid = self.sessionId
-  return self.parent:subscribe(method, function(params, m, esid)
-    -- the transport's own pseudo-events (memdbg.*) concern every session
-    if esid == sid or (esid == nil and m:sub(1, 7) == "memdbg.") then return fn(params, m, esid) end
-  end)
-end
+local children = require("memdbg.children")
 
-function child_methods:isOpen()
-  return not rawget(self, "_detached") and self.parent:isOpen()
-end
-
-function child_methods:close()
-  if rawget(self, "_detached") then return end
-  local mem = rawget(self, "memory")
-  if mem and mem.close then mem:close() end
-  if self.parent:isOpen() then
-    self.parent:sendCommand { method = "Target.detachFromTarget", params = { sessionId = self.sessionId }, timeout = 2 }
+-- Ends an attached session (and those attached under it): its pending
+-- commands fail with (text, code), and it leaves its root's routes.
+function close_attached(child, text, code)
+  if child._closed then return end
+  child._closed = { text, code }
+  local root = child._root
+  root._attached[child] = nil
+  local route = child._route
+  if route.kind == "flat" then
+    if root._flat[route.sessionId] == child then root._flat[route.sessionId] = nil end
+  elseif child.parent._workers[route.sessionId] == child then
+    child.parent._workers[route.sessionId] = nil
   end
-  rawset(self, "_detached", true)
+  for _, p in pairs(child._pending) do complete(child, p, nil, text, code) end
+  for other in pairs(root._attached) do
+    if other.parent == child then close_attached(other, text, code) end
+  end
+  emit(child, "memdbg.closed", { message = text, code = code })
+end
+
+-- closesRoot: a session memdbg connected for this child alone
+-- (isolates.connect) closes with it.
+function methods:_closeAttached()
+  if rawget(self, "closesRoot") then
+    rawset(self, "closesRoot", nil)
+    self:_closeAttached()
+    return self._root:close()
+  end
+  if self._closed then return end
+  -- leave the runtime as we found it while the session still answers (not
+  -- from inside an event handler: that would wait inside the pump)
+  if not self._root._pumping then
+    local mem = rawget(self, "memory")
+    if mem and mem.close then mem:close() end
+    if self._route.explicit and self.parent:isOpen() then
+      self.parent:sendCommand { method = "Target.detachFromTarget", params = { sessionId = self.sessionId },
+        timeout = 2 }
+    end
+  end
+  close_attached(self, "the session was closed", "ECLOSED")
+end
+
+-- What a session knows of its children: kids = {info, ...} in the order
+-- they came; info = {id, type, title, url, raw, route = {kind, sessionId}}.
+local function kids(self)
+  local k = rawget(self, "_kids")
+  if not k then
+    k = {}
+    rawset(self, "_kids", k)
+  end
+  return k
+end
+
+local function forget_kid(self, sessionId)
+  local k = kids(self)
+  for i = #k, 1, -1 do
+    if k[i].route.sessionId == sessionId then return table.remove(k, i) end
+  end
+end
+
+-- The connection as an attached session sees it: the root's, with the
+-- snapshot sink told whose chunks to take.
+local MISSED = "a snapshot chunk reached Lua instead of the file (the runtime sent it in a shape the sink "
+  .. "does not recognise)"
+local function attached_conn(child)
+  local conn = child._root._conn
+  local route = child._route
+  local proxy = {}
+  function proxy.sinkStart(_, o)
+    local c = {}
+    for k, v in pairs(o) do c[k] = v end
+    if route.kind == "flat" then c.sessionId = route.sessionId else c.worker = route.sessionId end
+    local ok, err, code = conn:sinkStart(c)
+    if ok then
+      rawset(child, "_sinkMethod", o.method)
+      rawset(child, "_sinkMissed", nil)
+    end
+    return ok, err, code
+  end
+  function proxy.sinkStatus()
+    local b, c, emsg, ecode = conn:sinkStatus()
+    if not emsg and rawget(child, "_sinkMissed") then emsg, ecode = MISSED, "EPROTO" end
+    return b, c, emsg, ecode
+  end
+  function proxy.sinkFinish(_, final, keep)
+    local missed = rawget(child, "_sinkMissed")
+    rawset(child, "_sinkMethod", nil)
+    rawset(child, "_sinkMissed", nil)
+    if missed and final then
+      conn:sinkFinish(nil, keep)
+      return nil, MISSED, "EPROTO"
+    end
+    return conn:sinkFinish(final, keep)
+  end
+  return setmetatable(proxy, { __index = function(_, k)
+    local v = conn[k]
+    if type(v) == "function" then return function(_, ...) return v(conn, ...) end end
+    return v
+  end })
+end
+
+-- The attached session for a child (the open one if there is one).
+local function open_child(parent, info)
+  local root = root_of(parent)
+  local route = info.route
+  local existing = route.kind == "flat" and root._flat[route.sessionId] or parent._workers[route.sessionId]
+  if existing then return existing end
+  local child = setmetatable({
+    _root = root, _route = route, _nextId = 1, _pending = {}, _subs = {}, _workers = {},
+    parent = parent, sessionId = route.sessionId, target = info.raw,
+    isolate = { id = info.id, type = info.type, title = info.title, url = info.url },
+    runtime = parent.runtime, url = parent.url, endpoint = parent.endpoint, version = parent.version,
+  }, Session)
+  child._conn = attached_conn(child)
+  if route.kind == "flat" then root._flat[route.sessionId] = child else parent._workers[route.sessionId] = child end
+  root._attached[child] = true
+  return child
+end
+
+-- A worker's message goes as a string in its parent's
+-- NodeWorker.sendMessageToWorker; a failure of that fails the command.
+local function send_to_worker(child, id, text, timeout)
+  child.parent:sendCommand { method = "NodeWorker.sendMessageToWorker", timeout = timeout,
+    params = { sessionId = child._route.sessionId, message = children.ascii(text) },
+    callback = function(r, err, code)
+      local p = child._pending[id]
+      if not r and p then complete(child, p, nil, err, code) end
+    end }
+  return true
+end
+
+-- Child bookkeeping and the NodeWorker route, for any session's events.
+-- Returns true when the event was a worker's message, delivered to it.
+function route_children(self, msg)
+  local m, params = msg.method, msg.params
+  if type(params) ~= "table" then return false end
+  if m == "NodeWorker.receivedMessageFromWorker" then
+    local child = self._workers[params.sessionId]
+    if not child or type(params.message) ~= "string" then return false end
+    local inner, jerr = json.decode(params.message)
+    if type(inner) ~= "table" then
+      route_malformed(child, params.message, jerr)
+    else
+      deliver(child, inner)
+    end
+    return true
+  end
+  local info, gone = children.event(self, m, params)
+  if info then
+    forget_kid(self, info.route.sessionId)
+    local k = kids(self)
+    k[#k + 1] = info
+    if info.route.kind == "worker" then info.route.send = send_to_worker end
+  elseif gone then
+    local was = forget_kid(self, gone)
+    local child = self._workers[gone] or root_of(self)._flat[gone]
+    if child and child.parent == self then
+      close_attached(child, children.gone_message(was or child.isolate, m), "ECLOSED")
+    end
+  end
+  return false
+end
+
+--- children() -> { {id, type, title, url}, ... } | nil, message, code
+--- The isolates under this session: Node's and Deno's worker_threads /
+--- Workers, Chromium's dedicated and service workers and out-of-process
+--- iframes. The first call turns discovery on (NodeWorker.enable, or
+--- Target.setAutoAttach with flatten); the list follows the runtime's events
+--- from then on. EUNSUPPORTED where the runtime has no such thing (Bun,
+--- workerd, a Node worker's own workers).
+function methods:children()
+  if self._closed then return nil, self._closed[1], self._closed[2] end
+  if not rawget(self, "_kidsOn") then
+    local ok, err, code = children.discover(self, function(id)
+      return children.find(kids(self), id) ~= nil
+    end)
+    if not ok then return nil, err, code end
+    rawset(self, "_kidsOn", true)
+  end
+  local out = {}
+  for _, k in ipairs(kids(self)) do out[#out + 1] = { id = k.id, type = k.type, title = k.title, url = k.url } end
+  return out
 end
 
 --- attach(target) -> attached session | nil, message, code
---- target: a targetId, a type ("page"), or function(targetInfo) -> bool;
---- nil picks the first page. For Chromium's browser-level endpoint, which
---- answers no heap commands itself.
+--- target: a child's id (from children()), or function(info) -> bool (info:
+--- Chromium's targetInfo, Node's workerInfo); on Chromium also any targetId
+--- or type ("page") Target.getTargets lists; nil picks the first page
+--- (Chromium's browser-level endpoint answers no heap commands itself).
+--- The attached session has the same sendCommand, subscribe, memory and
+--- close; closing it leaves its parent open.
 function methods:attach(target)
   if target ~= nil and type(target) ~= "string" and type(target) ~= "function" then
-    error("attach: target must be a targetId, a type or a function", 2)
+    error("attach: target must be a child's id, a targetId, a type or a function", 2)
   end
-  local list, err, code = self:sendCommand { method = "Target.getTargets" }
-  if not list then return nil, err, code end
-  local chosen
-  for _, t in ipairs(list.targetInfos or {}) do
-    local ok
-    if target == nil then ok = t.type == "page" and not tostring(t.url):match("^chrome")
-    elseif type(target) == "function" then ok = target(t)
-    else ok = t.targetId == target or t.type == target end
-    if ok then chosen = t break end
+  if self._closed then return nil, self._closed[1], self._closed[2] end
+  local info = children.find(kids(self), target)
+  if not info and target ~= nil and self.runtime ~= "chrome" then
+    local list, err, code = self:children()
+    if not list then return nil, err, code end
+    info = children.find(kids(self), target)
+    if not info then return nil, children.no_match(self, target, list), "ENOTARGET" end
   end
-  if not chosen then
-    return nil, string.format("no target matches %s at %s", tostring(target or "the first page"), self.url), "ENOTARGET"
-  end
-  local r
-  r, err, code = self:sendCommand { method = "Target.attachToTarget",
-    params = { targetId = chosen.targetId, flatten = true } }
-  if not r then return nil, err, code end
-  return setmetatable({
-    parent = self, sessionId = r.sessionId, target = chosen, runtime = self.runtime,
-    url = self.url, endpoint = self.endpoint, version = self.version,
-  }, Child)
+  if info then return open_child(self, info) end
+  -- Chromium: any target, attached on demand
+  local err, code
+  info, err, code = children.attach_target(self, target)
+  if not info then return nil, err, code end
+  return open_child(self, info)
 end
 
-Session.__gc = function(self) if self._conn then self._conn:close() end end
+Session.__gc = function(self)
+  if not rawget(self, "_root") and self._conn then self._conn:close() end
+end
 Session.__close = function(self) self:close() end
 Session.__tostring = function(self)
+  if rawget(self, "_root") then
+    return string.format("memdbg.session{%s %s %s %s %s}", self.runtime, self.url, self.isolate.type,
+      self.isolate.id, self._closed and "closed" or "open")
+  end
   return string.format("memdbg.session{%s %s %s}", self.runtime, self.url, self._closed and "closed" or "open")
 end
 

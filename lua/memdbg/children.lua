@@ -1,0 +1,161 @@
+-- What each runtime says about the isolates under a session (workers,
+-- out-of-process iframes), for session.lua's children() and attach():
+-- how discovery is turned on, the events that announce and end a child, and
+-- the messages a user reads. Only public session methods are used here.
+local children = {}
+
+-- Runtimes whose inspector has nothing to attach under a target.
+local NONE = {
+  bun = "Bun's inspector (the WebKit protocol) exposes no workers: it has no Worker, Target or NodeWorker "
+    .. "domain (Bun 1.4); a worker's heap cannot be inspected",
+  workerd = "workerd has no isolates under a target: each service (each isolate) is its own target in "
+    .. "/json/list, so connect to it with --target (wrangler dev offers just its one worker)",
+}
+
+-- Deno reports its workers as "node_worker".
+local TYPES = { node_worker = "worker" }
+
+local function not_found(msg)
+  msg = tostring(msg)
+  return msg:find("wasn't found", 1, true) or msg:find("not found", 1, true)
+end
+
+-- Deno announces its workers just after NodeWorker.enable's reply, but
+-- lists them at once in Target.getTargets: wait (a little) for those.
+local ANNOUNCE_WAIT = 2
+
+local function await_listed(s, known)
+  local r = s:sendCommand { method = "Target.getTargets" }
+  if not r or type(r.targetInfos) ~= "table" then return false end
+  local deadline = require("memdbg.core").now() + ANNOUNCE_WAIT
+  for _, t in ipairs(r.targetInfos) do
+    if TYPES[t.type] == "worker" or t.type == "worker" then
+      while not known(tostring(t.targetId)) and s:isOpen() and require("memdbg.core").now() < deadline do
+        s:poll(0.02)
+      end
+    end
+  end
+  return true
+end
+
+--- discover(session, known) -> true | nil, message, code: turns on the events
+--- that announce children. Node's arrive before the reply; Deno's just after
+--- it (known(id) tells whether one has arrived).
+function children.discover(s, known)
+  local why = NONE[s.runtime]
+  if why then return nil, why, "EUNSUPPORTED" end
+  local route = rawget(s, "_route")
+  if route and route.kind == "worker" then
+    return nil, "a worker's own workers cannot be reached through the NodeWorker domain (its messages would be "
+      .. "wrapped twice)", "EUNSUPPORTED"
+  end
+  local cmd
+  if s.runtime == "chrome" then
+    cmd = { method = "Target.setAutoAttach", params = { autoAttach = true, waitForDebuggerOnStart = false,
+      flatten = true } }
+  else
+    cmd = { method = "NodeWorker.enable", params = { waitForDebuggerOnStart = false } }
+  end
+  local r, err, code = s:sendCommand(cmd)
+  if not r then
+    if code == "ECOMMAND" and not_found(err) then
+      return nil, string.format("%s does not expose its workers (%s)", s.runtime, err), "EUNSUPPORTED"
+    end
+    return nil, err, code
+  end
+  if cmd.method == "NodeWorker.enable" and not await_listed(s, known) then
+    s:sendCommand { method = "Runtime.getHeapUsage" } -- one more round trip
+  end
+  return true
+end
+
+--- event(session, method, params) -> info (a child came) | nil, sessionId (one went)
+function children.event(_, m, p)
+  if m == "NodeWorker.attachedToWorker" then
+    local w = type(p.workerInfo) == "table" and p.workerInfo or {}
+    if type(p.sessionId) ~= "string" then return nil end
+    return { id = tostring(w.workerId or p.sessionId), type = TYPES[w.type] or w.type or "worker",
+      title = w.title or "", url = w.url or "", raw = w, route = { kind = "worker", sessionId = p.sessionId } }
+  elseif m == "Target.attachedToTarget" then
+    local t = type(p.targetInfo) == "table" and p.targetInfo or {}
+    if type(p.sessionId) ~= "string" then return nil end
+    return { id = tostring(t.targetId), type = TYPES[t.type] or t.type or "other", title = t.title or "",
+      url = t.url or "", raw = t, route = { kind = "flat", sessionId = p.sessionId } }
+  elseif m == "NodeWorker.detachedFromWorker" or m == "Target.detachedFromTarget" then
+    if type(p.sessionId) == "string" then return nil, p.sessionId end
+  end
+  return nil
+end
+
+--- The message the pending commands of a child that went away fail with.
+function children.gone_message(info, method)
+  info = info or {}
+  local title = info.title ~= "" and info.title or info.url or "?"
+  return string.format("the %s %q (%s) went away: it exited, was terminated or navigated (%s)",
+    tostring(info.type or "child"), tostring(title), tostring(info.id), method)
+end
+
+--- find(kids, selector) -> info: a child by id, or the first the function accepts.
+function children.find(kids, selector)
+  for _, k in ipairs(kids) do
+    if type(selector) == "function" then
+      if selector(k.raw) then return k end
+    elseif k.id == selector then
+      return k
+    end
+  end
+end
+
+function children.no_match(s, selector, list)
+  local seen = {}
+  for _, c in ipairs(list) do seen[#seen + 1] = string.format("%s %s %q", c.type, c.id, c.title) end
+  return string.format("no child of %s matches %s; its children: %s", s.url,
+    type(selector) == "function" and "the function" or tostring(selector),
+    #seen > 0 and table.concat(seen, ", ") or "none")
+end
+
+--- attach_target(session, selector) -> info | nil, message, code: Chromium
+--- attaches to any target it lists (Target.attachToTarget with flatten);
+--- closing such a session detaches it.
+function children.attach_target(s, target)
+  local list, err, code = s:sendCommand { method = "Target.getTargets" }
+  if not list then return nil, err, code end
+  local chosen
+  for _, t in ipairs(list.targetInfos or {}) do
+    local ok
+    if target == nil then ok = t.type == "page" and not tostring(t.url):match("^chrome")
+    elseif type(target) == "function" then ok = target(t)
+    else ok = t.targetId == target or t.type == target end
+    if ok then chosen = t break end
+  end
+  if not chosen then
+    return nil, string.format("no target matches %s at %s", tostring(target or "the first page"), s.url), "ENOTARGET"
+  end
+  local r
+  r, err, code = s:sendCommand { method = "Target.attachToTarget", params = { targetId = chosen.targetId, flatten = true } }
+  if not r then return nil, err, code end
+  return { id = chosen.targetId, type = TYPES[chosen.type] or chosen.type, title = chosen.title or "",
+    url = chosen.url or "", raw = chosen, route = { kind = "flat", sessionId = r.sessionId, explicit = true } }
+end
+
+-- UTF-8 to \uXXXX (JSON escapes; surrogate pairs above the BMP).
+local function u_escape(seq)
+  local b1 = seq:byte(1)
+  local n = b1 >= 0xF0 and 4 or b1 >= 0xE0 and 3 or b1 >= 0xC0 and 2 or 0
+  if n == 0 or #seq ~= n then return string.rep("\\ufffd", #seq) end
+  local cp = b1 % (2 ^ (7 - n))
+  for i = 2, n do cp = cp * 64 + seq:byte(i) % 64 end
+  if cp < 0x10000 then return string.format("\\u%04x", cp) end
+  cp = cp - 0x10000
+  return string.format("\\u%04x\\u%04x", 0xD800 + math.floor(cp / 1024), 0xDC00 + cp % 1024)
+end
+
+--- ascii(json) -> the same JSON with every non-ASCII character escaped.
+--- Node 20 garbles UTF-8 in NodeWorker.sendMessageToWorker's message (the
+--- worker answers "Message must be a valid JSON"); escapes pass unharmed.
+function children.ascii(text)
+  if not text:find("[\128-\255]") then return text end
+  return (text:gsub("[\128-\255][\128-\191]*", u_escape))
+end
+
+return children
