@@ -212,10 +212,10 @@ function common.check_endpoint(text)
 end
 
 --- Connects for a command or script; on failure returns nil, msg, exit code 3.
+--- The target may also name a worker or iframe (isolates.connect).
 function common.connect(opts)
-  local memdbg = require("memdbg")
   common.check_endpoint(opts.endpoint)
-  local s, err, code = memdbg.connect {
+  local s, err, code = require("memdbg.isolates").connect {
     endpoint = opts.endpoint or common.DEFAULT_ENDPOINT,
     allowRemote = opts["allow-remote"] or opts.allowRemote,
     target = opts.target,
@@ -231,7 +231,8 @@ common.COMMON_HELP = [[
 
 Common options:
   --endpoint URL     inspector endpoint (default http://127.0.0.1:9229; ws://... for Bun)
-  --target ID        which target at the endpoint (id or type; default: the first page/node)
+  --target ID        which target at the endpoint (id or type; default: the first page/node),
+                     or a worker or iframe under one: its id, or part of its title or URL
   --allow-remote     allow a non-loopback endpoint (an inspector gives full control)
   --json             print one JSON document instead of the human report
   --traffic URL      GET http://HOST:PORT/PATH while waiting on the runtime (GC, snapshots,
