@@ -6,7 +6,7 @@ local M = {}
 
 M.help = [[
 usage: memdbg leaks (--action EXPR | --action-cmd CMD | --action-http URL | --duration S)
-                    [--ignore FILE] [--max-growth N] [--sampling] [--endpoint URL] [--dir DIR]
+                    [--all] [--ignore FILE] [--max-growth N] [--sampling] [--endpoint URL] [--dir DIR]
                     [--gc-rounds N] [--top N] [--timeout S] [--track-allocations] [--keep] [--json]
 GC and baseline snapshot; run the action (evaluate EXPR in the target, awaiting
 a promise; run CMD; send the HTTP requests); GC and target snapshot; the action
@@ -20,13 +20,18 @@ baseline to the final snapshot and shows where each group's objects were
 allocated. Classes each run left objects of are listed too ("grown" in
 --json). Snapshots go to DIR (default a new private temp dir, kept when leaks
 are found or with --keep). Exits 1 when it finds a leak (a new one, with --ignore).
+--all hunts in every isolate at once (the main thread or page and each worker
+and out-of-process iframe): each takes its own snapshots, the action runs once
+(in the main target) between them, and each is reported under its own heading
+(--json: {"isolates": [{id, type, title, url, main, leaks, ...}], "actions"});
+exits 3 when no isolate leaked but one's hunt failed.
 ]] .. leak_actions.help
 
 function M.run(argv)
   return common.command({
     name = "leaks", help = M.help,
     options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "count", 2 }, top = { "count", 10 },
-      timeout = { "number", 30 }, keep = "flag",
+      timeout = { "number", 30 }, keep = "flag", all = "flag",
       ["track-allocations"] = "flag" },
     check = function(opts)
       local args = require("memdbg.cli.args")
@@ -34,6 +39,7 @@ function M.run(argv)
       if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
     end,
     run = function(session, opts)
+      if opts.all then return require("memdbg.cli.leaks_all").run(session, opts) end
       if opts.sampling then return leak_actions.run_sampling(session, opts) end
       local update, finish = function() end, function() end
       local step = 0

@@ -21,6 +21,8 @@ noise.rules = {
   { "compiled code and compilation caches", root = "%(Compilation cache%)" },
   { "compiled code and compilation caches",
     class = "^system / %u%a*(Vector|Cell|SharedFunctionInfo|ScopeInfo|BytecodeArray|Code|Script|CallSiteInfo)" },
+  { "object-literal boilerplates V8 keeps per allocation site (made as code warms up)",
+    path = "system / AllocationSite" },
   { "inspector bookkeeping (what the debugger holds for this session)", root = "%(Inspector%)" },
   { "inspector bookkeeping (what the debugger holds for this session)", root = "%(Debugger%)" },
   { "inspector bookkeeping (what the debugger holds for this session)", path = "InjectedScript" },
