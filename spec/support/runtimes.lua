@@ -296,11 +296,12 @@ end
 
 local launch = {}
 
--- node --inspect=127.0.0.1:0 spec/apps/node/app.js MODE
+-- node --inspect=127.0.0.1:0 spec/apps/node/app.js MODE (opts.script: another app
+-- that prints the same ready line)
 function launch.node(rt, opts)
   local argv = { M.binary("node"), "--inspect=127.0.0.1:0" }
   for _, a in ipairs(opts.runtimeArgs or {}) do argv[#argv + 1] = a end
-  argv[#argv + 1] = M.apps .. "/node/app.js"
+  argv[#argv + 1] = opts.script or (M.apps .. "/node/app.js")
   argv[#argv + 1] = rt.app
   rt.handle = proc.spawn { argv = argv, env = opts.env }
   local ws, port = wait_log(rt, "Debugger listening on (ws://127%.0%.0%.1:(%d+)/[%w%-]+)")
@@ -310,11 +311,11 @@ function launch.node(rt, opts)
   rt.target = wait_inspector(rt, function(t) return t.webSocketDebuggerUrl == ws end)
 end
 
--- deno run --inspect=127.0.0.1:0 --allow-net spec/apps/deno/app.js MODE
+-- deno run --inspect=127.0.0.1:0 --allow-net spec/apps/deno/app.js MODE (opts.script as node's)
 function launch.deno(rt, opts)
   local argv = { M.binary("deno"), "run", "--inspect=127.0.0.1:0", "--allow-net" }
   for _, a in ipairs(opts.runtimeArgs or {}) do argv[#argv + 1] = a end
-  argv[#argv + 1] = M.apps .. "/deno/app.js"
+  argv[#argv + 1] = opts.script or (M.apps .. "/deno/app.js")
   argv[#argv + 1] = rt.app
   local env = { DENO_NO_UPDATE_CHECK = "1", DENO_NO_PROMPT = "1" }
   for k, v in pairs(opts.env or {}) do env[k] = v end
@@ -425,7 +426,7 @@ function launch.workerd(rt, opts)
   wait_http(rt)
 end
 
---- start(kind, {app = "leaky"|"clean"|"idle"|"detached", timeout = 30,
+--- start(kind, {app = "leaky"|"clean"|"idle"|"detached", timeout = 30, script = FILE (node, deno),
 ---   env = {...}, runtimeArgs = {...}}) -> rt
 --- rt.kind, rt.app, rt.pid, rt.port (inspector), rt.endpoint ("http://127.0.0.1:PORT",
 --- nil for bun), rt.ws, rt.http (the app's own HTTP; nil for chromium),
@@ -437,7 +438,7 @@ function M.start(kind, opts)
   local ok, why = M.available(kind)
   if not ok then error(kind .. " not installed: " .. why, 2) end
   local app = opts.app or "idle"
-  if not APPS[kind][app] and not (kind == "chromium" and opts.url) then
+  if not APPS[kind][app] and not (kind == "chromium" and opts.url) and not opts.script then
     error(kind .. " has no app mode " .. tostring(app), 2)
   end
   local t0 = now()
