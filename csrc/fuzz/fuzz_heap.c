@@ -51,9 +51,8 @@ static void check_model(struct heap_snapshot *s) {
     CHECK(s->edge_to[e] < s->node_count);
     sink += strlen(heap_edge_name(s, e, buf, sizeof buf)) + s->edge_kind[s->edge_type[e]];
   }
-  if (s->ret_first) /* the dominator pass drops the retainer index when done */
-    for (uint32_t v = 0; v < s->node_count; v++)
-      for (uint32_t r = s->ret_first[v]; r < s->ret_first[v + 1]; r++) CHECK(RET_NODE(s->ret_from[r]) < s->node_count);
+  for (uint32_t i = 0; i < s->node_count; i++) /* the dominator tree's preorder: a permutation, root first */
+    CHECK(s->dom_order[i] < s->node_count && (i ? s->idom[s->dom_order[i]] != s->dom_order[i] : s->dom_order[0] == s->root));
   for (uint32_t i = 0; i < s->loc_count; i++) {
     struct heap_location loc;
     CHECK(s->locs[i].node < s->node_count && (!i || s->locs[i - 1].node < s->locs[i].node));

@@ -10,51 +10,85 @@
  *   numbered one by one as a child of the root, and its semidominator is
  *   taken from its essential retainers alone, as DevTools does;
  * - a node whose dominator the main loop never settles hangs from the root.
- * All arrays are indexed by DFS preorder number to keep them dense; no
- * recursion anywhere, so deep graphs cannot blow the C stack. */
+ * No recursion anywhere, so deep graphs cannot blow the C stack.
+ *
+ * Memory (the peak of a whole load is here): every working array is
+ * indexed by DFS preorder number, and the main loop holds five of them
+ * plus the predecessor lists. Those are built after the numbering, in
+ * preorder numbers, with essential edges only and without each node's DFS
+ * tree edge (the main loop knows the parent); the node -> preorder array
+ * they need then becomes the semidominators, the list offsets double as
+ * the bucket links (an offset is dead once its vertex's step has read
+ * it), and the numbering is simply run again at the end to map the
+ * results back to nodes. Nothing is written before it is needed:
+ * "linked" is "numbered above the current step", an unprocessed vertex's
+ * semidominator is itself, bucket heads start as zero pages. The results
+ * then leave preorder numbers for node ordinals, and the dominator tree's
+ * own preorder (kept for the summary) gives the order in which retained
+ * sizes add up. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "heap.h"
 
 #define NONE UINT32_MAX
+#define BIT(a, i) (((a)[(i) >> 3] >> ((i)&7)) & 1)
+#define SET(a, i) ((a)[(i) >> 3] |= (uint8_t)(1u << ((i)&7)))
+
+struct heap_lt; /* heap.h: an opaque struct lt */
 
 struct lt {
-  uint32_t *vertex; /* preorder -> node */
-  uint32_t *pre;    /* node -> preorder (NONE if not visited) */
-  uint32_t *anc;    /* DFS parent, then the path-compressed forest link */
-  uint32_t *semi, *label;
-  /* bucket links live in vertex[]: vertex[w] is read once, at the start of
-   * step w, and rebuilt from pre[] after the loop */
-  uint32_t *next;
-  /* bucket heads and immediate dominators share one array: at step w of
-   * the main loop heads are only touched below w and dominators only at or
-   * above w, so each slot is a head first and a dominator after */
-  uint32_t *idom, *head;
-  uint8_t *linked; /* bitset: anc[] is a forest link */
+  const struct heap_snapshot *s;
+  uint32_t *pre;   /* node -> preorder (NONE while unvisited) */
+  uint32_t *anc;   /* preorder -> DFS parent, then the path-compressed forest link */
+  uint32_t *semi;  /* written at the vertex's own step (pre's array, reused) */
+  uint32_t *label; /* idem */
+  /* bucket heads (0: empty; vertex 0, the root, is never in a bucket) and
+   * immediate dominators share one array: at step w heads are only touched
+   * below w and dominators only at or above w */
+  uint32_t *idom;
+  uint8_t *real;     /* numbered through an essential edge: its DFS parent is a predecessor */
+  uint8_t *tree;     /* over edges: the DFS tree edges (left out of the predecessor lists); NULL
+                        when renumbering */
+  uint8_t *retained; /* has an essential retainer (the orphan test) */
+  uint8_t *settled;  /* the main loop gave it a dominator */
+  /* predecessors in preorder numbers, grouped by preorder: w's are
+   * rfrom[rfirst[w] .. rfirst[w + 1]); after step w, rfirst[w + 1] holds
+   * w's bucket link */
+  uint32_t *rfirst, *rfrom;
   uint32_t *cstack;
   size_t cstack_cap;
 };
-
-static inline int is_linked(const struct lt *t, uint32_t v) {
-  return (t->linked[v >> 3] >> (v & 7)) & 1;
-}
 
 static inline int essential(const struct heap_snapshot *s, uint32_t e) {
   return !heap_edge_nonessential(s, e);
 }
 
+/* Gives back the whole pages of [from, to): nothing reads them again. */
+static void release(const void *from, const void *to) {
+  static uintptr_t pg;
+  if (!pg) pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)from + pg - 1) & ~(pg - 1), b = (uintptr_t)to & ~(pg - 1);
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+struct frame {
+  uint32_t v, e;
+};
+
 /* Depth-first numbering from `start` (already numbered), over essential
- * edges. The explicit stack borrows label[] (node) and semi[] (next edge),
- * which are initialised only after numbering. */
-static uint32_t dfs(const struct heap_snapshot *s, struct lt *t, uint32_t start, uint32_t count) {
-  uint32_t *st_node = t->label, *st_edge = t->semi;
-  uint32_t top = 0;
-  st_node[0] = start;
-  st_edge[0] = s->first_edge[start];
+ * edges, in edge order (DevTools' order). Returns the next number, or
+ * NONE when out of memory. */
+static uint32_t dfs(struct lt *t, struct frame **stk, size_t *cap, uint32_t start,
+                    uint32_t count) {
+  const struct heap_snapshot *s = t->s;
+  struct frame *st = *stk;
+  size_t top = 0;
+  st[0] = (struct frame){start, s->first_edge[start]};
   for (;;) {
-    uint32_t v = st_node[top], e = st_edge[top];
-    uint32_t end = s->first_edge[v + 1];
+    uint32_t v = st[top].v, e = st[top].e, end = s->first_edge[v + 1];
     while (e < end && (!essential(s, e) || t->pre[s->edge_to[e]] != NONE))
       e++;
     if (e == end) {
@@ -62,33 +96,101 @@ static uint32_t dfs(const struct heap_snapshot *s, struct lt *t, uint32_t start,
       top--;
       continue;
     }
-    st_edge[top] = e + 1;
+    st[top].e = e + 1;
     uint32_t w = s->edge_to[e];
     t->pre[w] = count;
-    t->vertex[count] = w;
-    t->anc[count] = t->pre[v];
+    if (t->tree) {
+      t->anc[count] = t->pre[v];
+      SET(t->real, count);
+      SET(t->tree, e);
+    }
     count++;
-    top++;
-    st_node[top] = w;
-    st_edge[top] = s->first_edge[w];
+    if (++top == *cap) {
+      size_t ncap = *cap * 2;
+      struct frame *ns = realloc(st, ncap * sizeof *ns);
+      if (!ns) return NONE;
+      *stk = st = ns;
+      *cap = ncap;
+    }
+    st[top] = (struct frame){w, s->first_edge[w]};
   }
   return count;
 }
 
-/* DevTools' test for the nodes it explores from the root when the root
- * cannot reach them: no retaining edge counts for dominators. */
-static int has_only_weak_retainers(const struct heap_snapshot *s, uint32_t v) {
-  for (uint32_t k = s->ret_first[v]; k < s->ret_first[v + 1]; k++)
-    if (!(s->ret_from[k] & RET_NONESSENTIAL)) return 0;
+/* Numbers every node: the root's subgraph, then the orphans (no essential
+ * retainer) and theirs, then the rest one by one. The first time (t->tree
+ * set) it also records the DFS parents, tree edges and who has an
+ * essential retainer; again (t->tree NULL) it only rebuilds pre[]. 0 when
+ * out of memory. */
+static int number(struct lt *t) {
+  const struct heap_snapshot *s = t->s;
+  uint32_t n = s->node_count;
+  size_t cap = 1024;
+  struct frame *st = malloc(cap * sizeof *st);
+  if (!st) return 0;
+  memset(t->pre, 0xFF, (size_t)n * 4);
+  if (t->tree) {
+    for (uint32_t e = 0; e < s->edge_count; e++)
+      if (essential(s, e)) SET(t->retained, s->edge_to[e]);
+    t->anc[0] = NONE;
+  }
+  t->pre[s->root] = 0;
+  uint32_t count = dfs(t, &st, &cap, s->root, 1);
+  for (uint32_t v = 0; v < n && count != NONE; v++) {
+    if (t->pre[v] != NONE || BIT(t->retained, v)) continue;
+    t->pre[v] = count;
+    if (t->tree) t->anc[count] = 0; /* a virtual edge from the root */
+    count = dfs(t, &st, &cap, v, count + 1);
+  }
+  for (uint32_t v = 0; v < n && count != NONE; v++) { /* cliques that only retain each other */
+    if (t->pre[v] != NONE) continue;
+    t->pre[v] = count;
+    if (t->tree) t->anc[count] = 0;
+    count++;
+  }
+  free(st);
+  return count == n;
+}
+
+/* The predecessor lists, in preorder numbers: essential edges but the DFS
+ * tree edges. 0 when out of memory. */
+static int predecessors(struct lt *t) {
+  const struct heap_snapshot *s = t->s;
+  uint32_t n = s->node_count;
+  t->rfirst = calloc((size_t)n + 1, 4);
+  if (!t->rfirst) return 0;
+  for (uint32_t e = 0; e < s->edge_count; e++)
+    if (essential(s, e) && !BIT(t->tree, e)) t->rfirst[t->pre[s->edge_to[e]]]++;
+  uint32_t sum = 0;
+  for (uint32_t w = 0; w <= n; w++) {
+    uint32_t c = t->rfirst[w];
+    t->rfirst[w] = sum;
+    sum += c;
+  }
+  t->rfrom = malloc((size_t)sum * 4 + 4);
+  if (!t->rfrom) return 0;
+  for (uint32_t v = 0; v < n; v++) {
+    uint32_t pv = t->pre[v];
+    for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1]; e < end; e++)
+      if (essential(s, e) && !BIT(t->tree, e)) t->rfrom[t->rfirst[t->pre[s->edge_to[e]]]++] = pv;
+  }
+  /* each rfirst[w] now ends w's list: shift back to starts */
+  memmove(t->rfirst + 1, t->rfirst, (size_t)n * 4);
+  t->rfirst[0] = 0;
+  free(t->tree);
+  t->tree = NULL;
+  t->semi = t->pre; /* nothing reads node -> preorder again until renumbering */
+  t->pre = NULL;
   return 1;
 }
 
-/* eval() of LT with iterative path compression. */
-static uint32_t eval(struct lt *t, uint32_t v) {
-  if (!is_linked(t, v)) return v;
+/* eval() of LT with iterative path compression; vertices numbered lo and
+ * above are linked. */
+static uint32_t eval(struct lt *t, uint32_t v, uint32_t lo) {
+  if (v < lo) return v;
   size_t n = 0;
   uint32_t x = v;
-  while (is_linked(t, t->anc[x])) {
+  while (t->anc[x] >= lo) {
     if (n == t->cstack_cap) {
       size_t cap = t->cstack_cap ? t->cstack_cap * 2 : 1024;
       uint32_t *ns = realloc(t->cstack, cap * sizeof *ns);
@@ -108,123 +210,171 @@ static uint32_t eval(struct lt *t, uint32_t v) {
   return t->label[v];
 }
 
-int heap_compute_dominators(struct heap_snapshot *s) {
+/* Semidominators, buckets and the first idom pass, vertex n-1 down to 1. */
+static void main_loop(struct lt *t, uint32_t n) {
+  const size_t step = (size_t)1 << 18; /* give pages back every 1 MB read */
+  uint32_t *rel = t->rfrom + t->rfirst[n], *next = t->rfirst + 1; /* next[w] = rfirst[w + 1] */
+  for (uint32_t w = n; w-- > 1;) {
+    uint32_t p = t->anc[w], sm = w, ess = 0;
+    if (BIT(t->real, w)) { /* the tree edge from p: p is unlinked, its semi is p */
+      sm = p;
+      ess = 1;
+    }
+    uint32_t k = t->rfirst[w];
+    for (uint32_t end = t->rfirst[w + 1]; k < end; k++) {
+      uint32_t u = eval(t, t->rfrom[k], w + 1);
+      uint32_t su = u > w ? t->semi[u] : u; /* unprocessed: its own number */
+      if (su < sm) sm = su;
+      ess = 1;
+    }
+    if (!ess) sm = 0; /* an orphan: its one predecessor is the root */
+    t->semi[w] = sm;
+    t->label[w] = w;
+    next[w] = t->idom[sm];
+    t->idom[sm] = w;
+    /* link(p, w): anc[w] is already p, and w is now at the linked bound */
+    for (uint32_t v = t->idom[p]; v != 0;) {
+      uint32_t u = eval(t, v, w), nx = next[v];
+      t->idom[v] = t->semi[u] < t->semi[v] ? u : p;
+      SET(t->settled, v);
+      v = nx;
+    }
+    t->idom[p] = 0;
+    if ((size_t)(rel - (t->rfrom + t->rfirst[w])) >= step) {
+      release(t->rfrom + t->rfirst[w], rel);
+      rel = t->rfrom + t->rfirst[w];
+    }
+  }
+  t->idom[0] = 0;
+  for (uint32_t w = 1; w < n; w++) {
+    if (!BIT(t->settled, w))
+      t->idom[w] = 0;
+    else if (t->idom[w] != t->semi[w])
+      t->idom[w] = t->idom[t->idom[w]];
+  }
+}
+
+static void lt_free(struct lt *t) {
+  free(t->pre);
+  free(t->anc);
+  free(t->semi);
+  free(t->label);
+  free(t->idom);
+  free(t->real);
+  free(t->tree);
+  free(t->retained);
+  free(t->settled);
+  free(t->rfirst);
+  free(t->rfrom);
+  free(t->cstack);
+  memset(t, 0, sizeof *t);
+}
+
+/* From preorder numbers to node ordinals: s->idom (in pre's place), the
+ * dominator tree's preorder s->dom_order, then the retained sizes in
+ * reverse dom_order (children before their dominator). */
+static int finish(struct heap_snapshot *s, struct lt *t) {
   uint32_t n = s->node_count;
-  struct lt t = {0};
-  size_t sz = (size_t)n * sizeof(uint32_t) + 4;
-  t.vertex = malloc(sz);
-  t.pre = malloc(sz);
-  t.anc = malloc(sz);
-  t.semi = malloc(sz);
-  t.label = malloc(sz);
-  t.idom = t.head = malloc(sz);
-  t.next = t.vertex;
-  t.linked = calloc((size_t)n / 8 + 1, 1);
-  int rc = -1;
-  if (!t.vertex || !t.pre || !t.anc || !t.semi || !t.label || !t.idom || !t.linked) goto out;
-  memset(t.pre, 0xFF, (size_t)n * sizeof *t.pre);
-
-  /* number the graph: the root's subgraph, then orphans (weakly held only) */
-  uint32_t count = 0;
-  t.pre[s->root] = 0;
-  t.vertex[0] = s->root;
-  t.anc[0] = NONE;
-  count = dfs(s, &t, s->root, 1);
-  for (uint32_t v = 0; v < n; v++) {
-    if (t.pre[v] != NONE || !has_only_weak_retainers(s, v)) continue;
-    t.pre[v] = count;
-    t.vertex[count] = v;
-    t.anc[count] = 0; /* a virtual edge from the root */
-    count = dfs(s, &t, v, count + 1);
-  }
-  for (uint32_t v = 0; v < n; v++) { /* cliques that only retain each other */
-    if (t.pre[v] != NONE) continue;
-    t.pre[v] = count;
-    t.vertex[count] = v;
-    t.anc[count++] = 0;
-  }
-
-  for (uint32_t i = 0; i < count; i++) {
-    t.semi[i] = i;
-    t.label[i] = i;
-    t.head[i] = NONE;
-  }
-  /* which nodes the main loop gave a dominator (a bucket that is never
-   * processed leaves its nodes to the root) */
-  uint8_t *settled = calloc((size_t)n / 8 + 1, 1);
-  if (!settled) goto out;
-  for (uint32_t w = count - 1; w >= 1; w--) {
-    uint32_t p = t.anc[w];
-    uint32_t sm = w, essential_retainers = 0;
-    uint32_t x = t.vertex[w];
-    for (uint32_t k = s->ret_first[x]; k < s->ret_first[x + 1]; k++) {
-      uint32_t r = s->ret_from[k];
-      if (r & RET_NONESSENTIAL) continue;
-      essential_retainers = 1;
-      uint32_t u = eval(&t, t.pre[RET_NODE(r)]);
-      if (t.semi[u] < sm) sm = t.semi[u];
-    }
-    if (!essential_retainers) sm = 0; /* an orphan: its one predecessor is the root */
-    t.semi[w] = sm;
-    t.next[w] = t.head[sm];
-    t.head[sm] = w;
-    t.linked[w >> 3] |= (uint8_t)(1u << (w & 7)); /* link(p, w): anc[w] is already p */
-    for (uint32_t v = t.head[p]; v != NONE;) {
-      uint32_t u = eval(&t, v), next = t.next[v];
-      t.idom[v] = t.semi[u] < t.semi[v] ? u : p;
-      settled[v >> 3] |= (uint8_t)(1u << (v & 7));
-      v = next;
-    }
-    t.head[p] = NONE;
-  }
-  t.idom[0] = 0;
-  for (uint32_t w = 1; w < count; w++) {
-    if (!((settled[w >> 3] >> (w & 7)) & 1))
-      t.idom[w] = 0;
-    else if (t.idom[w] != t.semi[w])
-      t.idom[w] = t.idom[t.idom[w]];
-  }
-  free(settled);
+  uint32_t *vertex = malloc((size_t)n * 4 + 4);
+  if (!vertex) return -1;
   for (uint32_t v = 0; v < n; v++)
-    if (t.pre[v] != NONE) t.vertex[t.pre[v]] = v;
-
-  /* the working arrays and the retainer index (nothing reads it after
-   * this) go before the results arrive, and pre[] becomes the node-indexed
-   * idom: lower peak memory */
-  free(t.anc);
-  free(t.semi);
-  free(t.label);
-  free(t.linked);
-  free(t.cstack);
-  t.anc = t.semi = t.label = t.head = t.cstack = NULL;
-  t.linked = NULL;
-  heap_drop_retainers(s);
+    vertex[t->pre[v]] = v;
+  uint32_t *idom = t->pre, *idom_pre = t->idom;
+  for (uint32_t v = 0; v < n; v++)
+    idom[v] = vertex[idom_pre[idom[v]]];
+  t->pre = NULL;
   free(s->idom);
-  s->idom = t.pre;
-  t.pre = NULL;
-  s->retained = malloc((size_t)n * sizeof(uint64_t) + 8);
-  if (!s->retained) goto out;
+  s->idom = idom;
+  free(idom_pre);
+  t->idom = NULL;
 
-  /* back to node ordinals; retained sizes accumulate in reverse preorder */
-  for (uint32_t v = 0; v < n; v++) {
-    s->idom[v] = s->root;
-    s->retained[v] = s->self_size[v];
+  /* dominator subtree sizes bottom-up (reverse DFS preorder sees a node
+   * before its dominator), then slots top-down: a node's place in the
+   * dominator tree's preorder is its dominator's next free slot */
+  uint32_t *slot = malloc((size_t)n * 4 + 4), *order = malloc((size_t)n * 4 + 4);
+  if (!slot || !order) {
+    free(slot);
+    free(order);
+    free(vertex);
+    return -1;
   }
-  for (uint32_t w = 1; w < count; w++)
-    s->idom[t.vertex[w]] = t.vertex[t.idom[w]];
-  for (uint32_t w = count - 1; w >= 1; w--)
-    s->retained[t.vertex[t.idom[w]]] += s->retained[t.vertex[w]];
-  rc = 0;
-out:
-  free(t.vertex);
-  free(t.pre);
-  free(t.anc);
-  free(t.semi);
-  free(t.label);
-  free(t.idom);
-  free(t.linked);
-  free(t.cstack);
+  for (uint32_t v = 0; v < n; v++)
+    slot[v] = 1;
+  for (uint32_t w = n; w-- > 1;)
+    slot[idom[vertex[w]]] += slot[vertex[w]];
+  order[0] = s->root;
+  slot[s->root] = 1;
+  for (uint32_t w = 1; w < n; w++) {
+    uint32_t v = vertex[w], at = slot[idom[v]];
+    slot[idom[v]] += slot[v];
+    order[at] = v;
+    slot[v] = at + 1;
+  }
+  free(vertex);
+  free(slot);
+  free(s->dom_order);
+  s->dom_order = order;
+
+  free(s->retained);
+  s->retained = malloc((size_t)n * sizeof *s->retained + 8);
+  if (!s->retained) return -1;
+  for (uint32_t v = 0; v < n; v++)
+    s->retained[v] = s->self_size[v];
+  for (uint32_t i = n; i-- > 1;)
+    s->retained[idom[order[i]]] += s->retained[order[i]];
+  return 0;
+}
+
+struct heap_lt *heap_dominators_begin(struct heap_snapshot *s) {
+  uint32_t n = s->node_count;
+  struct lt *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->s = s;
+  size_t sz = (size_t)n * 4 + 4;
+  t->pre = malloc(sz);
+  t->anc = malloc(sz);
+  t->real = calloc((size_t)n / 8 + 1, 1);
+  t->retained = calloc((size_t)n / 8 + 1, 1);
+  t->tree = calloc((size_t)s->edge_count / 8 + 1, 1);
+  if (!t->pre || !t->anc || !t->real || !t->retained || !t->tree) goto fail;
+  if (!number(t) || !predecessors(t)) goto fail;
+  /* malloc'd, not written: pages arrive as the main loop reaches them;
+   * the bucket heads must read as empty, and calloc's fresh pages do */
+  t->label = malloc(sz);
+  t->idom = calloc((size_t)n + 1, 4);
+  t->settled = calloc((size_t)n / 8 + 1, 1);
+  if (!t->label || !t->idom || !t->settled) goto fail;
+  if (n > 1) main_loop(t, n);
+  free(t->anc);
+  free(t->semi);
+  free(t->label);
+  free(t->real);
+  free(t->settled);
+  free(t->rfirst);
+  free(t->rfrom);
+  free(t->cstack);
+  t->anc = t->semi = t->label = t->rfirst = t->rfrom = t->cstack = NULL;
+  t->real = t->settled = NULL;
+  return (struct heap_lt *)t;
+fail:
+  lt_free(t);
+  free(t);
+  return NULL;
+}
+
+int heap_dominators_end(struct heap_snapshot *s, struct heap_lt *h) {
+  struct lt *t = (struct lt *)h;
+  int rc = -1;
+  if (!t) return -1;
+  t->pre = malloc((size_t)s->node_count * 4 + 4);
+  if (t->pre && number(t)) rc = finish(s, t);
+  lt_free(t);
+  free(t);
   return rc;
+}
+
+int heap_compute_dominators(struct heap_snapshot *s) {
+  return heap_dominators_end(s, heap_dominators_begin(s));
 }
 
 /* Children lists of the dominator tree (CSR), for top-down walks. */

@@ -1,5 +1,6 @@
-/* Graph indexes over the parsed columns: which edges count for dominators,
- * the retainer (reverse edge) index, node id -> ordinal lookup. */
+/* Graph indexes over the parsed columns: which edges count for dominators
+ * (the dominator pass builds its own retainer lists), node id -> ordinal
+ * lookup. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,19 +106,12 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     snprintf(err, errlen, "%u nodes: more than this engine supports (%u)", n, HEAP_MAX_NODES);
     return HEAP_ERANGE;
   }
+  free(s->nonessential);
   s->nonessential = calloc((size_t)m / 8 + 1, 1);
-  s->ret_first = calloc((size_t)n + 2, sizeof *s->ret_first);
-  s->ret_from = malloc(((size_t)m + 1) * sizeof *s->ret_from);
-  if (!s->nonessential || !s->ret_first || !s->ret_from) {
-    snprintf(err, errlen, "out of memory building the retainer index");
+  if (!s->nonessential) {
+    snprintf(err, errlen, "out of memory marking the essential edges");
     return HEAP_ENOMEM;
   }
-  /* count retainers per target, shifted by one so the prefix sum lands in place */
-  for (uint32_t e = 0; e < m; e++)
-    s->ret_first[s->edge_to[e] + 1]++;
-  for (uint32_t i = 0; i < n; i++)
-    s->ret_first[i + 1] += s->ret_first[i];
-  uint32_t *fill = s->ret_first; /* advance ret_first[t] while filling, then shift back */
   int check_names = s->format == HEAP_FORMAT_V8;
   uint8_t *page = page_owned(s);
   if (!page) {
@@ -125,33 +119,25 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     return HEAP_ENOMEM;
   }
   for (uint32_t from = 0; from < n; from++) {
+    int from_page = (page[from >> 3] >> (from & 7)) & 1;
     for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
       uint32_t to = s->edge_to[e];
       uint8_t k = s->edge_kind[s->edge_type[e]];
-      uint32_t flags = 0;
       if (check_names && k != ET_ELEMENT && k != ET_HIDDEN && s->edge_name[e] >= s->string_count) {
         snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
                  (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
         free(page);
         return HEAP_EFORMAT;
       }
-      int to_page = (page[to >> 3] >> (to & 7)) & 1,
-          from_page = (page[from >> 3] >> (from & 7)) & 1;
-      /* a shortcut from the root counts for dominators, but is "weak" for the orphan test */
-      if (k == ET_WEAK || (k == ET_SHORTCUT && from != s->root))
-        flags = RET_WEAK | RET_NONESSENTIAL;
-      else if (k == ET_SHORTCUT)
-        flags = RET_WEAK;
-      if (to == from || (from != s->root && to_page && !from_page) ||
+      int to_page = (page[to >> 3] >> (to & 7)) & 1;
+      /* a shortcut from the root counts for dominators */
+      if (k == ET_WEAK || (k == ET_SHORTCUT && from != s->root) || to == from ||
+          (from != s->root && to_page && !from_page) ||
           (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
-        flags |= RET_NONESSENTIAL;
-      if (flags & RET_NONESSENTIAL) s->nonessential[e >> 3] |= (uint8_t)(1u << (e & 7));
-      s->ret_from[fill[to]++] = from | flags;
+        s->nonessential[e >> 3] |= (uint8_t)(1u << (e & 7));
     }
   }
   free(page);
-  memmove(s->ret_first + 1, s->ret_first, (size_t)n * sizeof *s->ret_first);
-  s->ret_first[0] = 0;
   return HEAP_OK;
 }
 
@@ -170,9 +156,7 @@ void heap_find_filter_strings(struct heap_snapshot *s) {
 }
 
 void heap_drop_retainers(struct heap_snapshot *s) {
-  free(s->ret_first);
-  free(s->ret_from);
-  s->ret_first = s->ret_from = NULL;
+  (void)s; /* the dominator pass keeps its retainer lists to itself now */
 }
 
 /* LSD radix sort, two 16-bit passes. */

@@ -36,10 +36,7 @@
 #define HEAP_NO_NODE UINT32_MAX
 #define HEAP_UNREACHABLE UINT32_MAX     /* distance of nodes the BFS never reached */
 #define HEAP_SYSTEM_DISTANCE 100000000u /* DevTools adds this for system-only nodes */
-#define HEAP_MAX_NODES (1u << 30)       /* retainer entries keep two flag bits above the ordinal */
-#define RET_NONESSENTIAL (1u << 31)     /* the dominators ignore this retainer */
-#define RET_WEAK (1u << 30) /* a weak or shortcut edge: DevTools' "only weak retainers" test */
-#define RET_NODE(r) ((r) & (RET_WEAK - 1))
+#define HEAP_MAX_NODES (1u << 30)       /* ordinals keep their top bits free for flags */
 #define HEAP_DETACHED_MARK 0x80 /* detachedness: the snapshot marked this node detached */
 
 /* Error codes, as strings on the Lua side. */
@@ -151,13 +148,12 @@ struct heap_snapshot {
   struct heap_script *scripts;
 
   /* Derived graph data, built by heap_build_graph(). */
-  uint32_t *ret_first;   /* node_count + 1 (NULL after heap_drop_retainers) */
-  uint32_t *ret_from;    /* retaining node ordinals grouped by target, | RET_* flags */
   uint8_t *nonessential; /* bitset over edges: ignored by dominators (DevTools' rules) */
   uint32_t *parent_edge; /* shortest-path parent edge per node (built lazily) */
   /* strings DevTools' distance filter looks for (HEAP_NO_NODE if absent) */
   uint32_t str_native_context, str_sloppy_function_map, str_map_descriptors;
-  uint32_t *idom; /* immediate dominator ordinal (root's is root) */
+  uint32_t *idom;      /* immediate dominator ordinal (root's is root) */
+  uint32_t *dom_order; /* the dominator tree in preorder (root first) */
   uint64_t *retained;
   uint32_t *distance;
   uint32_t *by_id;    /* ordinals sorted by id (built lazily) */
@@ -211,10 +207,17 @@ void heap_free(struct heap_snapshot *s);
 
 /* ---- Graph (graph.c, dominators.c) ---- */
 int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen);
-/* Frees the retainer index: only the dominator pass needs it, and the
- * analyses that follow (summary, paths, leaks) allocate about as much. */
+/* Kept for callers: the retainer index now lives and dies inside
+ * heap_compute_dominators(), so there is nothing left to drop. */
 void heap_drop_retainers(struct heap_snapshot *s);
 int heap_compute_dominators(struct heap_snapshot *s);
+/* The same in two halves, so other work can run beside the second:
+ * begin numbers the graph and runs Lengauer-Tarjan's main loop (NULL when
+ * out of memory); end maps the results to nodes, fills idom, dom_order and
+ * retained (from the self sizes as they are then) and frees the state. */
+struct heap_lt;
+struct heap_lt *heap_dominators_begin(struct heap_snapshot *s);
+int heap_dominators_end(struct heap_snapshot *s, struct heap_lt *t); /* -1 when out of memory */
 int heap_compute_distances(struct heap_snapshot *s); /* distances.c */
 int heap_build_id_index(struct heap_snapshot *s);
 uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id); /* ordinal or HEAP_NO_NODE */
@@ -256,6 +259,18 @@ int heap_edge_is_indexed(const struct heap_snapshot *s, uint32_t e);
  * shared -> script -> name). Returns -1 when out of memory. */
 int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t count, uint32_t fields,
                         const int field[5], uint32_t node_fields);
+/* The same one entry at a time (the parser streams them from the text):
+ * add each entry, then finish (sorts, finds the scripts, hands over to s);
+ * discard frees what an unfinished builder holds. -1 when out of memory. */
+struct heap_locs_builder {
+  struct heap_loc *locs;
+  uint32_t *script_node;
+  size_t n, cap;
+};
+int heap_locs_add(const struct heap_snapshot *s, struct heap_locs_builder *b, const uint32_t *entry,
+                  uint32_t fields, const int field[5], uint32_t node_fields);
+int heap_locs_finish(struct heap_snapshot *s, struct heap_locs_builder *b);
+void heap_locs_discard(struct heap_locs_builder *b);
 struct heap_location {
   uint32_t script_id;
   uint32_t line, column; /* 1-based */

@@ -4,6 +4,9 @@
  * detection; freeing; error codes. MEMDBG_HEAP_TIMING=1 prints each phase's
  * wall and CPU time and the RSS to stderr. */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -64,11 +67,10 @@ void heap_free(struct heap_snapshot *s) {
   free(s->trace_tree);
   free(s->locs);
   free(s->scripts);
-  free(s->ret_first);
-  free(s->ret_from);
   free(s->parent_edge);
   free(s->nonessential);
   free(s->idom);
+  free(s->dom_order);
   free(s->retained);
   free(s->distance);
   free(s->by_id);
@@ -102,35 +104,55 @@ static void phase(const char *name, double *t) {
   if (on < 0) on = getenv("MEMDBG_HEAP_TIMING") != NULL;
   double n = now_ms(), c = on ? cpu_ms() : 0;
   if (on && name) {
-    long rss = 0, hwm = 0;
+    long rss = 0, hwm = 0, anon = 0, file = 0;
     char line[128];
     FILE *f = fopen("/proc/self/status", "r");
     while (f && fgets(line, sizeof line, f)) {
       if (!strncmp(line, "VmRSS:", 6)) rss = atol(line + 6);
       if (!strncmp(line, "VmHWM:", 6)) hwm = atol(line + 6);
+      if (!strncmp(line, "RssAnon:", 8)) anon = atol(line + 8);
+      if (!strncmp(line, "RssFile:", 8)) file = atol(line + 8);
     }
     if (f) fclose(f);
-    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB  peak %ld MB\n", name,
-            n - *t, c - cpu_last, rss >> 10, hwm >> 10);
+    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB (anon %ld file %ld) peak %ld MB\n", name,
+            n - *t, c - cpu_last, rss >> 10, anon >> 10, file >> 10, hwm >> 10);
   }
   cpu_last = c;
   *t = n;
 }
 
-/* The whole pipeline after the text is read: distances and DevTools'
- * self-size attribution on one thread, the retainer index on the other,
- * then dominators and retained sizes (from the attributed sizes). */
-static void *distances_thread(void *arg) {
+static void *attribution_thread(void *arg) {
   struct heap_snapshot *s = arg;
-  if (heap_compute_distances(s)) return arg;
-  if (!s->raw && heap_attribute_self_sizes(s)) return arg;
-  return NULL;
+  return !s->raw && heap_attribute_self_sizes(s) ? arg : NULL;
 }
 
-/* Distances (a BFS over the forward edges) run on a second thread while
- * the retainer index is built: both only read the edges, and the BFS queue
- * is gone before the dominators' work arrays arrive, which keeps the peak
- * down. */
+static void *distances_thread(void *arg) {
+  return heap_compute_distances(arg) ? arg : NULL;
+}
+
+/* Runs fn(s) on a second thread (on this one when none can start); join
+ * returns whether it failed. */
+struct side {
+  pthread_t th;
+  int threaded;
+  void *res;
+};
+static void side_start(struct side *t, void *(*fn)(void *), struct heap_snapshot *s) {
+  t->threaded = s->node_count > 100000 && pthread_create(&t->th, NULL, fn, s) == 0;
+  t->res = t->threaded ? NULL : fn(s);
+}
+static int side_join(struct side *t) {
+  if (t->threaded) pthread_join(t->th, &t->res);
+  return t->res != NULL;
+}
+
+/* The whole pipeline after the text is read, in the order that keeps the
+ * peak lowest, two things at a time where their memory allows:
+ * - the essential-edge marks, beside DevTools' self-size attribution (both
+ *   small next to the dominator pass, which starts once both are done);
+ * - Lengauer-Tarjan's numbering and main loop alone (the peak of a load);
+ * - its results (idom, the dominator tree's order, retained sizes from the
+ *   attributed sizes) beside the distances from the root. */
 static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   double t;
   phase(NULL, &t);
@@ -150,42 +172,59 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
       s->detachedness = NULL;
     }
   }
-  pthread_t th;
-  int threaded = s->node_count > 100000 && pthread_create(&th, NULL, distances_thread, s) == 0;
+  struct side th;
+  side_start(&th, attribution_thread, s);
   int rc = heap_build_graph(s, err, errlen);
-  int dist_failed = 0;
-  if (threaded) {
-    void *res;
-    pthread_join(th, &res);
-    dist_failed = res != NULL;
-  } else if (!rc) {
-    dist_failed = distances_thread(s) != NULL;
-  }
+  int failed = side_join(&th);
   if (rc) return rc;
-  phase("retainers+distances", &t);
-  int dom_failed = heap_compute_dominators(s);
-  heap_mark_detached_roots(s);
-  if (!dom_failed && !s->raw) dom_failed = heap_propagate_dom_state(s);
+  phase("graph+attribution", &t);
+  struct heap_lt *lt = failed ? NULL : heap_dominators_begin(s);
+  failed = !lt;
   phase("dominators", &t);
-  if (dom_failed || dist_failed) {
+  side_start(&th, distances_thread, s);
+  failed = heap_dominators_end(s, lt) || failed;
+  failed = side_join(&th) || failed;
+  heap_mark_detached_roots(s);
+  if (!failed && !s->raw) failed = heap_propagate_dom_state(s);
+  phase("results+distances", &t);
+  if (failed) {
     snprintf(err, errlen, "out of memory computing dominators and distances");
     return HEAP_ENOMEM;
   }
   return HEAP_OK;
 }
 
+/* glibc serves an allocation from its heap, not its own mapping, once it
+ * is below the mmap threshold, and raises that threshold (up to 32 MB)
+ * each time a mapped block is freed; a freed node-sized array then stays
+ * in the process instead of going back to the system. Pinning the
+ * threshold at glibc's own starting value (128 KB) keeps every big array
+ * in a mapping of its own, returned whole when freed. */
+static void pin_mmap_threshold(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 /* Parses the text into a snapshot without the graph analyses: every check
- * of the format, so a file this accepts is one a full load accepts too. */
+ * of the format, so a file this accepts is one a full load accepts too.
+ * With `keep`, the source locations are left for read_locations() and the
+ * parser state is handed back for it. */
 static int parse_only(const char *buf, size_t len, int release, struct heap_snapshot **out,
-                      char *err, size_t errlen, heap_progress_fn progress, void *ud) {
+                      struct parser **keep, char *err, size_t errlen, heap_progress_fn progress,
+                      void *ud) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, pin_mmap_threshold);
   struct parser *P = calloc(1, sizeof *P);
   *out = NULL;
+  if (keep) *keep = NULL;
   if (!P) {
     snprintf(err, errlen, "out of memory");
     return HEAP_ENOMEM;
   }
   parser_init(P, buf, len, err, errlen, progress, ud);
   P->sc.release_pages = release;
+  P->defer_locations = keep != NULL;
   P->s = calloc(1, sizeof *P->s);
   if (!P->s) {
     free(P);
@@ -203,6 +242,9 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
   phase(NULL, &t);
   scan_checkpoint(&P->sc);
   parse_top(P);
+  /* the whole text is read (the locations aside, a few pages): none of it
+   * needs to stay in memory */
+  if (release) madvise((void *)buf, len, MADV_DONTNEED);
   phase("parse", &t);
   if (P->jsc)
     jsc_finish(P);
@@ -210,26 +252,53 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
     finish_v8(P);
   phase("finish", &t);
   if (getenv("MEMDBG_HEAP_TIMING") && P->s)
-    fprintf(stderr, "heap: %u nodes, %u edges, %u strings (%.1f MB pool), %u locations\n",
-            P->s->node_count, P->s->edge_count, P->s->string_count,
-            P->s->string_count ? P->s->str_off[P->s->string_count] / 1048576.0 : 0.0,
-            P->s->loc_count);
+    fprintf(stderr, "heap: %u nodes, %u edges, %u strings (%.1f MB pool)\n", P->s->node_count,
+            P->s->edge_count, P->s->string_count,
+            P->s->string_count ? P->s->str_off[P->s->string_count] / 1048576.0 : 0.0);
   struct heap_snapshot *s = P->s;
-  parser_cleanup(P);
-  free(P);
+  if (keep) {
+    *keep = P;
+  } else {
+    parser_cleanup(P);
+    free(P);
+  }
   if (progress) progress(ud, len, len);
   *out = s;
   return HEAP_OK;
+}
+
+/* The source locations parse_only() left, read now that the analyses'
+ * working memory is gone; frees the parser state. */
+static int read_locations(struct parser *P, const char *buf, size_t len, int release) {
+  volatile int code = HEAP_OK;
+  if (setjmp(P->sc.fail))
+    code = P->sc.code;
+  else
+    parser_read_locations(P);
+  if (release) madvise((void *)buf, len, MADV_DONTNEED);
+  parser_cleanup(P);
+  free(P);
+  return code;
 }
 
 static int parse_buffer(const char *buf, size_t len, int release, const struct heap_load_opts *o,
                         struct heap_snapshot **out, char *err, size_t errlen,
                         heap_progress_fn progress, void *ud) {
   struct heap_snapshot *s = NULL;
-  int rc = parse_only(buf, len, release, &s, err, errlen, progress, ud);
+  struct parser *P = NULL;
+  int rc = parse_only(buf, len, release, &s, &P, err, errlen, progress, ud);
   if (rc || !s) return rc ? rc : HEAP_ENOMEM;
   s->raw = o && o->raw;
   rc = analyse(s, err, errlen);
+  if (rc) {
+    parser_cleanup(P);
+    free(P);
+  } else {
+    double t;
+    phase(NULL, &t);
+    rc = read_locations(P, buf, len, release);
+    phase("locations", &t);
+  }
   if (rc) {
     heap_free(s);
     return rc;
@@ -365,7 +434,7 @@ int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err
   int guard;
   int rc = map_file(path, &buf, &len, &guard, err, errlen);
   if (rc) return rc;
-  rc = parse_only(buf, len, len > 0, &s, err, errlen, progress, ud);
+  rc = parse_only(buf, len, len > 0, &s, NULL, err, errlen, progress, ud);
   rc = unmap_file(path, buf, len, guard, rc, err, errlen);
   if (!rc && s) rc = check_edge_names(s, err, errlen);
   if (!rc && s && s->node_count >= HEAP_MAX_NODES) {

@@ -71,45 +71,80 @@ static int by_script_id(const void *a, const void *b) {
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+int heap_locs_add(const struct heap_snapshot *s, struct heap_locs_builder *b, const uint32_t *r,
+                  uint32_t fields, const int field[5], uint32_t node_fields) {
+  (void)fields;
+  if (field[F_NODE] < 0 || field[F_SCRIPT_ID] < 0 || field[F_LINE] < 0 || field[F_COLUMN] < 0 ||
+      !node_fields)
+    return 0;
+  /* keep the entries that name a node */
+  uint32_t idx = r[field[F_NODE]];
+  if (idx % node_fields || idx / node_fields >= s->node_count) return 0;
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap + b->cap / 2 : 1024;
+    struct heap_loc *nl = realloc(b->locs, cap * sizeof *nl);
+    if (!nl) return -1;
+    b->locs = nl;
+    uint32_t *ns = realloc(b->script_node, cap * sizeof *ns);
+    if (!ns) return -1;
+    b->script_node = ns;
+    b->cap = cap;
+  }
+  b->locs[b->n] = (struct heap_loc){idx / node_fields, r[field[F_SCRIPT_ID]], r[field[F_LINE]],
+                                    r[field[F_COLUMN]]};
+  uint32_t sn = HEAP_NO_NODE;
+  if (field[F_SCRIPT_NODE] >= 0) {
+    uint32_t si = r[field[F_SCRIPT_NODE]];
+    if (si % node_fields == 0 && si / node_fields < s->node_count) sn = si / node_fields;
+  }
+  b->script_node[b->n++] = sn;
+  return 0;
+}
+
+void heap_locs_discard(struct heap_locs_builder *b) {
+  free(b->locs);
+  free(b->script_node);
+  memset(b, 0, sizeof *b);
+}
+
 int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t count, uint32_t fields,
                         const int field[5], uint32_t node_fields) {
-  if (!fields || field[F_NODE] < 0 || field[F_SCRIPT_ID] < 0 || field[F_LINE] < 0 ||
-      field[F_COLUMN] < 0 || !node_fields)
-    return 0;
-  size_t n = count / fields;
-  struct heap_loc *locs = malloc((n ? n : 1) * sizeof *locs);
-  uint32_t *script_node = malloc((n ? n : 1) * sizeof *script_node);
-  if (!locs || !script_node) goto fail;
-  /* keep the entries that name a node; sort them by node (stable: the last
-   * entry for a node wins, as in DevTools' map) */
-  uint32_t m = 0;
-  for (size_t i = 0; i < n; i++) {
-    const uint32_t *r = raw + i * fields;
-    uint32_t idx = r[field[F_NODE]];
-    if (idx % node_fields || idx / node_fields >= s->node_count) continue;
-    locs[m] = (struct heap_loc){idx / node_fields, r[field[F_SCRIPT_ID]], r[field[F_LINE]],
-                                r[field[F_COLUMN]]};
-    uint32_t sn = HEAP_NO_NODE;
-    if (field[F_SCRIPT_NODE] >= 0) {
-      uint32_t si = r[field[F_SCRIPT_NODE]];
-      if (si % node_fields == 0 && si / node_fields < s->node_count) sn = si / node_fields;
+  struct heap_locs_builder b = {0};
+  if (!fields) return 0;
+  for (size_t i = 0; i + fields <= count; i += fields)
+    if (heap_locs_add(s, &b, raw + i, fields, field, node_fields)) {
+      heap_locs_discard(&b);
+      return -1;
     }
-    script_node[m++] = sn;
+  return heap_locs_finish(s, &b);
+}
+
+int heap_locs_finish(struct heap_snapshot *s, struct heap_locs_builder *b) {
+  struct heap_loc *locs = b->locs;
+  uint32_t *script_node = b->script_node;
+  if (b->n >= 0x80000000u) { /* the in-place permutation marks positions with the top bit */
+    heap_locs_discard(b);
+    return -1;
   }
+  uint32_t m = (uint32_t)b->n;
+  memset(b, 0, sizeof *b);
+  if (!m) {
+    free(locs);
+    free(script_node);
+    return 0;
+  }
+  /* sort by node (stable: the last entry for a node wins, as in DevTools'
+   * map): a radix-sorted permutation, applied in place cycle by cycle */
   int sorted = 1;
   for (uint32_t i = 1; i < m && sorted; i++)
     sorted = locs[i - 1].node < locs[i].node;
   if (!sorted) {
     uint32_t *ord = malloc((size_t)m * 4 + 4), *tmp = malloc((size_t)m * 4 + 4),
              *key = malloc((size_t)m * 4 + 4);
-    struct heap_loc *l2 = malloc((size_t)m * sizeof *l2 + sizeof *l2);
-    uint32_t *s2 = malloc((size_t)m * 4 + 4);
-    if (!ord || !tmp || !key || !l2 || !s2) {
+    if (!ord || !tmp || !key) {
       free(ord);
       free(tmp);
       free(key);
-      free(l2);
-      free(s2);
       goto fail;
     }
     for (uint32_t i = 0; i < m; i++) {
@@ -117,19 +152,32 @@ int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t cou
       key[i] = locs[i].node;
     }
     heap_radix_sort_by_key(ord, tmp, m, key);
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < m; i++) {
-      if (i + 1 < m && locs[ord[i + 1]].node == locs[ord[i]].node) continue; /* last one wins */
-      l2[k] = locs[ord[i]];
-      s2[k++] = script_node[ord[i]];
-    }
-    free(ord);
     free(tmp);
     free(key);
-    free(locs);
-    free(script_node);
-    locs = l2;
-    script_node = s2;
+    for (uint32_t i = 0; i < m; i++) { /* position i takes entry ord[i] */
+      if (ord[i] == i || ord[i] & 0x80000000u) continue;
+      struct heap_loc l = locs[i];
+      uint32_t sn = script_node[i], j = i;
+      for (;;) {
+        uint32_t k = ord[j] & 0x7FFFFFFFu;
+        ord[j] |= 0x80000000u;
+        if (k == i) {
+          locs[j] = l;
+          script_node[j] = sn;
+          break;
+        }
+        locs[j] = locs[k];
+        script_node[j] = script_node[k];
+        j = k;
+      }
+    }
+    free(ord);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m; i++) {
+      if (i + 1 < m && locs[i + 1].node == locs[i].node) continue; /* last one wins */
+      locs[k] = locs[i];
+      script_node[k++] = script_node[i];
+    }
     m = k;
   }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "columns.h"
 #include "parser.h"
@@ -529,10 +530,47 @@ void finish_v8(struct parser *P) {
   s->trace_tree = P->trace;
   P->trace = NULL;
   s->trace_tree_count = (uint32_t)P->trace_n;
-  if (P->locs.n && heap_read_locations(s, P->locs.v, P->locs.n, P->lf, P->loc_field, P->nf))
-    scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
-  free(P->locs.v);
-  P->locs.v = NULL;
+  if (!P->defer_locations) parser_read_locations(P);
+}
+
+void parser_read_locations(struct parser *P) {
+  struct scanner *sc = &P->sc;
+  struct heap_snapshot *s = P->s;
+  struct heap_locs_builder *b = &P->locb;
+  uint32_t entry[MAX_FIELDS];
+  sc->progress = NULL;
+  long pg = sysconf(_SC_PAGESIZE);
+  for (size_t i = 0; i < P->locs_n; i++) {
+    sc->p = P->locs_at[i];
+    /* give the text back behind us, as the first reading did */
+    sc->released = (const char *)((uintptr_t)sc->p & ~(uintptr_t)(pg - 1));
+    sc->next_mark = sc->p + ((size_t)4 << 20);
+    scan_expect(sc, '[', "'[' starting locations");
+    if (scan_peek(sc) == ']') continue;
+    /* the numbers were checked when the array was met: the checks here
+     * only guard against the file changing under the mapping */
+    for (uint32_t k = 0;;) {
+      uint64_t x = scan_uint(sc);
+      entry[k++] = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+      if (k == P->lf) {
+        if (heap_locs_add(s, b, entry, P->lf, P->loc_field, P->nf))
+          scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
+        k = 0;
+      }
+      if (sc->p >= sc->next_mark) {
+        scan_checkpoint(sc);
+        sc->next_mark = sc->p + ((size_t)4 << 20);
+      }
+      int c = scan_peek(sc);
+      sc->p++;
+      if (c == ',') continue;
+      if (c == ']') break;
+      sc->p--;
+      scan_expected(sc, "',' or ']' in a number array");
+    }
+  }
+  P->locs_n = 0;
+  if (heap_locs_finish(s, b)) scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
 }
 
 /* Parses the value at the cursor for a top-level key. Returns 0 when the
@@ -555,7 +593,12 @@ static int parse_key_value(struct parser *P, const char *key) {
   } else if (!strcmp(key, "trace_function_infos") && !jsc) {
     scan_uint_array(sc, &P->trace_fn, "trace_function_infos");
   } else if (!strcmp(key, "locations") && !jsc) {
-    scan_uint_array(sc, &P->locs, "locations");
+    if (P->locs_n == P->locs_cap) {
+      P->locs_cap = P->locs_cap ? P->locs_cap * 2 : 1;
+      P->locs_at = scan_realloc(sc, P->locs_at, P->locs_cap * sizeof *P->locs_at);
+    }
+    P->locs_at[P->locs_n++] = sc->p;
+    scan_uint_array(sc, NULL, "locations");
   } else if (!strcmp(key, "trace_tree") && !jsc) {
     parse_trace_tree(P);
   } else if ((!strcmp(key, "version") || !strcmp(key, "type")) && !v8) {
@@ -656,7 +699,8 @@ void parser_cleanup(struct parser *P) {
   free(P->str_off.v);
   free(P->trace_fn.v);
   free(P->trace);
-  free(P->locs.v);
+  free(P->locs_at);
+  heap_locs_discard(&P->locb);
   free(P->tstack);
   free(P->jnodes.v);
   free(P->jedges.v);

@@ -31,8 +31,13 @@ struct parser {
   struct u32vec trace_fn;
   struct heap_trace_node *trace;
   size_t trace_n, trace_cap;
-  struct u32vec locs; /* "locations", raw; laid out by loc_field once the meta is known */
-  uint32_t lf;        /* location field count */
+  /* "locations": checked when met, read once the meta is known (and, for
+   * a full load, only after the analyses: the text is still mapped) */
+  const char **locs_at; /* each "locations" value's '[' (a repeated key adds to the list) */
+  size_t locs_n, locs_cap;
+  int defer_locations; /* finish_v8 leaves them to parser_read_locations() */
+  struct heap_locs_builder locb;
+  uint32_t lf;         /* location field count */
   int loc_field[5];   /* position of object_index, script_id, script_object_index, line, column */
   struct trace_level *tstack;
   size_t tstack_n, tstack_cap;
@@ -149,6 +154,9 @@ void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_
 void parser_cleanup(struct parser *P);
 void parse_top(struct parser *P); /* the top-level object, V8 or JSC */
 void finish_v8(struct parser *P); /* checks and hand-over after a V8 parse */
+/* Reads the source locations the parse found (once; no progress reports).
+ * Failures longjmp to P->sc.fail as any parse error does. */
+void parser_read_locations(struct parser *P);
 
 /* jsc.c: builds the snapshot model from the raw JSC arrays. */
 void jsc_finish(struct parser *P);

@@ -313,7 +313,7 @@ void scan_uint_array(struct scanner *sc, struct u32vec *v, const char *what) {
     if (x > UINT32_MAX)
       scan_fail(sc, HEAP_ERANGE, "at byte %zu: %s value %llu too large", scan_offset(sc), what,
                 (unsigned long long)x);
-    u32_push(sc, v, (uint32_t)x);
+    if (v) u32_push(sc, v, (uint32_t)x);
     if (sc->p >= sc->next_mark) scan_checkpoint(sc);
     int c = scan_peek(sc);
     sc->p++;

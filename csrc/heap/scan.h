@@ -81,7 +81,7 @@ size_t scan_string(struct scanner *sc, struct bytes *b);
 void scan_key(struct scanner *sc, char *buf, size_t buflen);
 /* Skips any JSON value. */
 void scan_skip_value(struct scanner *sc);
-/* Reads `[ uint, uint, ... ]` into v. */
+/* Reads `[ uint, uint, ... ]` into v (v NULL: checks it only). */
 void scan_uint_array(struct scanner *sc, struct u32vec *v, const char *what);
 /* Reads `[ "s", ... ]` into pool b with offsets appended to off. */
 void scan_string_array(struct scanner *sc, struct bytes *b, struct u64vec *off);

@@ -16,13 +16,12 @@ static int by_retained_desc(const void *a, const void *b) {
   return x->cls < y->cls ? -1 : x->cls > y->cls;
 }
 
-#define EXIT_BIT (1u << 31)
-#define MARK_BIT (1u << 30)
+#define MARK_BIT (1u << 31)
 
 int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t *nout) {
   *out = NULL;
   *nout = 0;
-  if (heap_build_classes(s) || heap_build_dom_tree(s)) return -1;
+  if (heap_build_classes(s)) return -1;
   uint32_t nc = s->class_count, n = s->node_count;
   struct heap_class_row *rows = calloc((size_t)nc + 1, sizeof *rows);
   uint32_t *seen = calloc((size_t)nc + 1, 4);
@@ -49,28 +48,23 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
       r->min_distance = d;
   }
   /* Retained size per class without double counting: walk the dominator
-   * tree top-down and count a node only when no dominator above it (that
-   * was counted) has the same class. */
-  stack[top++] = s->root;
-  while (top > 0) {
-    uint32_t item = stack[--top];
-    uint32_t v = item & ~(EXIT_BIT | MARK_BIT);
-    if (item & EXIT_BIT) {
-      if (item & MARK_BIT) seen[s->class_of[v]]--;
-      continue;
+   * tree top-down (its preorder, keeping the path from the root on a
+   * stack) and count a node only when no dominator above it (that was
+   * counted) has the same class. */
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t v = s->dom_order[i];
+    while (top > 0 && (stack[top - 1] & ~MARK_BIT) != s->idom[v]) {
+      uint32_t u = stack[--top];
+      if (u & MARK_BIT) seen[s->class_of[u & ~MARK_BIT]]--;
     }
-    uint32_t c = s->class_of[v];
-    uint32_t mark = 0;
+    uint32_t c = s->class_of[v], mark = 0;
     if (s->self_size[v] && !seen[c] && v != s->root) {
       rows[c].retained += s->retained[v];
       seen[c]++;
       mark = MARK_BIT;
     }
-    size_t need = top + 1 + (s->dom_first[v + 1] - s->dom_first[v]);
-    if (need > cap) {
-      while (cap < need)
-        cap *= 2;
-      uint32_t *ns = realloc(stack, cap * 4);
+    if (top == cap) {
+      uint32_t *ns = realloc(stack, cap * 2 * 4);
       if (!ns) {
         free(rows);
         free(seen);
@@ -78,10 +72,9 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
         return -1;
       }
       stack = ns;
+      cap *= 2;
     }
-    stack[top++] = v | EXIT_BIT | mark;
-    for (uint32_t k = s->dom_first[v]; k < s->dom_first[v + 1]; k++)
-      stack[top++] = s->dom_child[k];
+    stack[top++] = v | mark;
   }
   free(seen);
   free(stack);
