@@ -8,6 +8,7 @@
 //   terminateWorker() the worker is terminated (at once, from the main thread)
 //   startWorker()  a new worker (after terminateWorker)
 //   workerCount()  -> how many workers run
+//   writeWorkerSnapshot(file) -> Promise of ms: Node's own worker.getHeapSnapshot()
 // It serves the Chromium pages of the isolates spec too (page.html,
 // worker.js, frame.html) and prints
 //   memdbg-app ready mode=isolates http=http://127.0.0.1:PORT
@@ -70,6 +71,15 @@ if (!isMainThread) {
     return true;
   };
   globalThis.workerCount = () => running;
+  // the worker's heap snapshot written by Node itself (worker.getHeapSnapshot()):
+  // bench/capture-worker's in-process client; resolves to milliseconds
+  globalThis.writeWorkerSnapshot = function writeWorkerSnapshot(file) {
+    const t0 = process.hrtime.bigint();
+    return worker.getHeapSnapshot().then((stream) => new Promise((resolve, reject) => {
+      const out = fs.createWriteStream(file, { mode: 0o600 });
+      stream.pipe(out).on("finish", () => resolve(Number(process.hrtime.bigint() - t0) / 1e6)).on("error", reject);
+    }));
+  };
 
   const FILES = { "/page.html": "text/html", "/worker.js": "text/javascript", "/frame.html": "text/html" };
   const server = http.createServer((req, res) => {
