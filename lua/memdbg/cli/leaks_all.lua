@@ -109,11 +109,22 @@ function M.run(session, opts)
   -- in a directory of our own, the snapshots of an isolate where nothing
   -- leaked go (unless --keep); the directory too once it is empty
   if own and not opts.keep then
+    local removed = 0
     for _, e in ipairs(entries) do
       local r = e.report or e.partial
-      if r and e.found == 0 then remove_snapshots(r) end
+      if r and e.found == 0 then
+        remove_snapshots(r)
+        removed = removed + 1
+      end
     end
-    if not os.remove(w.dir) and not opts.json then print("Snapshots of the isolates that leaked: " .. w.dir) end
+    local gone = os.remove(w.dir)
+    if not opts.json then
+      if removed > 0 then
+        print(string.format("(the snapshots of the %d isolate%s where nothing leaked were removed; --keep keeps them)",
+          removed, removed == 1 and "" or "s"))
+      end
+      if not gone then print("Snapshots of the isolates that leaked: " .. w.dir) end
+    end
   end
   if leaking > 0 then return 1 end
   if failed > 0 then return common.EXIT_RUNTIME end
