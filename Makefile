@@ -1,20 +1,21 @@
 # memdbg build. `make` builds the C modules for Lua 5.4; `make LUA=luajit`
-# builds the same sources for LuaJIT (Neovim). `make test` runs every spec.
+# builds the same sources for LuaJIT (Neovim), `make LUA=lua5.1` for Lua 5.1.
+# `make test` runs every spec.
+#
+# LUA is the interpreter built for: a name (lua5.4, lua5.1, luajit) or a path
+# (luarocks passes its $(LUA), e.g. /usr/bin/lua5.1). Each interpreter builds
+# into a folder of its own, so builds for several never mix.
 LUA        ?= lua5.4
 PREFIX     ?= /usr/local
 SANITIZE   ?=
 
-# luarocks gives LUADIR (.../share/lua/5.x): the Lua version is its last part.
-ifneq ($(LUADIR),)
-  LUA_VERSION ?= $(lastword $(subst /, ,$(LUADIR)))
+LUA_NAME    := $(notdir $(LUA))
+# The Lua version (5.1 for LuaJIT) from the interpreter itself, else its name.
+LUA_VERSION := $(shell $(LUA) -e 'io.write((_VERSION:match("%d+%.%d+")))' 2>/dev/null)
+ifeq ($(LUA_VERSION),)
+  LUA_VERSION := $(if $(findstring luajit,$(LUA_NAME)),5.1,$(patsubst lua%,%,$(LUA_NAME)))
 endif
-ifeq ($(LUA),luajit)
-  LUA_PC      := luajit
-  LUA_VERSION ?= 5.1
-else
-  LUA_PC      := lua5.4
-  LUA_VERSION ?= 5.4
-endif
+LUA_PC := $(if $(findstring luajit,$(LUA_NAME)),luajit,lua$(LUA_VERSION))
 # luarocks passes LUA_INCDIR (and the install folders below); otherwise pkg-config.
 ifneq ($(LUA_INCDIR),)
   LUA_CFLAGS := -I$(LUA_INCDIR)
@@ -32,9 +33,9 @@ MY_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Wshadow -Wno-unused-par
              $(LUA_CFLAGS) -Icsrc
 LDFLAGS += -shared -pthread
 
-BUILD ?= build/$(LUA)
+BUILD ?= build/$(LUA_NAME)
 ifneq ($(ROCKS_BUILD),)
-  BUILD := build/rocks-$(LUA_VERSION)
+  BUILD := build/rocks-$(LUA_NAME)
 endif
 ifneq ($(SANITIZE),)
   BUILD   := $(BUILD)-san
@@ -45,6 +46,11 @@ ifneq ($(SANITIZE),)
              ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
              MEMDBG_SANITIZED=1
 endif
+
+# The command the modules are built with, kept in $(FLAGS): when it changes
+# (other headers, flags, sanitizers) the modules are rebuilt.
+FLAGS := $(BUILD)/memdbg/.flags
+COMPILE := $(CC) $(CFLAGS) $(MY_CFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard csrc/core/*.c)
 HEAP_SRC := $(wildcard csrc/heap/*.c)
@@ -64,7 +70,7 @@ SPEC_ENV := MEMDBG_BUILD=$(BUILD) $(SAN_ENV)
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 
-.PHONY: all modules deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
+.PHONY: FORCE all modules deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
 
 all: $(CORE_SO) $(HEAP_SO) $(MOCK_BIN)
 
@@ -82,14 +88,17 @@ fuzz:
 
 modules: $(CORE_SO) $(HEAP_SO)
 
-$(CORE_SO): $(CORE_SRC) $(HDRS) | $(BUILD)/memdbg
+$(FLAGS): FORCE | $(BUILD)/memdbg
+	@test "$$(cat $@ 2>/dev/null)" = '$(COMPILE)' || printf '%s\n' '$(COMPILE)' > $@
+
+$(CORE_SO): $(CORE_SRC) $(HDRS) $(FLAGS) | $(BUILD)/memdbg
 	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(CORE_SRC) $(LDFLAGS)
 
-$(HEAP_SO): $(HEAP_SRC) $(HDRS) | $(BUILD)/memdbg
+$(HEAP_SO): $(HEAP_SRC) $(HDRS) $(FLAGS) | $(BUILD)/memdbg
 	$(CC) $(CFLAGS) $(MY_CFLAGS) -o $@ $(HEAP_SRC) $(LDFLAGS) -lm
 
 MOCK_SRC := spec/mock/mock_inspector.c csrc/core/jsonscan.c csrc/core/wskey.c
-$(MOCK_BIN): $(MOCK_SRC) $(HDRS) | $(BUILD)/memdbg
+$(MOCK_BIN): $(MOCK_SRC) $(HDRS) $(FLAGS) | $(BUILD)/memdbg
 	$(CC) $(CFLAGS) $(filter-out -fPIC,$(MY_CFLAGS)) -o $@ $(MOCK_SRC) $(filter-out -shared,$(LDFLAGS))
 
 $(BUILD)/memdbg:
@@ -134,7 +143,7 @@ install: $(CORE_SO) $(HEAP_SO)
 	cd lua && find memdbg -name '*.lua' | while read f; do \
 	  install -D -m 0644 "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
 	install -m 0755 $(CORE_SO) $(HEAP_SO) $(DESTDIR)$(LIBDIR)/memdbg/
-	sed '1s|.*|#!/usr/bin/env $(LUA)|' scripts/memdbg > $(DESTDIR)$(BINDIR)/memdbg
+	sed '1s|.*|#!$(if $(filter /%,$(LUA)),,/usr/bin/env )$(LUA)|' scripts/memdbg > $(DESTDIR)$(BINDIR)/memdbg
 	chmod 0755 $(DESTDIR)$(BINDIR)/memdbg
 
 lint:

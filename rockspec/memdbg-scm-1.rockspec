@@ -19,15 +19,17 @@ build = {
   build_target = "modules",
   build_variables = {
     CFLAGS = "$(CFLAGS)",
+    LUA = "$(LUA)",
     LUA_INCDIR = "$(LUA_INCDIR)",
-    LUADIR = "$(LUADIR)",
     ROCKS_BUILD = "1",
   },
   install_variables = {
+    CFLAGS = "$(CFLAGS)",
     PREFIX = "$(PREFIX)",
     LUADIR = "$(LUADIR)",
     LIBDIR = "$(LIBDIR)",
     BINDIR = "$(BINDIR)",
+    LUA = "$(LUA)",
     LUA_INCDIR = "$(LUA_INCDIR)",
     ROCKS_BUILD = "1",
   },

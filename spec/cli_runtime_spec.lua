@@ -10,8 +10,7 @@ local q = proc.quote
 -- Runs `memdbg ARGS...`; returns exit code, stdout, stderr.
 -- memdbg_env("K=V", ARGS...) adds to the environment.
 local function memdbg_env(extra, ...)
-  -- the interpreter that matches the build under test (LuaJIT's modules do not load in Lua 5.4)
-  local lua = (os.getenv("MEMDBG_BUILD") or ""):match("luajit") and "luajit" or "lua5.4"
+  local lua = require("support.run").interpreter()
   local argv = { lua, "scripts/memdbg", ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
   local errf = os.tmpname()
@@ -23,7 +22,7 @@ local function memdbg_env(extra, ...)
   local code
   out = out:gsub("memdbg%-exit=(%d+)\n$", function(c) code = tonumber(c) return "" end)
   local f = io.open(errf)
-  local err = f:read("a")
+  local err = f:read("*a")
   f:close()
   os.remove(errf)
   return code, out, err
@@ -107,7 +106,7 @@ describe("memdbg CLI", function()
     local tmp = tmpdir()
     local code, _, err = memdbg_env("TMPDIR=" .. tmp, "leaks", "--endpoint", clean.endpoint, "--action",
       "failingAction()")
-    local left = io.popen("ls -A " .. tmp):read("a")
+    local left = io.popen("ls -A " .. tmp):read("*a")
     os.execute("rm -rf " .. tmp)
     assert.equal(2, code)
     assert.matches("action failed on purpose", err)

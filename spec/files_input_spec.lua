@@ -18,7 +18,7 @@ local function chain(n)
 end
 
 local function lua_bin()
-  return (os.getenv("MEMDBG_BUILD") or ""):match("luajit") and "luajit" or "lua5.4"
+  return require("support.run").interpreter()
 end
 
 describe("reading snapshot files", function()

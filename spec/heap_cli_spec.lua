@@ -2,7 +2,7 @@
 local fx = require "support.heapfixture"
 local cjson = require "cjson"
 
-local LUA = (os.getenv("MEMDBG_BUILD") or ""):match("luajit") and "luajit" or "lua5.4"
+local LUA = require("support.run").interpreter()
 
 -- runs `memdbg ARGS...`; returns exit code, stdout, stderr
 local function memdbg(...)

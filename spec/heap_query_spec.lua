@@ -6,7 +6,7 @@ local heap = require "memdbg.heap"
 local fx = require "support.heapfixture"
 local cjson = require "cjson"
 
-local LUA = (os.getenv("MEMDBG_BUILD") or ""):match("luajit") and "luajit" or "lua5.4"
+local LUA = require("support.run").interpreter()
 
 local function memdbg(...)
   local parts = { "MEMDBG_PROGRESS=0", LUA, "scripts/memdbg" }

@@ -4,7 +4,7 @@
 local fx = require "support.heapfixture"
 local heap = require "memdbg.heap"
 
-local LUA = (os.getenv("MEMDBG_BUILD") or ""):match("luajit") and "luajit" or "lua5.4"
+local LUA = require("support.run").interpreter()
 
 local function memdbg(...)
   local parts = { "MEMDBG_PROGRESS=0", LUA, "scripts/memdbg" }

@@ -83,7 +83,7 @@ end
 function profile.load(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, err, "EIO" end
-  local text = f:read("a")
+  local text = f:read("*a")
   f:close()
   local p, jerr = json.decode(text)
   if type(p) ~= "table" or type(p.head) ~= "table" then

@@ -5,12 +5,11 @@ local common = require("memdbg.workflows.common")
 local cli = {}
 local q = common.shell_quote
 
--- `lua5.4 SCRIPT ARGS...` (the CLI's and the scripts' interpreter, whatever
--- Lua runs the specs): exit code, stdout, stderr.
+-- `LUA SCRIPT ARGS...` with the interpreter of the build under test:
+-- exit code, stdout, stderr.
 function cli.lua54(script, ...)
   local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
-  if build:find("luajit", 1, true) then build = "build/lua5.4" end
-  local argv = { "lua5.4", script, ... }
+  local argv = { require("support.run").interpreter(), script, ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
   local errf = os.tmpname()
   local p = assert(io.popen("MEMDBG_BUILD=" .. q(build) .. " " .. table.concat(argv, " ") .. " 2>" .. q(errf)

@@ -92,7 +92,7 @@ end
 local tmpdirs = {}
 function fx.tmpdir()
   local p = io.popen("mktemp -d /tmp/memdbg-heap-spec.XXXXXX")
-  local dir = p:read("l")
+  local dir = p:read("*l")
   p:close()
   tmpdirs[#tmpdirs + 1] = dir
   return dir
@@ -114,7 +114,7 @@ end
 
 function fx.read(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -138,7 +138,7 @@ function fx.node(dir, source)
   local script = fx.write(dir .. "/app.js", source)
   -- a sanitizer build preloads libasan into Lua; node must not inherit it
   local p = io.popen("cd '" .. dir .. "' && env -u LD_PRELOAD -u ASAN_OPTIONS node '" .. script .. "' 2>&1")
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok = p:close()
   return ok, out
 end

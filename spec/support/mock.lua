@@ -17,7 +17,7 @@ end
 local function self_pid()
   local f = io.open("/proc/self/stat", "r")
   if not f then return nil end
-  local pid = tonumber((f:read("l") or ""):match("^(%d+)"))
+  local pid = tonumber((f:read("*l") or ""):match("^(%d+)"))
   f:close()
   return pid
 end

@@ -28,7 +28,7 @@ function proc.spawn(opts)
   -- setsid: the child gets its own process group so stop() takes its children too
   local f = assert(io.popen(string.format("setsid sh -c %s >%s 2>&1 </dev/null & echo $!",
     shell_quote(cmd), log)))
-  local pid = tonumber(f:read("l"))
+  local pid = tonumber(f:read("*l"))
   f:close()
   assert(pid, "could not start " .. cmd)
   return { pid = pid, log = log, cmd = cmd }
@@ -37,7 +37,7 @@ end
 function proc.output(h)
   local f = io.open(h.log, "r")
   if not f then return "" end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -47,7 +47,7 @@ end
 function proc.alive(h)
   local f = io.open("/proc/" .. h.pid .. "/stat", "r")
   if not f then return false end
-  local stat = f:read("a") or ""
+  local stat = f:read("*a") or ""
   f:close()
   local state = stat:match("^%d+ %b() (%a)")
   return state ~= nil and state ~= "Z" and state ~= "X"

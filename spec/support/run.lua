@@ -20,9 +20,15 @@ local function slurp(path)
 end
 run.slurp = slurp
 
+--- The interpreter of the build under test (build/lua5.4, build/lua5.1-san, build/luajit...).
+function run.interpreter()
+  local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
+  return build:match("luajit") and "luajit" or build:match("lua5%.1") and "lua5.1" or "lua5.4"
+end
+
 local function command(env, args)
   local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
-  local lua = build:match("luajit") and "luajit" or "lua5.4"
+  local lua = run.interpreter()
   local parts = { "env", "MEMDBG_BUILD=" .. q(build) }
   for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. q(v) end
   parts[#parts + 1] = lua

@@ -49,7 +49,8 @@ function cli.main(argv)
       -- SIGTERM and SIGHUP unwind like Ctrl-C (memdbg.core's trapSignals)
       local okcore, core = pcall(require, "memdbg.core")
       if okcore then core.trapSignals() end
-      local okrun, code = xpcall(mod.run, debug.traceback, rest)
+      -- a closure: Lua 5.1's xpcall passes no arguments
+      local okrun, code = xpcall(function() return mod.run(rest) end, debug.traceback)
       if not okrun then
         -- Ctrl-C: the lua interpreter raises "interrupted!"; what was being
         -- written has been removed on the way out

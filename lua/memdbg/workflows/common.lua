@@ -284,7 +284,7 @@ function common.command(def, argv)
   local session, err = common.connect(opts)
   if not session then return common.fail(def.name, opts, err, nil, common.EXIT_RUNTIME) end
   if opts.traffic then common.drive_traffic(session, opts.traffic) end
-  local ok, code, msg, ecode = xpcall(def.run, debug.traceback, session, opts, pos)
+  local ok, code, msg, ecode = xpcall(function() return def.run(session, opts, pos) end, debug.traceback)
   session:close()
   local files = require("memdbg.files")
   if not ok then
@@ -328,7 +328,7 @@ end
 --- Runs a script's main(argv) -> exit code, turning usage errors into exit 2.
 function common.script(main, argv)
   local USAGE = "memdbg%-usage: "
-  local ok, code = xpcall(main, debug.traceback, argv)
+  local ok, code = xpcall(function() return main(argv) end, debug.traceback)
   if not ok then
     local msg = tostring(code)
     if msg:match(USAGE) then
