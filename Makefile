@@ -54,7 +54,7 @@ COMPILE := $(CC) $(CFLAGS) $(MY_CFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard csrc/core/*.c)
 HEAP_SRC := $(wildcard csrc/heap/*.c)
-CORE_SO  := $(BUILD)/memdbg/core.so
+CORE_SO  := $(BUILD)/memdbg/_core.so
 HEAP_SO  := $(BUILD)/memdbg/_heap.so
 MOCK_BIN := $(BUILD)/mock_inspector
 HDRS     := $(wildcard csrc/*.h csrc/core/*.h csrc/heap/*.h)

@@ -5,7 +5,7 @@
 --   lua5.4 bench/actions-memdbg.lua sample ENDPOINT INTERVAL|off  start (or stop) sampling, then exit
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. "/?.so;" .. package.cpath
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 local actions = require("memdbg.workflows.actions")
 
 local what = arg[1]

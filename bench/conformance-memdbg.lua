@@ -8,7 +8,7 @@
 local root = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or (root .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 
 local file, ids, top = arg[1], arg[2], tonumber(arg[3] or "100")
 local snap, err = heap.load(file, { raw = true }) -- MemLab moves no self sizes and names nodes as V8 does

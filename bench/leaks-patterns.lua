@@ -9,7 +9,7 @@ local root = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or (root .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
 local cjson = require "cjson"
-local core = require "memdbg.core"
+local core = require "memdbg._core"
 
 local N = tonumber(arg[1] or 200)
 local PATTERNS = { array = "Order", map = "CachedPage", set = "Session", timers = "JobContext", closures = "Report",

@@ -9,9 +9,9 @@ local memdbg = require("memdbg")
 
 local endpoint, seconds = arg[1], tonumber(arg[2])
 local s = assert(memdbg.connect { endpoint = endpoint })
-local t0 = memdbg.core.now()
+local t0 = require("memdbg._core").now()
 local ok, err, code = s:poll(seconds)
-local idle = memdbg.core.now() - t0
+local idle = require("memdbg._core").now() - t0
 if not ok then
   print(string.format("session lost after %.1f s idle: %s [%s]", idle, tostring(err), tostring(code)))
   os.exit(1)

@@ -10,7 +10,7 @@ package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.
 local args = require("memdbg.cli.args")
 local common = require("memdbg.workflows.common")
 local track = require("memdbg.workflows.track_allocations")
-local profile = require("memdbg.profile")
+local profile = require("memdbg.analysis.profile")
 
 local HELP = [[
 usage: lua5.4 scripts/track-allocations.lua [--endpoint URL] [--duration S | --action EXPR]

@@ -5,7 +5,7 @@
 local node = require("support.node")
 local proc = require("support.proc")
 local runtimes = require("support.runtimes")
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 
 local SERVER = "spec/apps/actions/server.js"
 

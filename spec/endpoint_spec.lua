@@ -1,7 +1,7 @@
 -- Endpoints are parsed strictly (each bad form gets its own message, exit 2 in
 -- the CLI), and "loopback" means the address a host resolves to.
 local memdbg = require("memdbg")
-local endpoint = require("memdbg.endpoint")
+local endpoint = require("memdbg.transport.endpoint")
 local mock = require("support.mock")
 local cli = require("support.cli")
 

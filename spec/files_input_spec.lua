@@ -3,7 +3,7 @@
 -- shrinks while it loads is ETRUNCATED (not SIGBUS), duplicate field names
 -- are EFORMAT, numbers out of range are exit 2, and an error that is a table
 -- is still readable text.
-local heap = require("memdbg.heap")
+local heap = require("memdbg.analysis.heap")
 local fx = require("support.heapfixture")
 local run = require("support.run")
 
@@ -51,7 +51,7 @@ describe("reading snapshot files", function()
     local script = fx.write(dir .. "/shrink.lua", [==[
       package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
       package.cpath = (os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. "/?.so;" .. package.cpath
-      local heap = require "memdbg.heap"
+      local heap = require "memdbg.analysis.heap"
       local path, cut = arg[1], false
       local snap, err, code = heap.load(path, { onProgress = function()
         if not cut then cut = true os.execute("truncate -s 5000 " .. path) end
@@ -135,8 +135,8 @@ end)
 
 describe("error messages that are not strings", function()
   local common = require("memdbg.workflows.common")
-  local describe_value = require("memdbg.describe")
-  local json = require("memdbg.json")
+  local describe_value = require("memdbg.util.describe")
+  local json = require("memdbg.util.json")
 
   it("an action that raises a table, or the runtime's null, reads as text, never table: 0x…", function()
     local ok, err, code = common.run_action(nil, function() error({ code = 7, where = "cache" }) end)
@@ -165,8 +165,8 @@ describe("error messages that are not strings", function()
   end)
 end)
 
-describe("memdbg.files (in process)", function()
-  local files = require("memdbg.files")
+describe("memdbg.util.files (in process)", function()
+  local files = require("memdbg.util.files")
   local dir
   before_each(function() dir = run.tmpdir() end)
   after_each(function() run.rm(dir) end)

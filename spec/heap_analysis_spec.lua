@@ -1,6 +1,6 @@
 -- Dominators, retained sizes, distances, summaries, diffs and retainer paths
 -- on small graphs whose answers are worked out by hand in the comments.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 
 local function load(g)

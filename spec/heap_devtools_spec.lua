@@ -4,7 +4,7 @@
 -- every class (count, shallow size, distance) and every node's retained
 -- size, distance, dominator, self size and class must be DevTools'.
 -- bench/conformance-devtools runs the same comparison on big real programs.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 local cjson = require "cjson"
 

@@ -1,6 +1,6 @@
 -- JSC (Bun, Safari) snapshots load into the same model: a hand-written one
 -- with answers worked out by hand, and a real one from Bun when available.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 local cjson = require "cjson"
 

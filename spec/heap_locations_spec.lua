@@ -1,7 +1,7 @@
 -- Source locations: snap:location(id) and snap:node(id).location, from a real
 -- Node.js snapshot (whose locations name scripts by id only: the URL comes
 -- from the graph) and from hand-made files in both of V8's layouts.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 
 local have_node = fx.have_node()

@@ -1,6 +1,6 @@
 -- The heap engine on real snapshots that the specs take from Node.js
 -- themselves, checked against a straight reading of the JSON with cjson.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 
 local function by_name(rows)

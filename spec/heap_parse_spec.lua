@@ -1,6 +1,6 @@
 -- The heap snapshot parser on small hand-written snapshots: layouts laid
 -- out by snapshot.meta, strings and escapes, extra keys, and bad input.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 local cjson = require "cjson"
 

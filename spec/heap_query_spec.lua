@@ -2,7 +2,7 @@
 -- snap:edges, snap:retainers, snap:dominator, snap:dominated, and
 -- `memdbg instances`, on a graph worked out by hand and on a real Node.js
 -- snapshot.
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local fx = require "support.heapfixture"
 local cjson = require "cjson"
 

@@ -7,7 +7,7 @@
 -- The apps are spec/apps/isolates/ (app.js serves the Chromium pages too).
 local runtimes = require("support.runtimes")
 local memdbg = require("memdbg")
-local heap = require("memdbg.heap")
+local heap = require("memdbg.analysis.heap")
 local json = require("cjson")
 local common = require("memdbg.workflows.common")
 local verify = require("memdbg.workflows.verify_cleanup")

@@ -6,8 +6,8 @@ local node = require("support.node")
 local proc = require("support.proc")
 local cli = require("support.cli")
 local common = require("memdbg.workflows.common")
-local json = require("memdbg.json")
-local core = require("memdbg.core")
+local json = require("memdbg.util.json")
+local core = require("memdbg._core")
 
 local SERVER = "spec/apps/actions/server.js"
 

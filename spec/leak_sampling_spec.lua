@@ -5,7 +5,7 @@ local runtimes = require("support.runtimes")
 local proc = require("support.proc")
 local cli = require("support.cli")
 local common = require("memdbg.workflows.common")
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 local memdbg = require("memdbg")
 
 -- `memdbg ARGS` with TMPDIR set to a fresh directory: exit code, stdout,

@@ -2,7 +2,7 @@
 -- kind of corruption fails as a full load of that file fails (the same code),
 -- never "no leaks" (issue 12, item 5: the id pass used to stop after nodes).
 local fx = require "support.heapfixture"
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 
 local LUA = require("support.run").interpreter()
 

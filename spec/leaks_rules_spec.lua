@@ -4,7 +4,7 @@
 -- a leak; objects in a linked list are held by the list's holder, not by
 -- each other.
 local fx = require "support.heapfixture"
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 
 -- root -cache-> Map(3) -table-> (array)(tableId) -"0","1",...-> Entry(ids...)
 local function map_snapshot(table_id, entry_ids)

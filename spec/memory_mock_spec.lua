@@ -131,13 +131,13 @@ describe("snapshot faults (mock inspector)", function()
     assert.equal(1048576, u.usedSize)
     assert(s.memory:startSamplingHeapProfiler())
     local p = assert(s.memory:stopSamplingHeapProfiler())
-    local sites = require("memdbg.profile").top_sites(p)
+    local sites = require("memdbg.analysis.profile").top_sites(p)
     assert.equal("allocate", sites[1].functionName)
     assert.equal(65536, sites[1].self)
     assert.equal(65536 + 32768, sites[1].total)
     assert.equal(11, sites[1].line) -- 0-based lineNumber 10
     assert.equal("(V8 API) 1024\nallocate app.js:11 65536\nallocate app.js:11;makeItem app.js:4 32768\n",
-      require("memdbg.profile").to_folded(p))
+      require("memdbg.analysis.profile").to_folded(p))
     s:close()
   end)
 end)
@@ -145,12 +145,12 @@ end)
 describe("the adapter seam", function()
   after_each(function()
     memory.adapters.fake = nil
-    package.loaded["memdbg.adapters.fake"] = nil
-    package.preload["memdbg.adapters.fake"] = nil
+    package.loaded["memdbg.memory.fake"] = nil
+    package.preload["memdbg.memory.fake"] = nil
   end)
 
   it("picks the adapter by session.runtime and reports missing operations as EUNSUPPORTED", function()
-    package.preload["memdbg.adapters.fake"] = function()
+    package.preload["memdbg.memory.fake"] = function()
       return { new = function(session) return {
         getHeapUsage = function() return { usedSize = 1, totalSize = 2, from = session.runtime } end,
       } end }
@@ -175,11 +175,11 @@ describe("the adapter seam", function()
     -- Chromium's adapter extends the CDP one (DOM counters, performance
     -- metrics), Deno's replaces evaluate ("Promise was collected")
     assert.equal("chrome", memory.adapters.chrome)
-    local base = getmetatable(require("memdbg.adapters.chrome").new({}, {}))
+    local base = getmetatable(require("memdbg.memory.chrome").new({}, {}))
     assert.is_function(base.getDOMCounters)
     assert.is_function(base.takeHeapSnapshot)
     assert.equal("deno", memory.adapters.deno)
-    local d = require("memdbg.adapters.deno").new({}, {})
+    local d = require("memdbg.memory.deno").new({}, {})
     assert.is_function(d.evaluate)
     assert.is_function(d.takeHeapSnapshot)
     assert.is_nil(d.getDOMCounters)

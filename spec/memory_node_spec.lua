@@ -2,7 +2,7 @@
 local memdbg = require("memdbg")
 local json = require("cjson")
 local node = require("support.node")
-local profile = require("memdbg.profile")
+local profile = require("memdbg.analysis.profile")
 
 local APP = "spec/apps/node-memory/app.js"
 

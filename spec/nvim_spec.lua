@@ -7,7 +7,7 @@
 -- script leaves in $MEMDBG_OUT. Missing Neovim or Node pend by name.
 local node = require("support.node")
 local proc = require("support.proc")
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 local screen = dofile("spec/nvim/screen.lua")
 
 local APP = "spec/apps/node-memory/app.js"
@@ -32,7 +32,7 @@ local CLEAN_ENV = "env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS -u MEMDBG_
 local function have(cmd) return sh("command -v " .. proc.quote(cmd) .. " >/dev/null") == 0 end
 
 local function luajit_build()
-  local core = ROOT .. "/build/luajit/memdbg/core.so"
+  local core = ROOT .. "/build/luajit/memdbg/_core.so"
   local heap = ROOT .. "/build/luajit/memdbg/_heap.so"
   local function ok()
     local a, b = io.open(core, "r"), io.open(heap, "r")
@@ -445,7 +445,7 @@ describe("the Neovim driver", function()
       assert.equal("done", r.command.status, table.concat(r.command.lines, "\n"))
       assert.equal("memdbg.txt", r.help)
       local health = table.concat(r.health, "\n")
-      assert.truthy(health:match("OK: memdbg%.core loads"), health)
+      assert.truthy(health:match("OK: memdbg%._core loads"), health)
       assert.truthy(health:match("OK: [^\n]*scripts/memdbg"), health)
       assert.truthy(health:match("OK: [^\n]* answers: 1 target"), health)
       assert.is_nil(health:match("ERROR"), health)

@@ -1,12 +1,12 @@
--- Bun, for real: session.memory over the WebKit inspector protocol (adapters/bun.lua),
+-- Bun, for real: session.memory over the WebKit inspector protocol (memory/bun.lua),
 -- the workflows and the memdbg CLI against spec/apps/bun/app.js started by
 -- spec/support/runtimes.lua. One leaky Bun serves most tests; a clean one the
 -- negative leak test; a third is started with BUN_INSPECT.
 local runtimes = require("support.runtimes")
 local proc = require("support.proc")
 local memdbg = require("memdbg")
-local core = require("memdbg.core")
-local json = require("memdbg.json")
+local core = require("memdbg._core")
+local json = require("memdbg.util.json")
 local common = require("memdbg.workflows.common")
 local detect_leak = require("memdbg.workflows.detect_leak")
 local verify = require("memdbg.workflows.verify_cleanup")

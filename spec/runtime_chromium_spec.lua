@@ -17,7 +17,7 @@ if not available then
 end
 
 local memdbg = require("memdbg")
-local heap = require("memdbg.heap")
+local heap = require("memdbg.analysis.heap")
 local json = require("cjson")
 local detect_leak = require("memdbg.workflows.detect_leak")
 local verify = require("memdbg.workflows.verify_cleanup")

@@ -126,7 +126,7 @@ describe("Deno, leaky app", function()
 
   it("evaluate: heavy allocations never fail with Deno's 'Promise was collected'; promises awaited", function()
     -- Deno 2.9 fails Runtime.evaluate {awaitPromise} this way about every
-    -- other time when the expression starts a GC; adapters/deno.lua avoids it
+    -- other time when the expression starts a GC; memory/deno.lua avoids it
     for i = 1, 6 do
       local v, err = s.memory:evaluate("globalThis.__memdbgTmp = new Array(2e6).fill(0.5); " .. i)
       assert.equal(i, v, err)

@@ -3,7 +3,7 @@
 -- nothing from a discovery answer reaches the wire unchecked, answers that are
 -- not an inspector's are named as such, and an idle session sends nothing.
 local memdbg = require("memdbg")
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 local proc = require("support.proc")
 local mock = require("support.mock")
 local node = require("support.node")

@@ -1,7 +1,7 @@
 -- The transport against the scriptable mock inspector: protocol edge cases
 -- and faults that a real runtime will not produce on demand.
 local memdbg = require("memdbg")
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 local mock = require("support.mock")
 local proc = require("support.proc")
 

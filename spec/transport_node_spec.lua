@@ -1,6 +1,6 @@
 -- The transport against a real Node.js under --inspect.
 local memdbg = require("memdbg")
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 local node = require("support.node")
 
 local APP = [[

@@ -1,4 +1,4 @@
-/* luaopen_memdbg_core: registration only (each unit registers its own). */
+/* luaopen_memdbg__core: registration only (each unit registers its own). */
 #include "core/files.h"
 #include "core/http.h"
 #include "core/httpload.h"
@@ -9,7 +9,7 @@
 #include "core/util.h"
 #include "core/ws.h"
 
-int luaopen_memdbg_core(lua_State *L) {
+int luaopen_memdbg__core(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"now", l_now},
       {"sleep", l_sleep},

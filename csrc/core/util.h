@@ -1,4 +1,4 @@
-/* Leaf helpers every unit of memdbg.core shares: the clock, the Lua error
+/* Leaf helpers every unit of memdbg._core shares: the clock, the Lua error
  * convention (nil, message, CODE) and errno -> code. Depends on nothing else. */
 #ifndef MEMDBG_CORE_UTIL_H
 #define MEMDBG_CORE_UTIL_H

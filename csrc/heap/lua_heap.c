@@ -1,5 +1,5 @@
 /* memdbg._heap: the Lua binding of the heap snapshot engine. Private: the
- * public API is lua/memdbg/heap.lua, which wraps these functions. Only the
+ * public API is lua/memdbg/analysis/heap.lua, which wraps these functions. Only the
  * Lua API subset shared by Lua 5.4 and LuaJIT is used (see compat.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 -- Every object of a class, and why each is alive: who holds it, which object frees it.
 --   lua5.4 docs/examples/why-alive.lua FILE.heapsnapshot CLASS   (LUA_PATH/LUA_CPATH as for memdbg)
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local snap = assert(heap.load(arg[1]))
 local ids, total = snap:instances(arg[2])
 print(("%d %s objects"):format(total, arg[2]))

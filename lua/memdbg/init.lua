@@ -3,9 +3,8 @@
 --   local session, err, code = memdbg.connect{ endpoint = "http://127.0.0.1:9229" }
 -- Errors come back as nil, message, code (see README.md for the codes);
 -- argument mistakes raise.
-local core = require("memdbg.core")
-local endpoint = require("memdbg.endpoint")
-local connector = require("memdbg.connector")
+local endpoint = require("memdbg.transport.endpoint")
+local connector = require("memdbg.transport.connector")
 
 local memdbg = { _VERSION = "memdbg 0.1.0" }
 
@@ -59,6 +58,5 @@ function memdbg.connect(opts)
 end
 
 memdbg.endpoint = endpoint
-memdbg.core = core
 
 return memdbg

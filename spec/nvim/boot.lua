@@ -12,7 +12,7 @@
 local root = os.getenv("MEMDBG_ROOT") or vim.fn.getcwd()
 
 -- MEMDBG_NO_CJSON=1: behave as if lua-cjson were not installed for LuaJIT,
--- so memdbg.json falls back to Neovim's vim.json.
+-- so memdbg.util.json falls back to Neovim's vim.json.
 if os.getenv("MEMDBG_NO_CJSON") == "1" then
   for _, m in ipairs({ "cjson", "cjson.safe" }) do
     package.loaded[m] = nil

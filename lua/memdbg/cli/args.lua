@@ -82,7 +82,7 @@ end
 --- Output options (--out FILE, --dir DIR, a --csv or --svg FILE) are checked
 --- before anything is asked of the runtime: a bad one is a usage error.
 function args.check_output(path, dir, noClobber)
-  local files = require("memdbg.files")
+  local files = require("memdbg.util.files")
   if path ~= nil then
     local ok, err = files.checkDestination(path, { noClobber = noClobber })
     if not ok then args.usage_error(err) end

@@ -2,7 +2,7 @@
 -- three-snapshot method: objects allocated between BASELINE and TARGET that
 -- are still alive in FINAL, grouped by class and retainer path.
 local args = require "memdbg.cli.args"
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local out = require "memdbg.cli.output"
 local detect_leak = require "memdbg.workflows.detect_leak"
 local cjson = require "cjson"

@@ -46,8 +46,8 @@ function cli.main(argv)
       local rest = {}
       for i = 2, #argv do rest[#rest + 1] = argv[i] end
       local args = require("memdbg.cli.args")
-      -- SIGTERM and SIGHUP unwind like Ctrl-C (memdbg.core's trapSignals)
-      local okcore, core = pcall(require, "memdbg.core")
+      -- SIGTERM and SIGHUP unwind like Ctrl-C (memdbg._core's trapSignals)
+      local okcore, core = pcall(require, "memdbg._core")
       if okcore then core.trapSignals() end
       -- a closure: Lua 5.1's xpcall passes no arguments
       local okrun, code = xpcall(function() return mod.run(rest) end, debug.traceback)

@@ -70,7 +70,7 @@ function M.run(argv)
       local found = leak_actions.gate(report, opts) > 0
       local remove = not found and not opts.keep and not opts.dir
       if opts.json then
-        local json = require("memdbg.json")
+        local json = require("memdbg.util.json")
         for _, g in ipairs(report.leaks) do
           if g.location == nil then g.location = json.null end
         end

@@ -36,7 +36,7 @@ local function json_entry(e, opts)
   elseif opts.sampling then
     for k, v in pairs(sampling_leak.to_json(r, opts.top)) do if k ~= "actions" then out[k] = v end end
   else
-    local json = require("memdbg.json")
+    local json = require("memdbg.util.json")
     for _, g in ipairs(r.leaks) do
       if g.location == nil then g.location = json.null end
     end

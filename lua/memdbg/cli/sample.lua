@@ -1,7 +1,7 @@
 -- memdbg sample: run the sampling heap profiler.
 local common = require("memdbg.workflows.common")
 local workflow = require("memdbg.workflows.sample_profile")
-local profile = require("memdbg.profile")
+local profile = require("memdbg.analysis.profile")
 local M = {}
 
 M.help = [[

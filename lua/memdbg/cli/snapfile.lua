@@ -1,7 +1,7 @@
 -- Loading snapshot files for the file subcommands (summary, diff, retainers,
 -- top, find-leaks): a progress bar on a terminal, and failures mapped to the
 -- CLI's exit code 3 with the engine's message (which names the byte offset).
-local heap = require "memdbg.heap"
+local heap = require "memdbg.analysis.heap"
 local out = require "memdbg.cli.output"
 
 local snapfile = {}

@@ -1,7 +1,7 @@
 -- memdbg track: track allocations and save the timeline snapshot.
 local common = require("memdbg.workflows.common")
 local workflow = require("memdbg.workflows.track_allocations")
-local profile = require("memdbg.profile")
+local profile = require("memdbg.analysis.profile")
 local M = {}
 
 M.help = [[

@@ -13,7 +13,7 @@ Prints "Heap: USED / TOTAL" and whatever else the runtime reports.
 ]]
 
 local function run_all(session, opts)
-  local isolates = require("memdbg.isolates")
+  local isolates = require("memdbg.transport.isolates")
   local u, err, code = isolates.usage(session, { gc = opts.gc })
   if not u then return nil, err, code end
   if u.note then io.stderr:write("memdbg usage --all: only the main isolate: ", u.note, "\n") end

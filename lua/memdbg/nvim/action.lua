@@ -65,7 +65,7 @@ end
 function M.http(spec, allowRemote, timeout)
   return function(session)
     local actions = require("memdbg.workflows.actions")
-    local core = require("memdbg.core")
+    local core = require("memdbg._core")
     local act, aerr = actions.from({ actionHttp = spec, allowRemote = allowRemote })
     if not act then error(aerr, 0) end
     local load, err = core.httpLoad { host = act.host, port = act.port, path = act.path, method = act.method,

@@ -9,7 +9,7 @@ local unpack = table.unpack or unpack -- luacheck: ignore 113
 local calls = {
   -- the allocation sites of a tracking snapshot's trace_tree (~1 s for 100 MB)
   tracking_sites = function(path, top)
-    local r, err = require("memdbg.profile").tracking_sites(path, top)
+    local r, err = require("memdbg.analysis.profile").tracking_sites(path, top)
     if not r then return nil, err end
     return { sites = r.sites, nodes = r.nodes, functions = r.functions }
   end,

@@ -31,9 +31,9 @@ function M.check()
   h.info("checkout: " .. tostring(load.root))
   local lib, err = load.memdbg()
   if lib then
-    local core = require("memdbg.core")
-    local where = (package.searchpath and package.searchpath("memdbg.core", package.cpath)) or load.build_dir()
-    h.ok("memdbg.core loads" .. (where and (": " .. where) or "") .. (core.version and (" (" .. tostring(
+    local core = require("memdbg._core")
+    local where = (package.searchpath and package.searchpath("memdbg._core", package.cpath)) or load.build_dir()
+    h.ok("memdbg._core loads" .. (where and (": " .. where) or "") .. (core.version and (" (" .. tostring(
       type(core.version) == "function" and core.version() or core.version) .. ")") or ""))
     local okh, heap = pcall(require, "memdbg._heap")
     if okh and heap then h.ok("memdbg._heap loads (the heap engine)") else h.warn("memdbg._heap: " .. tostring(heap)) end

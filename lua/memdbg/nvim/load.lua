@@ -3,7 +3,7 @@
 --
 -- The documented setups are only "the checkout on runtimepath" (by hand, or a
 -- plugin manager's clone) plus `make LUA=luajit`, which leaves the C modules
--- in <checkout>/build/luajit/memdbg/{core,_heap}.so. Neovim's runtimepath
+-- in <checkout>/build/luajit/memdbg/{_core,_heap}.so. Neovim's runtimepath
 -- loader finds lua/memdbg/*.lua but looks for C modules only under lua/, so
 -- each module the checkout built and package.cpath cannot find is registered
 -- in package.preload under its own name (no search path is widened). An
@@ -16,7 +16,7 @@
 -- (after running make) succeeds without restarting Neovim.
 local M = {}
 
-local C_MODULES = { "memdbg.core", "memdbg._heap" }
+local C_MODULES = { "memdbg._core", "memdbg._heap" }
 
 local uv = vim.uv or vim.loop
 

@@ -8,7 +8,7 @@
 -- Failures: nil, message, code: "EACTION" (the command exited non-zero, every
 -- request failed, the expression threw: "EEXCEPTION"), "ETIMEDOUT" (past
 -- timeout), "ECLOSED" (the action ended the runtime).
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 local common = require("memdbg.workflows.common")
 
 local actions = {}

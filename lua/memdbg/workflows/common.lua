@@ -2,9 +2,9 @@
 -- running an action (Lua function or JavaScript expression), GC rounds,
 -- timestamped names, private temp dirs, JSON with real empty arrays, exit
 -- codes, and a progress bar on a terminal.
-local core = require("memdbg.core")
-local json = require("memdbg.json")
-local describe = require("memdbg.describe")
+local core = require("memdbg._core")
+local json = require("memdbg.util.json")
+local describe = require("memdbg.util.describe")
 
 local common = {}
 
@@ -67,9 +67,9 @@ end
 common.shell_quote = shell_quote
 
 --- A new private directory (mode 0700) under $TMPDIR or /tmp; a run cut
---- short removes it with the snapshots in it (memdbg.files).
+--- short removes it with the snapshots in it (memdbg.util.files).
 function common.tempdir(prefix)
-  return require("memdbg.files").tempdir(prefix)
+  return require("memdbg.util.files").tempdir(prefix)
 end
 
 --- Makes dir (and parents) with mode 0700 if it does not exist.
@@ -207,7 +207,7 @@ end
 
 --- Raises the usage error (exit 2) for an endpoint that does not parse.
 function common.check_endpoint(text)
-  local ok, err = require("memdbg.endpoint").parse(text or common.DEFAULT_ENDPOINT)
+  local ok, err = require("memdbg.transport.endpoint").parse(text or common.DEFAULT_ENDPOINT)
   if not ok then error("memdbg-usage: --endpoint: " .. err .. "\n", 0) end
 end
 
@@ -215,7 +215,7 @@ end
 --- The target may also name a worker or iframe (isolates.connect).
 function common.connect(opts)
   common.check_endpoint(opts.endpoint)
-  local s, err, code = require("memdbg.isolates").connect {
+  local s, err, code = require("memdbg.transport.isolates").connect {
     endpoint = opts.endpoint or common.DEFAULT_ENDPOINT,
     allowRemote = opts["allow-remote"] or opts.allowRemote,
     target = opts.target,
@@ -278,7 +278,7 @@ function common.command(def, argv)
     if code == nil then return common.fail(def.name, opts, msg, ecode) end
     return code
   end
-  if opts.traffic and not require("memdbg.endpoint").parse(opts.traffic) then
+  if opts.traffic and not require("memdbg.transport.endpoint").parse(opts.traffic) then
     args.usage_error("--traffic takes an http://HOST:PORT/PATH URL, not '" .. opts.traffic .. "'")
   end
   local session, err = common.connect(opts)
@@ -286,7 +286,7 @@ function common.command(def, argv)
   if opts.traffic then common.drive_traffic(session, opts.traffic) end
   local ok, code, msg, ecode = xpcall(function() return def.run(session, opts, pos) end, debug.traceback)
   session:close()
-  local files = require("memdbg.files")
+  local files = require("memdbg.util.files")
   if not ok then
     -- cut short (Ctrl-C, SIGTERM, SIGHUP): leave no temp dir behind
     files.removeTemporaries()
@@ -302,8 +302,8 @@ end
 --- unless the caller gives its own whileWaiting; session.traffic is set for
 --- the --duration loops of sampling and tracking. For the CLI's --traffic.
 function common.drive_traffic(session, url)
-  local ep = assert(require("memdbg.endpoint").parse(url))
-  local host = require("memdbg.endpoint").address(ep.host)
+  local ep = assert(require("memdbg.transport.endpoint").parse(url))
+  local host = require("memdbg.transport.endpoint").address(ep.host)
   local function traffic() core.httpGet(host, ep.port, ep.path, 2) end
   session.traffic = traffic
   local mem = session.memory

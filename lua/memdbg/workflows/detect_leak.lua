@@ -102,8 +102,11 @@ function detect_leak.run(session, opts)
   end
   if opts.analyse == false then return report end
   step("analyse")
-  local okh, heap = pcall(require, "memdbg.heap")
-  if not okh then return nil, "the native heap engine (memdbg.heap) is not available: " .. tostring(heap), "EUNSUPPORTED", report end
+  local okh, heap = pcall(require, "memdbg.analysis.heap")
+  if not okh then
+    return nil, "the native heap engine (memdbg.analysis.heap) is not available: " .. tostring(heap), "EUNSUPPORTED",
+      report
+  end
   local leaks, info, code = heap.findLeaks {
     baseline = report.snapshots[1], target = report.snapshots[2], final = report.snapshots[3],
     onProgress = opts.onAnalyseProgress,

@@ -8,7 +8,7 @@
 -- Groups keep their place in the report; matching ones get "ignored": true,
 -- ones under the growth limit "belowMaxGrowth": true, and runtime-internal ones
 -- (workflows/leak_noise.lua) never count.
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 
 local gate = {}
 

@@ -11,7 +11,7 @@
 --   --   {id, type, title, url, report = <detect_leak report>} | {..., error = msg, code = code}, ...}}
 local actions = require("memdbg.workflows.actions")
 local common = require("memdbg.workflows.common")
-local isolates = require("memdbg.isolates")
+local isolates = require("memdbg.transport.isolates")
 
 local leaks_all = {}
 

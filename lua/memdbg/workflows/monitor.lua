@@ -16,8 +16,8 @@
 -- first row: `tail -f` works; see docs/files.md). keepSamples = false keeps
 -- none of them in memory (the CLI does so): res.samples is then absent, and the
 -- SVG is drawn at the end from a private temporary file of the rows.
-local core = require("memdbg.core")
-local files = require("memdbg.files")
+local core = require("memdbg._core")
+local files = require("memdbg.util.files")
 
 local monitor = {}
 

@@ -5,7 +5,7 @@
 --   local r = sample.run(session, { duration = 10, out = "alloc" })
 --   -- r = {profile=, sites=, files = {heapprofile=, folded=}}
 local common = require("memdbg.workflows.common")
-local profile = require("memdbg.profile")
+local profile = require("memdbg.analysis.profile")
 
 local sample = {}
 
@@ -18,7 +18,7 @@ function sample.run(session, opts)
   opts = opts or {}
   if opts.out then -- checked before the runtime is asked anything
     for _, ext in ipairs { ".heapprofile", ".folded" } do
-      local okd, derr, dcode = require("memdbg.files").checkDestination(opts.out .. ext)
+      local okd, derr, dcode = require("memdbg.util.files").checkDestination(opts.out .. ext)
       if not okd then return nil, derr, dcode end
     end
   end
@@ -36,8 +36,8 @@ function sample.run(session, opts)
     end
   else
     local duration = opts.duration or 10
-    local deadline = require("memdbg.core").now() + duration
-    local core = require("memdbg.core")
+    local deadline = require("memdbg._core").now() + duration
+    local core = require("memdbg._core")
     while core.now() < deadline do
       local traffic = opts.traffic or session.traffic -- session.traffic: the CLI's --traffic
       if traffic then traffic() end

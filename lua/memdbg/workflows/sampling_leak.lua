@@ -18,7 +18,7 @@
 -- connection ends the runtime's side of the profiler with the session.
 local actions = require("memdbg.workflows.actions")
 local common = require("memdbg.workflows.common")
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 
 local sampling_leak = {}
 

@@ -4,8 +4,8 @@
 --   local info, err, code = snapshot.run(session, { dir = ".", gc = true })
 --   -- info = {path=, bytes=, seconds=, chunks=}
 local common = require("memdbg.workflows.common")
-local files = require("memdbg.files")
-local core = require("memdbg.core")
+local files = require("memdbg.util.files")
+local core = require("memdbg._core")
 
 local snapshot = {}
 
@@ -35,7 +35,7 @@ end
 
 --- run(session, {path=, dir=".", prefix="heap", noClobber=, gc=false, traffic=fn,
 ---   onProgress=fn(done,total), onBytes=fn(bytes), timeout=30, keepPartial=})
---- The destination is checked (memdbg.files) before the runtime is asked anything.
+--- The destination is checked (memdbg.util.files) before the runtime is asked anything.
 function snapshot.run(session, opts)
   opts = opts or {}
   local path, noClobber, dcode = snapshot.destination(opts)

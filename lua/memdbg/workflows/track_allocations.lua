@@ -6,7 +6,7 @@
 --   -- r = {path=, bytes=, seconds=, sites = {{functionName, url, line, count, self, total}, ...}}
 local common = require("memdbg.workflows.common")
 local snapshot = require("memdbg.workflows.snapshot")
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 
 local track = {}
 

@@ -1,6 +1,6 @@
 -- The Chrome DevTools Protocol memory adapter: Node, Chromium pages, Deno,
 -- workerd and anything unknown that speaks CDP. The interface is documented
--- at the top of lua/memdbg/memory.lua.
+-- at the top of lua/memdbg/memory/init.lua.
 local memory = require("memdbg.memory")
 
 local cdp = {}
@@ -148,7 +148,7 @@ end
 local function describe_exception(d)
   local ex = type(d.exception) == "table" and d.exception or {}
   local text = ex.description or ex.value or d.text or "an exception"
-  if type(text) ~= "string" then text = require("memdbg.describe")(text) end
+  if type(text) ~= "string" then text = require("memdbg.util.describe")(text) end
   text = text:match("^[^\n]*") or text
   local st = type(d.stackTrace) == "table" and d.stackTrace.callFrames
   local top = type(st) == "table" and st[1]

@@ -1,7 +1,7 @@
 -- What discovery answers mean: the runtime named by /json/version, the
 -- target list, the choice of target, and the message a user reads when it
 -- fails. The requests themselves are made by connector.lua.
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 
 local discovery = {}
 

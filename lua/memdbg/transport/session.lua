@@ -9,8 +9,8 @@
 -- strings inside NodeWorker commands and events). The root session owns the
 -- connection and does all the waiting; an attached one has its own ids,
 -- pending commands, subscribers and memory domain.
-local core = require("memdbg.core")
-local json = require("memdbg.json")
+local core = require("memdbg._core")
+local json = require("memdbg.util.json")
 
 local Session = {}
 local methods = {}
@@ -104,7 +104,7 @@ local function route_reply(self, msg)
       local ok, encoded = pcall(json.encode, data)
       data = ok and encoded or nil
     end
-    local m = string.format("%s failed: %s%s", p.method, require("memdbg.describe")(e.message),
+    local m = string.format("%s failed: %s%s", p.method, require("memdbg.util.describe")(e.message),
       (data ~= nil and data ~= json.null) and (" (" .. tostring(data) .. ")") or "")
     complete(self, p, nil, m, "ECOMMAND", e)
   else
@@ -397,7 +397,7 @@ end
 
 --------------------------------------------------------- attached sessions
 
-local children = require("memdbg.children")
+local children = require("memdbg.transport.children")
 
 -- Ends an attached session (and those attached under it): its pending
 -- commands fail with (text, code), and it leaves its root's routes.

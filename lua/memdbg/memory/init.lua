@@ -37,8 +37,8 @@
 --   whileWaiting = fn()  called about every 0.25 s while the snapshot runs
 --
 -- THE ADAPTER SEAM. Everything runtime-specific lives in
--- lua/memdbg/adapters/<name>.lua; memory.adapters maps session.runtime to
--- the adapter's name (add Bun with `bun = "bun"` and adapters/bun.lua). An
+-- lua/memdbg/memory/<name>.lua; memory.adapters maps session.runtime to
+-- the adapter's name (add Bun with `bun = "bun"` and memory/bun.lua). An
 -- adapter module exports new(session, memory) -> adapter, an object that may
 -- implement any of the methods below (a missing one means EUNSUPPORTED). Each
 -- returns its result or nil, message, code. Arguments arrive validated.
@@ -71,8 +71,8 @@
 --   adapter:evaluate(expr, {awaitPromise=, timeout=}) -> value (by value),
 --       or nil, msg, "EEXCEPTION" when the expression threw
 --   adapter:close()                      -> called by session:close()
-local core = require("memdbg.core")
-local files = require("memdbg.files")
+local core = require("memdbg._core")
+local files = require("memdbg.util.files")
 
 local memory = {}
 
@@ -90,7 +90,7 @@ Memory.__index = Memory
 
 function memory.new(session)
   local name = memory.adapters[session.runtime or "unknown"] or memory.adapters.unknown
-  local mod = require("memdbg.adapters." .. name)
+  local mod = require("memdbg.memory." .. name)
   local self = setmetatable({ session = session, runtime = session.runtime or "unknown" }, Memory)
   self.adapter = mod.new(session, self)
   return self
@@ -254,7 +254,7 @@ function Memory:stopTrackingAllocations(opts)
   local res, err, code = snapshot(self, "stopTracking", "allocation tracking", opts, "stopTrackingAllocations")
   if not res then return nil, err, code end
   if res.path and not (type(opts) == "table" and opts.sites == false) then
-    local ok, sites, serr = pcall(require("memdbg.profile").tracking_sites, res.path, opts.top or 20)
+    local ok, sites, serr = pcall(require("memdbg.analysis.profile").tracking_sites, res.path, opts.top or 20)
     if ok and sites then
       res.sites, res.traceNodes, res.traceFunctions = sites.sites, sites.nodes, sites.functions
     else
@@ -264,7 +264,7 @@ function Memory:stopTrackingAllocations(opts)
   return res
 end
 
---- Chromium only (adapters/chrome.lua); EUNSUPPORTED elsewhere:
+--- Chromium only (memory/chrome.lua); EUNSUPPORTED elsewhere:
 --- getDOMCounters() -> {documents=, nodes=, jsEventListeners=} (Memory.getDOMCounters)
 function Memory:getDOMCounters()
   return with_integers(call(self, "getDOMCounters", "DOM counters (Memory.getDOMCounters)"))

@@ -9,9 +9,9 @@
 -- connector to the end; memdbg.connect{async = true} returns it, for an
 -- outside loop to drive with the cqueues protocol (see init.lua):
 --   pollfd() (one descriptor for the whole attempt), events(), timeout(), step().
-local core = require("memdbg.core")
-local endpoint = require("memdbg.endpoint")
-local discovery = require("memdbg.discovery")
+local core = require("memdbg._core")
+local endpoint = require("memdbg.transport.endpoint")
+local discovery = require("memdbg.transport.discovery")
 
 local connector = {}
 local Connector = {}
@@ -246,7 +246,7 @@ local function run(self)
     if conn or not CONNECT_ERRORS[code] or i == #addrs then break end
   end
   if not conn then return nil, err, code end
-  return require("memdbg.session").new(conn, {
+  return require("memdbg.transport.session").new(conn, {
     endpoint = ep.text, url = url, runtime = runtime, version = version, target = target,
     timeout_default = self.seconds,
   })

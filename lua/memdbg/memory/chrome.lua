@@ -1,4 +1,4 @@
--- Chromium pages: the CDP adapter (adapters/cdp.lua) plus what only a
+-- Chromium pages: the CDP adapter (memory/cdp.lua) plus what only a
 -- browser renderer answers. memory.lua exposes them as
 --   session.memory:getDOMCounters()        -> {documents=, nodes=, jsEventListeners=}
 --   session.memory:getPerformanceMetrics() -> {JSHeapUsedSize=, JSHeapTotalSize=, Nodes=,
@@ -9,7 +9,7 @@
 --
 -- Not exposed: Memory.prepareForLeakDetection / getDOMCountersForLeakDetection
 -- crash the renderer unless Chromium runs with --js-flags=--expose-gc.
-local cdp = require("memdbg.adapters.cdp")
+local cdp = require("memdbg.memory.cdp")
 
 local chrome = {}
 

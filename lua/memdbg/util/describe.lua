@@ -1,9 +1,9 @@
 -- describe(v) -> one line of text for a value that stands for an error or a
 -- thrown value: a string as it is, a table by its message or as JSON, JSON
 -- null as "null"; never "table: 0x55…" or "userdata: (nil)".
---   local describe = require "memdbg.describe"
+--   local describe = require "memdbg.util.describe"
 --   io.stderr:write(describe(err), "\n")
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 
 return function(v)
   local t = type(v)

@@ -3,7 +3,7 @@
 -- bracketed IPv6 one ("[::1]:9229"). Anything else is refused with a message
 -- that says why. Whether a host is loopback is decided on the address it
 -- resolves to (connector.lua), never on its spelling.
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 
 local endpoint = {}
 

@@ -1,4 +1,4 @@
--- Deno: the CDP adapter (adapters/cdp.lua) with one quirk worked around.
+-- Deno: the CDP adapter (memory/cdp.lua) with one quirk worked around.
 --
 -- Deno 2.9's inspector answers `Runtime.evaluate {awaitPromise: true}` with
 -- "Promise was collected" (-32000) when the expression allocates enough to
@@ -13,8 +13,8 @@
 -- exits on an unhandled rejection) and is then awaited with
 -- Runtime.awaitPromise; an object result is fetched by value with
 -- Runtime.callFunctionOn; the group is released afterwards.
-local cdp = require("memdbg.adapters.cdp")
-local json = require("memdbg.json")
+local cdp = require("memdbg.memory.cdp")
+local json = require("memdbg.util.json")
 
 local deno = {}
 
@@ -33,7 +33,7 @@ end
 local function describe_exception(d)
   local ex = type(d.exception) == "table" and d.exception or {}
   local text = ex.description or ex.value or d.text or "an exception"
-  if type(text) ~= "string" then text = require("memdbg.describe")(text) end
+  if type(text) ~= "string" then text = require("memdbg.util.describe")(text) end
   text = text:match("^[^\n]*") or text
   local st = type(d.stackTrace) == "table" and d.stackTrace.callFrames
   local top = type(st) == "table" and st[1]

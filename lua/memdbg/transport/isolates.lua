@@ -2,7 +2,7 @@
 -- and those under it (workers, out-of-process iframes), as one list to run
 -- an operation on; and connecting straight to a child by id, title or URL.
 --
---   local isolates = require "memdbg.isolates"
+--   local isolates = require "memdbg.transport.isolates"
 --   local list, note = isolates.list(session)
 --   -- list = { {id, type, title, url, session = s, main = true}, {..., session = child}, ... }
 --   -- note: why there are no children to list (Bun, workerd), or nil

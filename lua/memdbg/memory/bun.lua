@@ -1,6 +1,6 @@
 -- The Bun memory adapter: Bun speaks the WebKit inspector protocol, not CDP
 -- (no HeapProfiler domain, no Runtime.getHeapUsage). The interface is
--- documented at the top of lua/memdbg/memory.lua; this is what each method
+-- documented at the top of lua/memdbg/memory/init.lua; this is what each method
 -- maps to:
 --   getHeapUsage     Runtime.evaluate of process.memoryUsage() (by value):
 --                    usedSize = heapUsed (JSC's heap size, which counts the
@@ -25,8 +25,8 @@
 --                    rejects (Bun exits on an unhandled rejection), then
 --                    Runtime.awaitPromise; its objects are released afterwards
 --                    (object group "memdbg") so they never show up in a heap.
-local core = require("memdbg.core")
-local json = require("memdbg.json")
+local core = require("memdbg._core")
+local json = require("memdbg.util.json")
 
 local bun = {}
 local Adapter = {}
@@ -55,7 +55,7 @@ end
 
 -- The first line of an exception as the runtime describes it, and where.
 local function describe(e)
-  local text_of = require("memdbg.describe")
+  local text_of = require("memdbg.util.describe")
   if type(e) ~= "table" then return text_of(e) end
   local text = text_of(e.description or e.message or "an exception"):match("^[^\n]*")
   if type(e.stack) == "string" then

@@ -27,10 +27,10 @@ local ANNOUNCE_WAIT = 2
 local function await_listed(s, known)
   local r = s:sendCommand { method = "Target.getTargets" }
   if not r or type(r.targetInfos) ~= "table" then return false end
-  local deadline = require("memdbg.core").now() + ANNOUNCE_WAIT
+  local deadline = require("memdbg._core").now() + ANNOUNCE_WAIT
   for _, t in ipairs(r.targetInfos) do
     if TYPES[t.type] == "worker" or t.type == "worker" then
-      while not known(tostring(t.targetId)) and s:isOpen() and require("memdbg.core").now() < deadline do
+      while not known(tostring(t.targetId)) and s:isOpen() and require("memdbg._core").now() < deadline do
         s:poll(0.02)
       end
     end

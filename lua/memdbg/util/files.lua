@@ -1,5 +1,5 @@
 -- Files memdbg writes, and the checks it makes before writing one.
---   local files = require "memdbg.files"
+--   local files = require "memdbg.util.files"
 --   local ok, err, code = files.checkDestination("out.heapsnapshot", { noClobber = true })
 --   local ok, err, code = files.write("heap.svg", text)          -- 0600, atomic, never through a link
 --   local f = files.create("heap.csv"); f:write(...); f:publish("heap.csv"); f:close()
@@ -13,7 +13,7 @@
 --
 -- Errors: nil, message, code with code "EPATH" (the destination cannot be
 -- used), "EEXIST" (it exists and noClobber was asked for) or "EIO".
-local core = require("memdbg.core")
+local core = require("memdbg._core")
 
 local files = {}
 

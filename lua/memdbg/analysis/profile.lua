@@ -4,7 +4,7 @@
 --   profile.save_folded(p, "x.folded")            -- flamegraph.pl / speedscope
 --   profile.format_sites(profile.top_sites(p, 20)) -- a text table
 --   profile.tracking_sites("track.heapsnapshot", 20)
-local json = require("memdbg.json")
+local json = require("memdbg.util.json")
 
 local profile = {}
 
@@ -70,7 +70,7 @@ end
 
 -- A new 0600 file, in place when complete, never through a link (docs/files.md).
 local function write_file(path, text)
-  local ok, err, code = require("memdbg.files").write(path, text)
+  local ok, err, code = require("memdbg.util.files").write(path, text)
   if not ok then return nil, err, code end
   return path
 end

@@ -1,6 +1,6 @@
---- memdbg.heap: heap snapshot analysis (V8 .heapsnapshot and JSC/Bun snapshots).
+--- memdbg.analysis.heap: heap snapshot analysis (V8 .heapsnapshot and JSC/Bun snapshots).
 --
---   local heap = require "memdbg.heap"
+--   local heap = require "memdbg.analysis.heap"
 --   local snap, err, code = heap.load("a.heapsnapshot", { onProgress = function(done, total) end, raw = false })
 --   snap.nodeCount, snap.edgeCount, snap.format ("v8" | "jsc"), snap.totalSize, snap.raw
 --   snap:summary{ top = 50 }   -> { {name, count, shallowSize, retainedSize, distance?, location?}, ... } by
