@@ -150,6 +150,47 @@ describe("heap parser", function()
     assert.are.same({ 1, 150 }, { raw.HTMLDivElement.count, raw.HTMLDivElement.retainedSize })
   end)
 
+  it("keeps sizes past 4 GiB and element indexes past 2^29 whole", function()
+    -- sizes are stored in 32 bits with the rare larger one aside, edge names in the
+    -- bits a shared type+name word leaves (29 here), the larger ones aside
+    local t = fx.v8 {
+      nodes = {
+        { "synthetic", "", 1, 0 },
+        { "object", "A", 3, 5000000000 },
+        { "array", "", 5, 4294967295 },
+        { "object", "B", 7, 10 },
+        { "object", "C", 9, 20 },
+        { "object", "D", 11, 1 },
+        { "object", "D", 13, 1 },
+        { "object", "E", 15, 1 },
+        { "object", "E", 17, 1 },
+      },
+      edges = {
+        { 1, 2, "element", 1 }, { 1, 6, "element", 2 }, { 1, 7, "element", 3 },
+        { 2, 3, "property", "arr" },
+        { 3, 4, "element", 3000000000 }, { 3, 5, "element", 536870910 },
+        { 6, 8, "property", "x" }, { 7, 9, "property", "x" },
+      },
+    }
+    for _, raw in ipairs { false, true } do
+      local snap = assert(heap.parse(cjson.encode(t), { raw = raw }))
+      local a, arr = snap:node(3), snap:node(5)
+      if raw then
+        assert.are.same({ 5000000000, 4294967295, 4294967325 }, { a.selfSize, arr.selfSize, arr.retainedSize })
+      else -- DevTools moves the array's size into its one owner
+        assert.are.same({ 9294967295, 0, 30 }, { a.selfSize, arr.selfSize, arr.retainedSize })
+      end
+      assert.are.equal(9294967325, a.retainedSize)
+      assert.are.equal(9294967329, snap.totalSize)
+      assert.are.same({ { name = 3000000000, type = "element", to = 7 }, { name = 536870910, type = "element", to = 9 } },
+        snap:edges(5))
+      assert.are.same({ { name = "x", type = "property", to = 15 } }, snap:edges(11))
+      assert.are.same({ { name = "x", type = "property", to = 17 } }, snap:edges(13))
+      local row = by_name(snap:summary()).A
+      assert.are.same({ raw and 5000000000 or 9294967295, 9294967325 }, { row.shallowSize, row.retainedSize })
+    end
+  end)
+
   describe("bad input", function()
     local function fails(text, codes, pattern)
       local snap, err, code = heap.parse(text)

@@ -43,13 +43,13 @@ static void check_model(struct heap_snapshot *s) {
   for (uint32_t v = 0; v < s->node_count; v++) {
     CHECK(s->first_edge[v] <= s->first_edge[v + 1]);
     CHECK(s->idom[v] < s->node_count);
-    CHECK(s->retained[v] >= s->self_size[v]);
+    CHECK(heap_retained_size(s, v) >= heap_self_size(s, v));
     sink += strlen(heap_str(s, s->node_name[v])) + s->node_kind[s->node_type[v]];
   }
   for (uint32_t e = 0; e < s->edge_count; e++) {
     char buf[32];
     CHECK(s->edge_to[e] < s->node_count);
-    sink += strlen(heap_edge_name(s, e, buf, sizeof buf)) + s->edge_kind[s->edge_type[e]];
+    sink += strlen(heap_edge_name(s, e, buf, sizeof buf)) + heap_edge_kind(s, e);
   }
   for (uint32_t i = 0; i < s->node_count; i++) /* the dominator tree's preorder: a permutation, root first */
     CHECK(s->dom_order[i] < s->node_count && (i ? s->idom[s->dom_order[i]] != s->dom_order[i] : s->dom_order[0] == s->root));

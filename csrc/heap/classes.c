@@ -210,11 +210,20 @@ int heap_build_classes(struct heap_snapshot *s) {
   if (s->format == HEAP_FORMAT_V8 && !s->raw && !(f = heap_ifaces_build(s))) goto fail;
   uint32_t li = 0; /* s->locs is sorted by node */
   char buf[512];
+  uint32_t by_type[256]; /* V8 nodes other than objects and natives: a class per type */
+  memset(by_type, 0xFF, sizeof by_type);
   for (uint32_t v = 0; v < n; v++) {
+    uint8_t t = s->node_type[v], kind = s->node_kind[t];
+    int typed = s->format == HEAP_FORMAT_V8 && kind != HT_OBJECT && kind != HT_NATIVE;
+    if (typed && by_type[t] != NONE) {
+      cls[v] = by_type[t];
+      continue;
+    }
     int owned;
     const char *name = name_of(s, f, v, buf, sizeof buf, &owned);
     uint32_t id;
-    if (!owned && s->node_name[v] < s->string_count && name == heap_str(s, s->node_name[v])) {
+    if (!typed && !owned && s->node_name[v] < s->string_count &&
+        name == heap_str(s, s->node_name[v])) {
       id = by_str[s->node_name[v]];
       if (id == NONE) id = by_str[s->node_name[v]] = intern(s, &m, name, 0);
     } else {
@@ -231,6 +240,7 @@ int heap_build_classes(struct heap_snapshot *s) {
     uint32_t c = class_for(s, &k, &m, id, loc, &cap);
     if (c == NONE) goto fail;
     cls[v] = c;
+    if (typed) by_type[t] = c;
   }
   free(by_str);
   free(m.v);

@@ -112,17 +112,17 @@ int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap
     i += in_cur;
     j += in_base;
     /* a node counts in its snapshot's class when its self size is not 0 */
-    int64_t rc = in_cur && cur->self_size[a] ? row_for(&m, cur, a) : -2;
-    int64_t rb = in_base && base->self_size[b] ? row_for(&m, base, b) : -2;
+    int64_t rc = in_cur && cur->self32[a] ? row_for(&m, cur, a) : -2;
+    int64_t rb = in_base && base->self32[b] ? row_for(&m, base, b) : -2;
     if (rc == -1 || rb == -1) goto fail;
     if (rc >= 0 && rc == rb) continue; /* in both, same class */
     if (rc >= 0 && m.rows) {
       m.rows[rc].added++;
-      m.rows[rc].alloc_size += cur->self_size[a];
+      m.rows[rc].alloc_size += heap_self_size(cur, a);
     }
     if (rb >= 0 && m.rows) {
       m.rows[rb].deleted++;
-      m.rows[rb].freed_size += base->self_size[b];
+      m.rows[rb].freed_size += heap_self_size(base, b);
     }
   }
   free(m.slot);
@@ -144,16 +144,16 @@ fail:
  * otherwise). */
 static int tally(struct name_map *m, struct heap_snapshot *s, int sign) {
   for (uint32_t v = 0; v < s->node_count; v++) {
-    if (!s->self_size[v]) continue;
+    if (!s->self32[v]) continue;
     int64_t i = row_for(m, s, v);
     if (i < 0 || !m->rows) return -1;
     struct heap_diff_row *r = &m->rows[i];
     if (sign > 0) {
       r->added++;
-      r->alloc_size += s->self_size[v];
+      r->alloc_size += heap_self_size(s, v);
     } else {
       r->deleted++;
-      r->freed_size += s->self_size[v];
+      r->freed_size += heap_self_size(s, v);
     }
   }
   return 0;

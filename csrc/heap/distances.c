@@ -121,18 +121,18 @@ static int ephemeron_ids(const struct heap_snapshot *s, uint32_t **out, uint32_t
 /* parseInt() of an edge name, as DevTools applies it to "(map descriptors)"
  * edges: the leading number of the name (element/hidden edges: the index);
  * -1 for NaN and negative numbers (both pass DevTools' test). */
-static int64_t edge_index_value(const struct heap_snapshot *s, uint32_t e) {
-  if (heap_edge_is_indexed(s, e)) return s->edge_name[e];
-  const char *p = heap_str(s, s->edge_name[e]);
+static int64_t edge_index_value(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
+  if (heap_edge_is_indexed_at(s, v, e)) return heap_edge_name_at(s, v, e);
+  const char *p = heap_str(s, heap_edge_name_at(s, v, e));
   while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
     p++;
   if (*p == '-') return -1;
   if (*p == '+') p++;
   if (*p < '0' || *p > '9') return -1;
-  int64_t v = 0;
-  while (*p >= '0' && *p <= '9' && v < ((int64_t)1 << 40))
-    v = v * 10 + (*p++ - '0');
-  return v;
+  int64_t x = 0;
+  while (*p >= '0' && *p <= '9' && x < ((int64_t)1 << 40))
+    x = x * 10 + (*p++ - '0');
+  return x;
 }
 
 struct bfs {
@@ -144,19 +144,21 @@ struct bfs {
 };
 
 /* DevTools' filter, for an edge whose target is still unreached. */
-static int follows(struct bfs *b, uint32_t v, uint32_t e) {
+static int follows(struct bfs *b, uint32_t v, uint32_t e, uint8_t ek) {
   const struct heap_snapshot *s = b->s;
-  uint8_t nk = s->node_kind[s->node_type[v]], ek = s->edge_kind[s->edge_type[e]];
-  if (nk == HT_HIDDEN && s->node_name[v] == s->str_native_context && !heap_edge_is_indexed(s, e) &&
-      s->edge_name[e] == s->str_sloppy_function_map)
+  uint8_t nk = s->node_kind[s->node_type[v]];
+  if (nk == HT_HIDDEN && s->node_name[v] == s->str_native_context &&
+      !heap_edge_is_indexed_at(s, v, e) &&
+      heap_edge_name_at(s, v, e) == s->str_sloppy_function_map)
     return 0;
   if (nk == HT_ARRAY && s->node_name[v] == s->str_map_descriptors) {
-    int64_t i = edge_index_value(s, e);
+    int64_t i = edge_index_value(s, v, e);
     return i < 2 || i % 3 != 1; /* NaN passes too: "NaN % 3 !== 1" */
   }
   if (ek == ET_INTERNAL && b->eph) {
-    uint32_t id = b->eph[s->edge_name[e] < s->string_count ? s->edge_name[e] : 0];
-    if (s->edge_name[e] < s->string_count && id != NONE) {
+    uint32_t name = heap_edge_name_at(s, v, e);
+    uint32_t id = b->eph[name < s->string_count ? name : 0];
+    if (name < s->string_count && id != NONE) {
       uint8_t bit = (uint8_t)(1u << (id & 7));
       if (b->pending[id >> 3] & bit) {
         b->pending[id >> 3] &= (uint8_t)~bit;
@@ -174,10 +176,12 @@ static void run(struct bfs *b, uint32_t qh) {
   while (qh < b->qt) {
     uint32_t v = b->q[qh++];
     uint32_t dv = b->d[v] + 1;
-    for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1]; e < end; e++) {
-      if (s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+    const uint32_t *w = heap_edge_words(s, v);
+    for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1], k = 0; e < end; e++, k++) {
+      uint8_t ek = s->edge_kind[heap_word_type(s, w[k])];
+      if (ek == ET_WEAK) continue;
       uint32_t to = s->edge_to[e];
-      if (b->d[to] != HEAP_UNREACHABLE || !follows(b, v, e)) continue;
+      if (b->d[to] != HEAP_UNREACHABLE || !follows(b, v, e, ek)) continue;
       b->d[to] = dv;
       if (b->pe) b->pe[to] = e;
       b->q[b->qt++] = to;

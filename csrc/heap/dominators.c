@@ -315,13 +315,23 @@ static int finish(struct heap_snapshot *s, struct lt *t) {
   free(s->dom_order);
   s->dom_order = order;
 
-  free(s->retained);
-  s->retained = malloc((size_t)n * sizeof *s->retained + 8);
-  if (!s->retained) return -1;
-  for (uint32_t v = 0; v < n; v++)
-    s->retained[v] = s->self_size[v];
-  for (uint32_t i = n; i-- > 1;)
-    s->retained[idom[order[i]]] += s->retained[order[i]];
+  free(s->retained32);
+  heap_wide_free(&s->retained_wide);
+  s->retained32 = malloc((size_t)n * 4 + 4);
+  if (!s->retained32) return -1;
+  memcpy(s->retained32, s->self32, (size_t)n * 4);
+  for (uint32_t v = 0; v < s->self_wide.cap; v++) /* the wide self sizes stay wide */
+    if (s->self_wide.key[v] &&
+        heap_wide_put(&s->retained_wide, s->self_wide.key[v] - 1, s->self_wide.val[v]))
+      return -1;
+  for (uint32_t i = n; i-- > 1;) {
+    uint32_t v = order[i], d = idom[v];
+    uint64_t sum = (uint64_t)s->retained32[d] + s->retained32[v];
+    if (sum < UINT32_MAX)
+      s->retained32[d] = (uint32_t)sum;
+    else if (heap_set_retained_size(s, d, heap_retained_size(s, d) + heap_retained_size(s, v)))
+      return -1;
+  }
   return 0;
 }
 

@@ -42,7 +42,7 @@ static int visit(struct heap_snapshot *s, uint8_t *seen, uint32_t v, uint8_t sta
 static int spread(struct heap_snapshot *s, uint8_t *seen, uint32_t v, uint8_t state,
                   struct stack *attached, struct stack *detached) {
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
-    uint8_t k = s->edge_kind[s->edge_type[e]];
+    uint8_t k = heap_edge_kind_at(s, v, e);
     if (k == ET_HIDDEN || k == ET_WEAK) continue;
     if (visit(s, seen, s->edge_to[e], state, attached, detached)) return -1;
   }

@@ -8,16 +8,16 @@
 #include "heap.h"
 
 int heap_edge_is_indexed(const struct heap_snapshot *s, uint32_t e) {
-  uint8_t k = s->edge_kind[s->edge_type[e]];
-  return k == ET_ELEMENT || k == ET_HIDDEN;
+  return heap_edge_is_indexed_at(s, heap_edge_from(s, e), e);
 }
 
 const char *heap_edge_name(const struct heap_snapshot *s, uint32_t e, char *buf, size_t buflen) {
-  if (heap_edge_is_indexed(s, e)) {
-    snprintf(buf, buflen, "%u", s->edge_name[e]);
+  uint32_t v = heap_edge_from(s, e);
+  if (heap_edge_is_indexed_at(s, v, e)) {
+    snprintf(buf, buflen, "%u", heap_edge_name_at(s, v, e));
     return buf;
   }
-  return heap_str(s, s->edge_name[e]);
+  return heap_str(s, heap_edge_name_at(s, v, e));
 }
 
 uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
@@ -38,24 +38,66 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
  * "<n> / part of key (K @k) -> value (V @v) pair in WeakMap (table @t)"
  * (older V8: without the "<n> / " auto-index); the same edge also leaves the
  * key. DevTools ignores the table's copy (the value lives as long as the
- * key), so do we. */
-static int is_weakmap_table_edge(const struct heap_snapshot *s, uint32_t from, uint32_t name) {
-  const char *str = heap_str(s, name);
+ * key), so do we. table_id() reads t from such a name, or returns -1. */
+static int64_t table_id(const char *str) {
   const char *p = str;
   while (*p >= '0' && *p <= '9')
     p++;
   if (p > str) {
-    if (strncmp(p, " / ", 3) != 0) return 0;
+    if (strncmp(p, " / ", 3) != 0) return -1;
     p += 3;
   }
-  if (strncmp(p, "part of key (", 13) != 0) return 0;
+  if (strncmp(p, "part of key (", 13) != 0) return -1;
   size_t len = strlen(p);
-  if (len < 2 || p[len - 1] != ')') return 0;
+  if (len < 2 || p[len - 1] != ')') return -1;
   const char *at = p + len - 1; /* back to the "(table @" that closes the name */
   while (at > p && at[-1] >= '0' && at[-1] <= '9')
     at--;
-  if (at - p < 8 || strncmp(at - 8, "(table @", 8) != 0) return 0;
-  return strtoul(at, NULL, 10) == s->node_id[from];
+  if (at - p < 8 || strncmp(at - 8, "(table @", 8) != 0) return -1;
+  unsigned long id = strtoul(at, NULL, 10);
+  return id <= UINT32_MAX ? (int64_t)id : -1;
+}
+
+/* The table id of every string that names a WeakMap table edge, by string
+ * (sorted pairs, looked up per internal edge); strings are read once. */
+struct tables {
+  uint32_t *str, *id, n;
+};
+
+static int find_tables(const struct heap_snapshot *s, struct tables *t) {
+  uint32_t cap = 0;
+  memset(t, 0, sizeof *t);
+  for (uint32_t i = 0; i < s->string_count; i++) {
+    const char *str = heap_str(s, i);
+    if (str[0] != 'p' && (str[0] < '0' || str[0] > '9')) continue;
+    int64_t id = table_id(str);
+    if (id < 0) continue;
+    if (t->n == cap) {
+      cap = cap ? cap * 2 : 256;
+      uint32_t *ns = realloc(t->str, (size_t)cap * 4), *ni;
+      if (!ns) return -1;
+      t->str = ns;
+      ni = realloc(t->id, (size_t)cap * 4);
+      if (!ni) return -1;
+      t->id = ni;
+    }
+    t->str[t->n] = i;
+    t->id[t->n++] = (uint32_t)id;
+  }
+  return 0;
+}
+
+static int is_weakmap_table_edge(const struct heap_snapshot *s, const struct tables *t,
+                                 uint32_t from, uint32_t name) {
+  uint32_t lo = 0, hi = t->n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (t->str[mid] < name)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < t->n && t->str[lo] == name && t->id[lo] == s->node_id[from];
 }
 
 /* DevTools' "page-owned" objects: what the root's shortcut edges (the
@@ -77,7 +119,7 @@ static uint8_t *page_owned(const struct heap_snapshot *s) {
 #define MARK(v) (page[(v) >> 3] |= (uint8_t)(1u << ((v)&7)))
   for (uint32_t e = s->first_edge[root]; e < s->first_edge[root + 1]; e++) {
     uint32_t to = s->edge_to[e];
-    uint8_t k = s->edge_kind[s->edge_type[e]];
+    uint8_t k = heap_edge_kind_at(s, root, e);
     int dom_trees = k == ET_ELEMENT && s->node_kind[s->node_type[to]] == HT_SYNTHETIC &&
                     !strcmp(heap_str(s, s->node_name[to]), "(Document DOM trees)");
     if ((k == ET_SHORTCUT || dom_trees) && !PAGE(to)) {
@@ -87,9 +129,10 @@ static uint8_t *page_owned(const struct heap_snapshot *s) {
   }
   while (top > 0) {
     uint32_t v = stack[--top];
-    for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
+    const uint32_t *w = heap_edge_words(s, v);
+    for (uint32_t e = s->first_edge[v], k = 0; e < s->first_edge[v + 1]; e++, k++) {
       uint32_t to = s->edge_to[e];
-      if (PAGE(to) || s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+      if (PAGE(to) || s->edge_kind[heap_word_type(s, w[k])] == ET_WEAK) continue;
       MARK(to);
       stack[top++] = to;
     }
@@ -113,8 +156,11 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     return HEAP_ENOMEM;
   }
   int check_names = s->format == HEAP_FORMAT_V8;
-  uint8_t *page = page_owned(s);
+  struct tables tables;
+  uint8_t *page = find_tables(s, &tables) ? NULL : page_owned(s);
   if (!page) {
+    free(tables.str);
+    free(tables.id);
     snprintf(err, errlen, "out of memory marking page-owned objects");
     return HEAP_ENOMEM;
   }
@@ -122,22 +168,27 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     int from_page = (page[from >> 3] >> (from & 7)) & 1;
     for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
       uint32_t to = s->edge_to[e];
-      uint8_t k = s->edge_kind[s->edge_type[e]];
-      if (check_names && k != ET_ELEMENT && k != ET_HIDDEN && s->edge_name[e] >= s->string_count) {
+      uint8_t k = heap_edge_kind_at(s, from, e);
+      uint32_t name = heap_edge_name_at(s, from, e);
+      if (check_names && k != ET_ELEMENT && k != ET_HIDDEN && name >= s->string_count) {
         snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
-                 (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
+                 (unsigned long long)s->edges_offset, e, name, s->string_count);
         free(page);
+        free(tables.str);
+        free(tables.id);
         return HEAP_EFORMAT;
       }
       int to_page = (page[to >> 3] >> (to & 7)) & 1;
       /* a shortcut from the root counts for dominators */
       if (k == ET_WEAK || (k == ET_SHORTCUT && from != s->root) || to == from ||
           (from != s->root && to_page && !from_page) ||
-          (k == ET_INTERNAL && is_weakmap_table_edge(s, from, s->edge_name[e])))
+          (k == ET_INTERNAL && tables.n && is_weakmap_table_edge(s, &tables, from, name)))
         s->nonessential[e >> 3] |= (uint8_t)(1u << (e & 7));
     }
   }
   free(page);
+  free(tables.str);
+  free(tables.id);
   return HEAP_OK;
 }
 

@@ -24,7 +24,8 @@
  *   leaks_rules.c the leak heuristics as rule tables; holders and collections
  *   leaks_shape.c retainer path shapes (collapsed steps) and group signatures
  *
- * Node ordinals are uint32 (below 2^30), sizes uint64. Threads: the two
+ * Node ordinals are uint32 (below 2^30), sizes uint64 (stored in 32 bits
+ * with a side map for the rare larger one). Threads: the two
  * halves of a big nodes/edges array, and the distance BFS next to the
  * retainer pass; everything else runs on the caller's thread. */
 #ifndef MEMDBG_HEAP_H
@@ -102,6 +103,13 @@ struct heap_trace_node {                     /* one node of the allocation trace
   uint64_t size;
 };
 
+/* Node sizes in 32 bits, the rare wider one in a side map (wide.c). */
+struct heap_wide {
+  uint32_t *key; /* node + 1, 0: empty slot */
+  uint64_t *val;
+  size_t n, cap;
+};
+
 struct heap_snapshot {
   int format;
   uint32_t node_count, edge_count, string_count, root;
@@ -117,7 +125,8 @@ struct heap_snapshot {
   uint8_t *node_type;
   uint32_t *node_name; /* string index */
   uint32_t *node_id;
-  uint64_t *self_size;
+  uint32_t *self32; /* read heap_self_size(); UINT32_MAX: in self_wide */
+  struct heap_wide self_wide;
   uint32_t
       *first_edge; /* node_count + 1 entries: edges of n are [first_edge[n], first_edge[n+1]) */
   uint32_t *trace_node;  /* NULL unless the file has trace_node_id */
@@ -125,14 +134,25 @@ struct heap_snapshot {
                           * unknown, 1 attached, 2 detached; propagated as DevTools does),
                           * HEAP_DETACHED_MARK when the file itself marks the node detached */
 
-  /* Edges, in node order. */
-  uint8_t *edge_type;
-  uint32_t *edge_name; /* string index, or the element index for element/hidden edges */
-  uint32_t *edge_to;   /* target node ordinal */
+  /* Edges, in node order: the target of each, and the types and names of
+   * each node's edges as a list shared with every node whose edges read
+   * alike (shapes.c): edge e of node v is the word
+   * edge_words[edge_shape[v] + (e - first_edge[v])], its type (an index
+   * into edge_type_names) in the bits above edge_name_bits, its name (a
+   * string index, or the element index of element/hidden edges) below:
+   * edge_name_mask - 1 stands for UINT32_MAX (no name), edge_name_mask for
+   * a name kept whole in the wide list. Read them with
+   * heap_edge_type_at(), heap_edge_kind_at(), heap_edge_name_at(). */
+  uint32_t *edge_to;    /* target node ordinal */
+  uint32_t *edge_shape; /* per node */
+  uint32_t *edge_words;
+  uint32_t edge_word_count, edge_name_bits, edge_name_mask;
+  uint32_t *wide_name_word, *wide_name, wide_name_count; /* sorted by word */
 
   /* Strings: NUL-terminated UTF-8 in one pool. */
   char *pool;
-  uint64_t *str_off; /* string_count + 1 offsets into pool */
+  uint32_t *str_off; /* string_count offsets into pool, the low 32 bits (read heap_str()) */
+  uint32_t *str_wrap, str_wrap_count; /* strings from which the offsets' high part grows by 1 */
 
   /* Allocation sites (trace_function_infos as 6-tuples, trace_tree flattened). */
   uint32_t trace_fn_fields, trace_fn_count;
@@ -154,7 +174,8 @@ struct heap_snapshot {
   uint32_t str_native_context, str_sloppy_function_map, str_map_descriptors;
   uint32_t *idom;      /* immediate dominator ordinal (root's is root) */
   uint32_t *dom_order; /* the dominator tree in preorder (root first) */
-  uint64_t *retained;
+  uint32_t *retained32; /* read heap_retained_size(); UINT32_MAX: in retained_wide */
+  struct heap_wide retained_wide;
   uint32_t *distance;
   uint32_t *by_id;    /* ordinals sorted by id (built lazily) */
   uint32_t *class_of; /* class index per node (built lazily) */
@@ -167,6 +188,21 @@ struct heap_snapshot {
   int raw; /* loaded raw: V8's self sizes and node names, no DevTools attribution or naming */
   uint32_t *dom_first, *dom_child; /* dominator tree children, CSR (built lazily) */
 };
+
+/* ---- Node sizes (wide.c) ---- */
+uint64_t heap_wide_get(const struct heap_wide *w, uint32_t k);
+int heap_wide_put(struct heap_wide *w, uint32_t k, uint64_t v); /* -1 when out of memory */
+void heap_wide_free(struct heap_wide *w);
+static inline uint64_t heap_self_size(const struct heap_snapshot *s, uint32_t v) {
+  uint32_t x = s->self32[v];
+  return x != UINT32_MAX ? x : heap_wide_get(&s->self_wide, v);
+}
+static inline uint64_t heap_retained_size(const struct heap_snapshot *s, uint32_t v) {
+  uint32_t x = s->retained32[v];
+  return x != UINT32_MAX ? x : heap_wide_get(&s->retained_wide, v);
+}
+int heap_set_self_size(struct heap_snapshot *s, uint32_t v, uint64_t x); /* -1: out of memory */
+int heap_set_retained_size(struct heap_snapshot *s, uint32_t v, uint64_t x);
 
 /* Progress callback: done/total in bytes of input. */
 typedef void (*heap_progress_fn)(void *ud, uint64_t done, uint64_t total);
@@ -243,12 +279,54 @@ void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32
 static inline int heap_edge_nonessential(const struct heap_snapshot *s, uint32_t e) {
   return (s->nonessential[e >> 3] >> (e & 7)) & 1;
 }
+uint64_t heap_str_high(const struct heap_snapshot *s, uint32_t i); /* pools past 4 GiB */
 static inline const char *heap_str(const struct heap_snapshot *s, uint32_t i) {
-  return i < s->string_count ? s->pool + s->str_off[i] : "";
+  if (i >= s->string_count) return "";
+  uint64_t off = s->str_off[i];
+  if (s->str_wrap_count) off += heap_str_high(s, i) << 32;
+  return s->pool + off;
 }
+/* Takes n 64-bit string offsets (malloc'd) into s->str_off and
+ * s->str_wrap, in place; -1 when out of memory, -2 when offsets past 4 GiB
+ * are not ascending (off is freed either way). */
+int heap_set_string_offsets(struct heap_snapshot *s, uint64_t *off, uint32_t n);
 /* Name of an edge: its string, or its index as text in buf. */
 const char *heap_edge_name(const struct heap_snapshot *s, uint32_t e, char *buf, size_t buflen);
 int heap_edge_is_indexed(const struct heap_snapshot *s, uint32_t e);
+
+/* ---- Edge types and names (shapes.c) ---- */
+/* Builds edge_shape/edge_words from per-edge columns (the parser's),
+ * which the caller then frees. -1 when out of memory. */
+int heap_build_edge_words(struct heap_snapshot *s, uint8_t *type, uint32_t *name);
+uint32_t heap_edge_wide_name(const struct heap_snapshot *s, uint32_t word); /* the slow path */
+/* The words of node v's edges: element k is edge first_edge[v] + k. */
+static inline const uint32_t *heap_edge_words(const struct heap_snapshot *s, uint32_t v) {
+  return s->edge_words + s->edge_shape[v];
+}
+static inline uint8_t heap_word_type(const struct heap_snapshot *s, uint32_t w) {
+  return (uint8_t)(w >> s->edge_name_bits);
+}
+/* Edge e of node v (e in [first_edge[v], first_edge[v + 1])). */
+static inline uint8_t heap_edge_type_at(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
+  return heap_word_type(s, heap_edge_words(s, v)[e - s->first_edge[v]]);
+}
+static inline uint8_t heap_edge_kind_at(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
+  return s->edge_kind[heap_edge_type_at(s, v, e)];
+}
+static inline uint32_t heap_edge_name_at(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
+  uint32_t i = s->edge_shape[v] + (e - s->first_edge[v]), w = s->edge_words[i] & s->edge_name_mask;
+  return w < s->edge_name_mask - 1 ? w : heap_edge_wide_name(s, i);
+}
+static inline int heap_edge_is_indexed_at(const struct heap_snapshot *s, uint32_t v, uint32_t e) {
+  uint8_t k = heap_edge_kind_at(s, v, e);
+  return k == ET_ELEMENT || k == ET_HIDDEN;
+}
+/* The same for an edge alone (finds its node first: a binary search). */
+uint8_t heap_edge_type(const struct heap_snapshot *s, uint32_t e);
+uint32_t heap_edge_name_index(const struct heap_snapshot *s, uint32_t e);
+static inline uint8_t heap_edge_kind(const struct heap_snapshot *s, uint32_t e) {
+  return s->edge_kind[heap_edge_type(s, e)];
+}
 
 /* ---- Source locations (locations.c) ---- */
 /* Reads the raw "locations" numbers (count values, `fields` per entry;

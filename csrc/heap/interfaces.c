@@ -279,15 +279,16 @@ struct heap_ifaces *heap_ifaces_build(const struct heap_snapshot *s) {
     if (put(&name, "{", 1)) goto fail;
     size_t first = f->nprops;
     for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
-      if (s->edge_kind[s->edge_type[e]] != ET_PROPERTY || s->edge_name[e] == f->str_proto) continue;
-      if (format_name(&prop, heap_str(s, s->edge_name[e]))) goto fail;
+      uint32_t en = heap_edge_name_at(s, v, e);
+      if (heap_edge_kind_at(s, v, e) != ET_PROPERTY || en == f->str_proto) continue;
+      if (format_name(&prop, heap_str(s, en))) goto fail;
       size_t l16 = len16(prop.v);
       if (name.n16 > 1 && name.n16 + l16 > MAX_NAME) break;
       if (name.n16 != 1) {
         if (put(&name, ", ", 2)) goto fail;
         name.n16 += 2;
       }
-      if (put(&name, prop.v, prop.n) || push_prop(f, s->edge_name[e])) goto fail;
+      if (put(&name, prop.v, prop.n) || push_prop(f, en)) goto fail;
       name.n16 += l16;
     }
     if (f->nprops == first) continue;
@@ -330,7 +331,7 @@ const char *heap_ifaces_match(struct heap_ifaces *f, const struct heap_snapshot 
   if (!f->ndefs) return NULL;
   size_t np = 0;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
-    if (s->edge_kind[s->edge_type[e]] != ET_PROPERTY) continue;
+    if (heap_edge_kind_at(s, v, e) != ET_PROPERTY) continue;
     if (np == f->bcap) {
       size_t cap = f->bcap ? f->bcap * 2 : 64;
       uint32_t *nb = realloc(f->buf, cap * 4);
@@ -338,7 +339,7 @@ const char *heap_ifaces_match(struct heap_ifaces *f, const struct heap_snapshot 
       f->buf = nb;
       f->bcap = cap;
     }
-    f->buf[np++] = s->edge_name[e];
+    f->buf[np++] = heap_edge_name_at(s, v, e);
   }
   qsort(f->buf, np, 4, cmp_u32);
   size_t ns = 0;

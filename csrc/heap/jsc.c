@@ -96,11 +96,15 @@ void jsc_finish(struct parser *P) {
 
   /* one string table: class names, then edge names */
   s->string_count = ncls + nnames;
-  s->str_off = scan_alloc(sc, (s->string_count + 1) * sizeof *s->str_off);
+  uint64_t *off = scan_alloc(sc, ((size_t)s->string_count + 1) * sizeof *off);
   for (uint32_t i = 0; i < ncls; i++)
-    s->str_off[i] = P->jcls_off.v[i];
+    off[i] = P->jcls_off.v[i];
   for (uint32_t i = 0; i < nnames; i++)
-    s->str_off[ncls + i] = P->jname_off.v[i];
+    off[ncls + i] = P->jname_off.v[i];
+  int packed = heap_set_string_offsets(s, off, s->string_count);
+  if (packed == -2)
+    scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 4 GiB of strings out of order", end);
+  if (packed) scan_fail(sc, HEAP_ENOMEM, "out of memory");
   s->pool = P->jpool.v;
   P->jpool.v = NULL;
   if (!s->pool) {
@@ -112,7 +116,7 @@ void jsc_finish(struct parser *P) {
   s->node_type = scan_alloc(sc, n);
   s->node_name = scan_alloc(sc, (size_t)n * 4);
   s->node_id = scan_alloc(sc, (size_t)n * 4);
-  s->self_size = scan_alloc(sc, (size_t)n * 8);
+  s->self32 = scan_alloc(sc, (size_t)n * 4);
   s->first_edge = scan_alloc(sc, ((size_t)n + 1) * 4);
   const uint32_t *J = P->jnodes.v;
   s->root = 0;
@@ -122,7 +126,7 @@ void jsc_finish(struct parser *P) {
       scan_fail(sc, HEAP_EFORMAT,
                 "at byte %zu: node %u (id %u) has class name index %u but there are only %u",
                 P->nodes_off, i, id, cls, ncls);
-    const char *name = s->pool + s->str_off[cls];
+    const char *name = heap_str(s, cls);
     size_t len = strlen(name);
     uint8_t t = HT_OBJECT;
     if (flags & 1)
@@ -138,7 +142,9 @@ void jsc_finish(struct parser *P) {
     s->node_type[i] = t;
     s->node_name[i] = cls;
     s->node_id[i] = id;
-    s->self_size[i] = size;
+    s->self32[i] = size < UINT32_MAX ? size : UINT32_MAX;
+    if (size == UINT32_MAX && heap_set_self_size(s, i, size))
+      scan_fail(sc, HEAP_ENOMEM, "out of memory");
     s->first_edge[i] = 0;
   }
 
@@ -187,17 +193,23 @@ void jsc_finish(struct parser *P) {
   }
   s->first_edge[n] = (uint32_t)sum;
   s->edge_count = m;
-  s->edge_type = scan_alloc(sc, m ? m : 1);
-  s->edge_name = scan_alloc(sc, (size_t)m * 4 + 4);
+  P->etype = scan_alloc(sc, m ? m : 1);
+  P->ename = scan_alloc(sc, (size_t)m * 4 + 4);
   s->edge_to = scan_alloc(sc, (size_t)m * 4 + 4);
   uint32_t *fill = scan_alloc(sc, (size_t)n * 4 + 4);
   memcpy(fill, s->first_edge, (size_t)n * 4);
   for (uint32_t e = 0; e < m; e++) {
     uint32_t at = fill[E[e * 4]]++;
     s->edge_to[at] = E[e * 4 + 1];
-    s->edge_type[at] = (uint8_t)E[e * 4 + 2];
-    s->edge_name[at] = E[e * 4 + 3];
+    P->etype[at] = (uint8_t)E[e * 4 + 2];
+    P->ename[at] = E[e * 4 + 3];
   }
   free(fill);
+  if (heap_build_edge_words(s, P->etype, P->ename))
+    scan_fail(sc, HEAP_ENOMEM, "out of memory storing the edge names");
+  free(P->etype);
+  free(P->ename);
+  P->etype = NULL;
+  P->ename = NULL;
   /* Internal edges have no name: point them at an empty string if any */
 }

@@ -245,7 +245,8 @@ static int stage_groups(struct leak_ctx *c) {
     g->growth[c->cand[v] - 1]++;
     if (c->cand[v] == AGE_NEW1) {
       g->count++;
-      if (g->example == NONE || s->retained[v] > s->retained[g->example]) g->example = v;
+      if (g->example == NONE || heap_retained_size(s, v) > heap_retained_size(s, g->example))
+        g->example = v;
     }
     c->gid[v] = gi;
   }
@@ -289,7 +290,7 @@ static int stage_sizes(struct leak_ctx *c) {
     }
     uint32_t mark = 0, gi = c->gid[v];
     if (gi != NONE && c->cand[v] == AGE_NEW1 && c->keep[gi]) {
-      if (!inside_group[gi]) c->g[gi].retained += s->retained[v];
+      if (!inside_group[gi]) c->g[gi].retained += heap_retained_size(s, v);
       if (!inside) top_count[gi]++;
       inside++;
       inside_group[gi]++;
@@ -367,7 +368,7 @@ static int stage_classes(struct leak_ctx *c, struct heap_leak_result *r) {
     if (c->cand[v]) {
       struct heap_leak_class *x = &k[s->class_of[v]];
       x->rounds[c->cand[v] - 1]++;
-      x->size += s->self_size[v];
+      x->size += heap_self_size(s, v);
     }
   uint32_t kept = 0;
   for (uint32_t i = 0; i < s->class_count; i++)

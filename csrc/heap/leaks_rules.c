@@ -131,9 +131,11 @@ int leak_rules_tier(const struct leak_ctx *c, const struct heap_leak_group *g) {
 static int list_member(const struct leak_ctx *c, uint32_t v) {
   const struct heap_snapshot *s = c->s;
   uint32_t e = s->parent_edge[v];
-  if (e == UINT32_MAX || s->edge_kind[s->edge_type[e]] != ET_PROPERTY) return 0;
+  if (e == UINT32_MAX) return 0;
+  uint32_t from = heap_edge_from(s, e);
+  if (heap_edge_kind_at(s, from, e) != ET_PROPERTY) return 0;
   for (uint32_t i = 0; i < c->nlinks; i++)
-    if (s->edge_name[e] == c->link_names[i]) return 1;
+    if (heap_edge_name_at(s, from, e) == c->link_names[i]) return 1;
   return 0;
 }
 
@@ -171,8 +173,9 @@ void leak_rules_init(struct leak_ctx *c) {
 
 int leak_is_storage(const struct leak_ctx *c, uint32_t e) {
   const struct heap_snapshot *s = c->s;
-  if (s->edge_kind[s->edge_type[e]] != ET_INTERNAL) return 0;
-  uint32_t name = s->edge_name[e];
+  uint32_t from = heap_edge_from(s, e);
+  if (heap_edge_kind_at(s, from, e) != ET_INTERNAL) return 0;
+  uint32_t name = heap_edge_name_at(s, from, e);
   if (name != c->str_table && name != c->str_elements && name != c->str_properties) return 0;
   uint8_t k = s->node_kind[s->node_type[s->edge_to[e]]];
   return k == HT_ARRAY || k == HT_HIDDEN;
@@ -183,7 +186,7 @@ int leak_is_storage(const struct leak_ctx *c, uint32_t e) {
 void leak_each_entry(const struct leak_ctx *c, uint32_t h, leak_entry_fn fn, void *ud) {
   const struct heap_snapshot *s = c->s;
   for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1]; e++) {
-    if (s->edge_kind[s->edge_type[e]] == ET_ELEMENT) {
+    if (heap_edge_kind_at(s, h, e) == ET_ELEMENT) {
       fn(c, h, h, s->edge_to[e], ud);
     } else if (leak_is_storage(c, e)) {
       uint32_t t = s->edge_to[e];
@@ -197,7 +200,7 @@ int leak_is_collection(const struct leak_ctx *c, uint32_t v) {
   const struct heap_snapshot *s = c->s;
   if (!leak_rules_holder(c, v)) return 0;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (s->edge_kind[s->edge_type[e]] == ET_ELEMENT) return 1;
+    if (heap_edge_kind_at(s, v, e) == ET_ELEMENT) return 1;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
     if (leak_is_storage(c, e)) {
       uint32_t t = s->edge_to[e];

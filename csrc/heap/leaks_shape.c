@@ -11,9 +11,10 @@ static const char *const LINKS[] = {"next",  "prev",  "previous",    "_idleNext"
                                     "_next", "_prev", "nextSibling", "previousSibling", NULL};
 
 int heap_edge_collapses(const struct heap_snapshot *s, uint32_t e) {
-  if (heap_edge_is_indexed(s, e)) return 1;
-  const char *name = heap_str(s, s->edge_name[e]);
-  uint8_t k = s->edge_kind[s->edge_type[e]];
+  uint32_t from = heap_edge_from(s, e);
+  if (heap_edge_is_indexed_at(s, from, e)) return 1;
+  const char *name = heap_str(s, heap_edge_name_at(s, from, e));
+  uint8_t k = heap_edge_kind_at(s, from, e);
   if (k == ET_INTERNAL && name[0] >= '0' && name[0] <= '9') return 1; /* a table slot */
   if (k != ET_PROPERTY) return 0;
   for (const char *const *l = LINKS; *l; l++)
@@ -35,8 +36,8 @@ static uint64_t mix(uint64_t h, uint64_t x) {
 /* One step, by names: the edge (collapsed to a marker when it collapses),
  * its type, and the retaining node's class. */
 static uint64_t step_hash(const struct heap_snapshot *s, uint32_t e, uint32_t from) {
-  uint64_t h = mix(1469598103934665603ull, s->edge_kind[s->edge_type[e]]);
-  h = heap_edge_collapses(s, e) ? mix(h, 0x5b5d) : str_hash(h, heap_str(s, s->edge_name[e]));
+  uint64_t h = mix(1469598103934665603ull, heap_edge_kind_at(s, from, e));
+  h = heap_edge_collapses(s, e) ? mix(h, 0x5b5d) : str_hash(h, heap_str(s, heap_edge_name_at(s, from, e)));
   return str_hash(mix(h, 0x2f), heap_node_class(s, from));
 }
 

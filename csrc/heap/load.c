@@ -54,15 +54,19 @@ void heap_free(struct heap_snapshot *s) {
   free(s->node_type);
   free(s->node_name);
   free(s->node_id);
-  free(s->self_size);
+  free(s->self32);
+  heap_wide_free(&s->self_wide);
   free(s->first_edge);
   free(s->trace_node);
   free(s->detachedness);
-  free(s->edge_type);
-  free(s->edge_name);
   free(s->edge_to);
+  free(s->edge_shape);
+  free(s->edge_words);
+  free(s->wide_name_word);
+  free(s->wide_name);
   free(s->pool);
   free(s->str_off);
+  free(s->str_wrap);
   free(s->trace_fn);
   free(s->trace_tree);
   free(s->locs);
@@ -71,7 +75,8 @@ void heap_free(struct heap_snapshot *s) {
   free(s->nonessential);
   free(s->idom);
   free(s->dom_order);
-  free(s->retained);
+  free(s->retained32);
+  heap_wide_free(&s->retained_wide);
   free(s->distance);
   free(s->by_id);
   for (uint32_t i = 0; i < s->class_string_count; i++)
@@ -252,9 +257,8 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
     finish_v8(P);
   phase("finish", &t);
   if (getenv("MEMDBG_HEAP_TIMING") && P->s)
-    fprintf(stderr, "heap: %u nodes, %u edges, %u strings (%.1f MB pool)\n", P->s->node_count,
-            P->s->edge_count, P->s->string_count,
-            P->s->string_count ? P->s->str_off[P->s->string_count] / 1048576.0 : 0.0);
+    fprintf(stderr, "heap: %u nodes, %u edges, %u strings, %u distinct edge words\n",
+            P->s->node_count, P->s->edge_count, P->s->string_count, P->s->edge_word_count);
   struct heap_snapshot *s = P->s;
   if (keep) {
     *keep = P;
@@ -411,17 +415,20 @@ int heap_load_file_opts(const char *path, const struct heap_load_opts *o,
   return rc;
 }
 
-/* The edge names a full load checks while it builds the retainer index. */
+/* The edge names a full load checks while it marks the essential edges. */
 static int check_edge_names(const struct heap_snapshot *s, char *err, size_t errlen) {
   if (s->format != HEAP_FORMAT_V8) return HEAP_OK;
-  for (uint32_t e = 0; e < s->edge_count; e++) {
-    uint8_t k = s->edge_kind[s->edge_type[e]];
-    if (k != ET_ELEMENT && k != ET_HIDDEN && s->edge_name[e] >= s->string_count) {
-      snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
-               (unsigned long long)s->edges_offset, e, s->edge_name[e], s->string_count);
-      return HEAP_EFORMAT;
+  for (uint32_t v = 0; v < s->node_count; v++)
+    for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
+      uint8_t k = heap_edge_kind_at(s, v, e);
+      uint32_t name = heap_edge_name_at(s, v, e);
+      if (k != ET_ELEMENT && k != ET_HIDDEN && name >= s->string_count) {
+        snprintf(err, errlen,
+                 "at byte %llu: edge %u names string %u but there are only %u strings",
+                 (unsigned long long)s->edges_offset, e, name, s->string_count);
+        return HEAP_EFORMAT;
+      }
     }
-  }
   return HEAP_OK;
 }
 

@@ -37,7 +37,7 @@ static void find_names(const struct heap_snapshot *s, struct names *n) {
 static uint32_t edge_target(const struct heap_snapshot *s, uint32_t v, uint32_t name) {
   if (name == HEAP_NO_NODE) return HEAP_NO_NODE;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (!heap_edge_is_indexed(s, e) && s->edge_name[e] == name) return s->edge_to[e];
+    if (!heap_edge_is_indexed_at(s, v, e) && heap_edge_name_at(s, v, e) == name) return s->edge_to[e];
   return HEAP_NO_NODE;
 }
 
@@ -122,7 +122,7 @@ int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t cou
 int heap_locs_finish(struct heap_snapshot *s, struct heap_locs_builder *b) {
   struct heap_loc *locs = b->locs;
   uint32_t *script_node = b->script_node;
-  if (b->n >= 0x80000000u) { /* the in-place permutation marks positions with the top bit */
+  if (b->n >= UINT32_MAX) {
     heap_locs_discard(b);
     return -1;
   }
@@ -134,44 +134,43 @@ int heap_locs_finish(struct heap_snapshot *s, struct heap_locs_builder *b) {
     return 0;
   }
   /* sort by node (stable: the last entry for a node wins, as in DevTools'
-   * map): a radix-sorted permutation, applied in place cycle by cycle */
+   * map): two 16-bit LSD radix passes through one spare pair of arrays */
   int sorted = 1;
   for (uint32_t i = 1; i < m && sorted; i++)
     sorted = locs[i - 1].node < locs[i].node;
   if (!sorted) {
-    uint32_t *ord = malloc((size_t)m * 4 + 4), *tmp = malloc((size_t)m * 4 + 4),
-             *key = malloc((size_t)m * 4 + 4);
-    if (!ord || !tmp || !key) {
-      free(ord);
-      free(tmp);
-      free(key);
+    struct heap_loc *l2 = malloc((size_t)m * sizeof *l2);
+    uint32_t *s2 = malloc((size_t)m * 4), *cnt = malloc(65536 * 4);
+    if (!l2 || !s2 || !cnt) {
+      free(l2);
+      free(s2);
+      free(cnt);
       goto fail;
     }
-    for (uint32_t i = 0; i < m; i++) {
-      ord[i] = i;
-      key[i] = locs[i].node;
-    }
-    heap_radix_sort_by_key(ord, tmp, m, key);
-    free(tmp);
-    free(key);
-    for (uint32_t i = 0; i < m; i++) { /* position i takes entry ord[i] */
-      if (ord[i] == i || ord[i] & 0x80000000u) continue;
-      struct heap_loc l = locs[i];
-      uint32_t sn = script_node[i], j = i;
-      for (;;) {
-        uint32_t k = ord[j] & 0x7FFFFFFFu;
-        ord[j] |= 0x80000000u;
-        if (k == i) {
-          locs[j] = l;
-          script_node[j] = sn;
-          break;
-        }
-        locs[j] = locs[k];
-        script_node[j] = script_node[k];
-        j = k;
+    for (int sh = 0; sh < 32; sh += 16) {
+      memset(cnt, 0, 65536 * 4);
+      for (uint32_t i = 0; i < m; i++)
+        cnt[(locs[i].node >> sh) & 0xFFFF]++;
+      for (uint32_t d = 0, sum = 0; d < 65536; d++) {
+        uint32_t c = cnt[d];
+        cnt[d] = sum;
+        sum += c;
       }
+      for (uint32_t i = 0; i < m; i++) {
+        uint32_t at = cnt[(locs[i].node >> sh) & 0xFFFF]++;
+        l2[at] = locs[i];
+        s2[at] = script_node[i];
+      }
+      struct heap_loc *tl = locs;
+      uint32_t *ts = script_node;
+      locs = l2;
+      script_node = s2;
+      l2 = tl;
+      s2 = ts;
     }
-    free(ord);
+    free(l2);
+    free(s2);
+    free(cnt);
     uint32_t k = 0;
     for (uint32_t i = 0; i < m; i++) {
       if (i + 1 < m && locs[i + 1].node == locs[i].node) continue; /* last one wins */

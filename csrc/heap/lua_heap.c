@@ -104,7 +104,7 @@ static int l_info(lua_State *L) {
   lua_setfield(L, -2, "edgeCount");
   lua_pushstring(L, s->format == HEAP_FORMAT_JSC ? "jsc" : "v8");
   lua_setfield(L, -2, "format");
-  lua_pushinteger(L, (lua_Integer)s->retained[s->root]);
+  lua_pushinteger(L, (lua_Integer)heap_retained_size(s, s->root));
   lua_setfield(L, -2, "totalSize");
   lua_pushinteger(L, s->string_count);
   lua_setfield(L, -2, "stringCount");
@@ -174,9 +174,9 @@ static void push_node(lua_State *L, struct heap_snapshot *s, uint32_t v) {
   lua_setfield(L, -2, "className");
   lua_pushstring(L, node_type_name(s, v));
   lua_setfield(L, -2, "type");
-  lua_pushinteger(L, (lua_Integer)s->self_size[v]);
+  lua_pushinteger(L, (lua_Integer)heap_self_size(s, v));
   lua_setfield(L, -2, "selfSize");
-  lua_pushinteger(L, (lua_Integer)s->retained[v]);
+  lua_pushinteger(L, (lua_Integer)heap_retained_size(s, v));
   lua_setfield(L, -2, "retainedSize");
   if (s->distance[v] != HEAP_UNREACHABLE) {
     lua_pushinteger(L, s->distance[v]);
@@ -247,12 +247,13 @@ static uint32_t node_or_error(lua_State *L, struct heap_snapshot *s) {
 static void push_edge(lua_State *L, const struct heap_snapshot *s, uint32_t e, const char *end,
                       uint32_t node) {
   lua_createtable(L, 0, 3);
-  if (heap_edge_is_indexed(s, e))
-    lua_pushinteger(L, s->edge_name[e]);
+  uint32_t from = heap_edge_from(s, e);
+  if (heap_edge_is_indexed_at(s, from, e))
+    lua_pushinteger(L, heap_edge_name_at(s, from, e));
   else
-    lua_pushstring(L, heap_str(s, s->edge_name[e]));
+    lua_pushstring(L, heap_str(s, heap_edge_name_at(s, from, e)));
   lua_setfield(L, -2, "name");
-  lua_pushstring(L, s->edge_type_names[s->edge_type[e]]);
+  lua_pushstring(L, s->edge_type_names[heap_edge_type_at(s, from, e)]);
   lua_setfield(L, -2, "type");
   lua_pushinteger(L, s->node_id[node]);
   lua_setfield(L, -2, end);
@@ -319,10 +320,11 @@ static int l_dominator(lua_State *L) {
   return 1;
 }
 
-static const uint64_t *dominated_key;
+static const struct heap_snapshot *dominated_snap;
 static int by_key_desc(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  if (dominated_key[x] != dominated_key[y]) return dominated_key[x] < dominated_key[y] ? 1 : -1;
+  uint64_t rx = heap_retained_size(dominated_snap, x), ry = heap_retained_size(dominated_snap, y);
+  if (rx != ry) return rx < ry ? 1 : -1;
   return x < y ? -1 : x > y;
 }
 
@@ -336,7 +338,7 @@ static int l_dominated(lua_State *L) {
   uint32_t *kids = malloc((size_t)n * 4 + 4);
   if (!kids) return luaL_error(L, "out of memory");
   memcpy(kids, s->dom_child + s->dom_first[v], (size_t)n * 4);
-  dominated_key = s->retained;
+  dominated_snap = s;
   qsort(kids, n, sizeof *kids, by_key_desc);
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
@@ -438,7 +440,7 @@ static int push_path(lua_State *L, struct heap_snapshot *s, uint32_t v, int stri
     uint32_t e = edges[i], to = s->edge_to[e];
     char nbuf[32];
     const char *ename = heap_edge_name(s, e, nbuf, sizeof nbuf);
-    const char *etype = s->edge_type_names[s->edge_type[e]];
+    const char *etype = s->edge_type_names[heap_edge_type(s, e)];
     char label[256];
     node_label(s, to, label, sizeof label);
     if (!strings_only) lua_createtable(L, 0, 7);
@@ -522,7 +524,7 @@ static int l_detached(lua_State *L) {
   for (uint32_t v = 0; v < s->node_count; v++)
     if (s->detachedness[v] & HEAP_DETACHED_MARK) {
       count[s->class_of[v]]++;
-      size[s->class_of[v]] += s->retained[v];
+      size[s->class_of[v]] += heap_retained_size(s, v);
     }
   int k = 0;
   for (uint32_t c = 0; c < s->class_count; c++)
@@ -569,7 +571,7 @@ static int l_allocation_sites(lua_State *L) {
     uint32_t t = s->trace_node[v];
     if (t && t <= maxid && idx[t] != UINT32_MAX) {
       count[idx[t]]++;
-      size[idx[t]] += s->self_size[v];
+      size[idx[t]] += heap_self_size(s, v);
     }
   }
   int k = 0;
@@ -629,7 +631,7 @@ static void push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v) {
     lua_setfield(L, -2, "className");
     lua_pushstring(L, heap_edge_name(s, e, nbuf, sizeof nbuf));
     lua_setfield(L, -2, "edge");
-    lua_pushstring(L, s->edge_type_names[s->edge_type[e]]);
+    lua_pushstring(L, s->edge_type_names[heap_edge_type(s, e)]);
     lua_setfield(L, -2, "edgeType");
     lua_pushboolean(L, heap_edge_is_indexed(s, e));
     lua_setfield(L, -2, "indexed");
@@ -747,7 +749,7 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s,
   lua_setfield(L, -2, "edges");
   lua_pushboolean(L, (int)g->direct);
   lua_setfield(L, -2, "growing");
-  lua_pushinteger(L, (lua_Integer)s->retained[g->holder]);
+  lua_pushinteger(L, (lua_Integer)heap_retained_size(s, g->holder));
   lua_setfield(L, -2, "retainedSize");
   lua_setfield(L, -2, "holder");
   if (g->trace) {
@@ -865,11 +867,11 @@ static int l_columns(lua_State *L) {
   lua_pushlstring(L, (const char *)s->node_id, (size_t)n * 4);
   lua_setfield(L, -2, "id");
   for (uint32_t v = 0; v < n; v++)
-    f[v] = (double)s->self_size[v];
+    f[v] = (double)heap_self_size(s, v);
   lua_pushlstring(L, (const char *)f, (size_t)n * 8);
   lua_setfield(L, -2, "self");
   for (uint32_t v = 0; v < n; v++)
-    f[v] = (double)s->retained[v];
+    f[v] = (double)heap_retained_size(s, v);
   lua_pushlstring(L, (const char *)f, (size_t)n * 8);
   lua_setfield(L, -2, "retained");
   lua_pushlstring(L, (const char *)s->distance, (size_t)n * 4);

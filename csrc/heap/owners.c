@@ -52,7 +52,7 @@ int heap_attribute_self_sizes(struct heap_snapshot *s) {
   while (top > 0) {
     uint32_t v = work[--top], o = owner[v];
     for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++) {
-      if (s->edge_kind[s->edge_type[e]] == ET_WEAK) continue;
+      if (heap_edge_kind_at(s, v, e) == ET_WEAK) continue;
       uint32_t t = s->edge_to[e], ot = owner[t];
       if (ot == t || ot == o || ot == MULTIPLE) continue;
       owner[t] = ot == UNVISITED ? o : MULTIPLE;
@@ -74,8 +74,11 @@ int heap_attribute_self_sizes(struct heap_snapshot *s) {
     uint32_t o = owner[v];
     if (o == UNVISITED || o == MULTIPLE || o == v) continue;
     if (o == s->root || s->node_kind[s->node_type[o]] == HT_SYNTHETIC) continue;
-    s->self_size[o] += s->self_size[v];
-    s->self_size[v] = 0;
+    if (heap_set_self_size(s, o, heap_self_size(s, o) + heap_self_size(s, v))) {
+      free(owner);
+      return -1;
+    }
+    s->self32[v] = 0;
   }
   free(owner);
   return 0;

@@ -209,7 +209,7 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   s->node_type = scan_realloc(sc, s->node_type, cap);
   s->node_name = scan_realloc(sc, s->node_name, cap * 4);
   s->node_id = scan_realloc(sc, s->node_id, cap * 4);
-  s->self_size = scan_realloc(sc, s->self_size, cap * 8);
+  s->self32 = scan_realloc(sc, s->self32, cap * 4);
   s->first_edge = scan_realloc(sc, s->first_edge, (cap + 1) * 4);
   if (has_role(P->node_role, P->nf, R_TRACE))
     s->trace_node = scan_realloc(sc, s->trace_node, cap * 4);
@@ -345,8 +345,8 @@ static void grow_edges(struct parser *P, uint64_t cap) {
   struct scanner *sc = &P->sc;
   if (cap >= UINT32_MAX)
     scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 edges", scan_offset(sc));
-  s->edge_type = scan_realloc(sc, s->edge_type, cap);
-  s->edge_name = scan_realloc(sc, s->edge_name, cap * 4);
+  P->etype = scan_realloc(sc, P->etype, cap);
+  P->ename = scan_realloc(sc, P->ename, cap * 4);
   s->edge_to = scan_realloc(sc, s->edge_to, cap * 4);
   P->edge_cap = cap;
 }
@@ -397,7 +397,7 @@ static void parse_v8_edges(struct parser *P) {
         uint64_t cap = P->edge_cap + P->edge_cap / 2 + 1024;
         grow_edges(P, cap < want ? cap : want);
       }
-      store_edge_value(sc, s, role[f], n, v, ntypes, nf, node_limit, p);
+      store_edge_value(sc, P, role[f], n, v, ntypes, nf, node_limit, p);
       if (++f == ef) {
         f = 0;
         n++;
@@ -421,6 +421,12 @@ parsed:
         "at byte %zu: the edges array holds %llu edges but the nodes' edge counts add up to %llu",
         scan_offset(sc) - 1, (unsigned long long)n, (unsigned long long)want);
   s->edge_count = (uint32_t)n;
+  if (heap_build_edge_words(s, P->etype, P->ename))
+    scan_fail(sc, HEAP_ENOMEM, "out of memory storing the edge names");
+  free(P->etype);
+  free(P->ename);
+  P->etype = NULL;
+  P->ename = NULL;
 }
 
 static void trace_push_level(struct parser *P, uint32_t parent) {
@@ -509,8 +515,12 @@ void finish_v8(struct parser *P) {
   s->string_count = (uint32_t)P->str_off.n;
   s->pool = P->pool.v;
   P->pool.v = NULL;
-  s->str_off = P->str_off.v;
+  uint64_t *off = P->str_off.v;
   P->str_off.v = NULL;
+  int packed = heap_set_string_offsets(s, off, s->string_count);
+  if (packed == -2)
+    scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 4 GiB of strings out of order", end);
+  if (packed) scan_fail(sc, HEAP_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < s->node_count; i++)
     if (s->node_name[i] >= s->string_count)
       scan_fail(sc, HEAP_EFORMAT,
@@ -547,11 +557,12 @@ void parser_read_locations(struct parser *P) {
     sc->next_mark = sc->p + ((size_t)4 << 20);
     scan_expect(sc, '[', "'[' starting locations");
     if (scan_peek(sc) == ']') continue;
-    /* the numbers were checked when the array was met: the checks here
-     * only guard against the file changing under the mapping */
     for (uint32_t k = 0;;) {
       uint64_t x = scan_uint(sc);
-      entry[k++] = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+      if (x > UINT32_MAX)
+        scan_fail(sc, HEAP_ERANGE, "at byte %zu: locations value %llu too large", scan_offset(sc),
+                  (unsigned long long)x);
+      entry[k++] = (uint32_t)x;
       if (k == P->lf) {
         if (heap_locs_add(s, b, entry, P->lf, P->loc_field, P->nf))
           scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
@@ -598,7 +609,7 @@ static int parse_key_value(struct parser *P, const char *key) {
       P->locs_at = scan_realloc(sc, P->locs_at, P->locs_cap * sizeof *P->locs_at);
     }
     P->locs_at[P->locs_n++] = sc->p;
-    scan_uint_array(sc, NULL, "locations");
+    scan_skip_value(sc); /* read (and its numbers checked) by parser_read_locations() */
   } else if (!strcmp(key, "trace_tree") && !jsc) {
     parse_trace_tree(P);
   } else if ((!strcmp(key, "version") || !strcmp(key, "type")) && !v8) {
@@ -701,6 +712,8 @@ void parser_cleanup(struct parser *P) {
   free(P->trace);
   free(P->locs_at);
   heap_locs_discard(&P->locb);
+  free(P->etype);
+  free(P->ename);
   free(P->tstack);
   free(P->jnodes.v);
   free(P->jedges.v);

@@ -26,13 +26,16 @@ struct parser {
   int8_t node_role[MAX_FIELDS], edge_role[MAX_FIELDS], trace_role[MAX_FIELDS];
   int64_t declared_nodes, declared_edges, root_index;
   uint64_t node_cap, edge_cap;
+  uint8_t *etype;  /* edge types and names as read; shapes.c packs them, then they go */
+  uint32_t *ename;
   struct bytes pool;
   struct u64vec str_off;
   struct u32vec trace_fn;
   struct heap_trace_node *trace;
   size_t trace_n, trace_cap;
-  /* "locations": checked when met, read once the meta is known (and, for
-   * a full load, only after the analyses: the text is still mapped) */
+  /* "locations": skipped when met, read (and checked) once the meta is
+   * known, and for a full load only after the analyses: the text is still
+   * mapped */
   const char **locs_at; /* each "locations" value's '[' (a repeated key adds to the list) */
   size_t locs_n, locs_cap;
   int defer_locations; /* finish_v8 leaves them to parser_read_locations() */
@@ -94,7 +97,10 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
     s->node_id[n] = (uint32_t)v;
     break;
   case R_SELF:
-    s->self_size[n] = v;
+    if (heap_set_self_size(s, (uint32_t)n, v)) {
+      sc->p = p;
+      scan_fail(sc, HEAP_ENOMEM, "out of memory");
+    }
     break;
   case R_EDGES:
     if (v > UINT32_MAX) {
@@ -116,7 +122,7 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
 
 /* One value of the edges array (field `role` of edge n); to_node offsets
  * become node ordinals. node_limit is node_count * node_nf. */
-static inline void store_edge_value(struct scanner *sc, struct heap_snapshot *s, int role,
+static inline void store_edge_value(struct scanner *sc, struct parser *P, int role,
                                     uint64_t n, uint64_t v, uint32_t ntypes, uint32_t node_nf,
                                     uint64_t node_limit, const char *p) {
   switch (role) {
@@ -127,10 +133,10 @@ static inline void store_edge_value(struct scanner *sc, struct heap_snapshot *s,
                 "at byte %zu: edge type %llu is not in meta.edge_types (%u types)", scan_offset(sc),
                 (unsigned long long)v, ntypes);
     }
-    s->edge_type[n] = (uint8_t)v;
+    P->etype[n] = (uint8_t)v;
     break;
   case R_NAME:
-    s->edge_name[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    P->ename[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     break;
   case R_TO: {
     /* constant divisors for the usual layouts: a multiply, not a divide */
@@ -141,7 +147,7 @@ static inline void store_edge_value(struct scanner *sc, struct heap_snapshot *s,
                 scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
                 v >= node_limit ? "past the nodes" : "not a multiple of the node field count");
     }
-    s->edge_to[n] = (uint32_t)q;
+    P->s->edge_to[n] = (uint32_t)q;
   } break;
   default:
     break;

@@ -27,11 +27,11 @@ int heap_retainer_path(struct heap_snapshot *s, uint32_t n, uint32_t **edges) {
   return (int)len;
 }
 
-static void sift_down(uint32_t *h, uint32_t n, uint32_t i, const uint64_t *key) {
+static void sift_down(uint32_t *h, uint32_t n, uint32_t i, const struct heap_snapshot *s) {
   for (;;) {
     uint32_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && key[h[l]] < key[h[m]]) m = l;
-    if (r < n && key[h[r]] < key[h[m]]) m = r;
+    if (l < n && heap_retained_size(s, h[l]) < heap_retained_size(s, h[m])) m = l;
+    if (r < n && heap_retained_size(s, h[r]) < heap_retained_size(s, h[m])) m = r;
     if (m == i) return;
     uint32_t t = h[i];
     h[i] = h[m];
@@ -40,9 +40,10 @@ static void sift_down(uint32_t *h, uint32_t n, uint32_t i, const uint64_t *key) 
   }
 }
 
-static const uint64_t *sort_key;
+static const struct heap_snapshot *sort_snap;
 static int by_key_desc(const void *a, const void *b) {
-  uint64_t x = sort_key[*(const uint32_t *)a], y = sort_key[*(const uint32_t *)b];
+  uint64_t x = heap_retained_size(sort_snap, *(const uint32_t *)a),
+           y = heap_retained_size(sort_snap, *(const uint32_t *)b);
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
@@ -59,13 +60,13 @@ int heap_top(struct heap_snapshot *s, uint32_t k, uint32_t **out, uint32_t *coun
       h[n++] = v;
       if (n == k)
         for (uint32_t i = k / 2 + 1; i-- > 0;)
-          sift_down(h, n, i, s->retained);
-    } else if (k && s->retained[v] > s->retained[h[0]]) {
+          sift_down(h, n, i, s);
+    } else if (k && heap_retained_size(s, v) > heap_retained_size(s, h[0])) {
       h[0] = v;
-      sift_down(h, n, 0, s->retained);
+      sift_down(h, n, 0, s);
     }
   }
-  sort_key = s->retained;
+  sort_snap = s;
   qsort(h, n, sizeof *h, by_key_desc);
   *out = h;
   *count = n;

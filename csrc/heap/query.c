@@ -6,10 +6,11 @@
 
 #include "heap.h"
 
-static const uint64_t *sort_key;
+static const struct heap_snapshot *sort_snap;
 static int by_retained_desc(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  if (sort_key[x] != sort_key[y]) return sort_key[x] < sort_key[y] ? 1 : -1;
+  uint64_t rx = heap_retained_size(sort_snap, x), ry = heap_retained_size(sort_snap, y);
+  if (rx != ry) return rx < ry ? 1 : -1;
   return x < y ? -1 : x > y;
 }
 
@@ -26,7 +27,7 @@ int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, ui
   uint32_t n = 0;
   if (any)
     for (uint32_t v = 0; v < s->node_count; v++)
-      n += want[s->class_of[v]] && s->self_size[v] && v != s->root;
+      n += want[s->class_of[v]] && s->self32[v] && v != s->root;
   uint32_t *ords = malloc((size_t)n * 4 + 4);
   if (!ords) {
     free(want);
@@ -34,9 +35,9 @@ int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, ui
   }
   uint32_t k = 0;
   for (uint32_t v = 0; v < s->node_count && k < n; v++)
-    if (want[s->class_of[v]] && s->self_size[v] && v != s->root) ords[k++] = v;
+    if (want[s->class_of[v]] && s->self32[v] && v != s->root) ords[k++] = v;
   free(want);
-  sort_key = s->retained;
+  sort_snap = s;
   qsort(ords, k, sizeof *ords, by_retained_desc);
   *total = k;
   *count = limit && limit < k ? limit : k;

@@ -38,10 +38,10 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
     rows[c].min_distance = HEAP_UNREACHABLE;
   }
   for (uint32_t v = 0; v < n; v++) {
-    if (!s->self_size[v]) continue;
+    if (!s->self32[v]) continue;
     struct heap_class_row *r = &rows[s->class_of[v]];
     r->count++;
-    r->shallow += s->self_size[v];
+    r->shallow += heap_self_size(s, v);
     uint32_t d = s->distance[v]; /* an unreached node (-5 in DevTools) wins the minimum */
     if (r->count == 1 || d == HEAP_UNREACHABLE ||
         (r->min_distance != HEAP_UNREACHABLE && d < r->min_distance))
@@ -58,8 +58,8 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
       if (u & MARK_BIT) seen[s->class_of[u & ~MARK_BIT]]--;
     }
     uint32_t c = s->class_of[v], mark = 0;
-    if (s->self_size[v] && !seen[c] && v != s->root) {
-      rows[c].retained += s->retained[v];
+    if (s->self32[v] && !seen[c] && v != s->root) {
+      rows[c].retained += heap_retained_size(s, v);
       seen[c]++;
       mark = MARK_BIT;
     }
