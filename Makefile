@@ -62,7 +62,7 @@ HDRS     := $(wildcard csrc/*.h csrc/core/*.h csrc/heap/*.h)
 BUSTED   := $(LUA) /usr/bin/busted
 VALGRIND_SPECS ?= spec/transport_mock_spec.lua spec/transport_node_spec.lua \
                   spec/heap_parse_spec.lua spec/heap_analysis_spec.lua spec/heap_jsc_spec.lua \
-                  spec/files_input_spec.lua spec/core_actions_spec.lua
+                  spec/files_input_spec.lua spec/core_actions_spec.lua spec/core_metricsd_spec.lua
 SPEC_ENV := MEMDBG_BUILD=$(BUILD) $(SAN_ENV)
 
 # `make fuzz`: the libFuzzer targets (clang; not part of check), each for FUZZ_SECONDS

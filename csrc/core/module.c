@@ -2,6 +2,7 @@
 #include "core/files.h"
 #include "core/http.h"
 #include "core/httpload.h"
+#include "core/metricsd.h"
 #include "core/pollset.h"
 #include "core/resolve.h"
 #include "core/signals.h"
@@ -25,5 +26,6 @@ int luaopen_memdbg__core(lua_State *L) {
   httpload_register(L);
   files_register(L);
   signals_register(L);
+  metricsd_register(L);
   return 1;
 }
