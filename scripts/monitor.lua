@@ -1,6 +1,6 @@
 #!/usr/bin/env lua5.4
--- Watch a runtime's heap: print "Heap: U MB / T MB" every interval, alert when
--- used/total crosses a threshold, save the series as CSV and an SVG plot.
+-- Watch a runtime's heap: print "Heap: U MB / T MB" every interval, alert near
+-- the heap limit (or grows after GC, --gc-every N), save the series as CSV and an SVG plot.
 --   lua5.4 scripts/monitor.lua --endpoint http://127.0.0.1:9229 --duration 60 --csv heap.csv --svg heap.svg
 -- Copy this file and edit the alert below (page someone, take a snapshot...).
 -- Runs from a checkout after `make`: the paths below are relative to this file.
@@ -14,22 +14,23 @@ local monitor = require("memdbg.workflows.monitor")
 
 local HELP = [[
 usage: lua5.4 scripts/monitor.lua [--endpoint URL] [--interval S] [--duration S | --count N]
-                                  [--threshold PCT] [--csv FILE] [--svg FILE] [--timeout S] [--allow-remote]
+                                  [--threshold PCT] [--gc-every N] [--csv FILE] [--svg FILE] [--timeout S]
+                                  [--allow-remote]
 ]]
 
 common.script(function(argv)
   local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
-    interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
+    interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 }, ["gc-every"] = "count",
     csv = "string", svg = "string", timeout = { "number", 10 } }, HELP)
   local session, err, exit = common.connect(opts)
   if not session then io.stderr:write(err, "\n") return exit end
 
   local result, merr = monitor.run(session, {
     interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
-    threshold = opts.threshold / 100, csv = opts.csv, svg = opts.svg, keepSamples = false,
-    onAlert = function(sample, threshold)
-      -- edit me: what to do when the heap crosses the threshold
-      io.stderr:write(string.format("ALERT: heap at %.0f%% (threshold %.0f%%)\n", 100 * sample.ratio, 100 * threshold))
+    threshold = opts.threshold / 100, gcEvery = opts["gc-every"], csv = opts.csv, svg = opts.svg, keepSamples = false,
+    onAlert = function(sample, alert)
+      -- edit me: what to do when a rule fires (alert.rule is "limit" or "trend")
+      io.stderr:write(string.format("ALERT (%s) at %.1f s: %s\n", alert.rule, sample.t, alert.message))
     end,
   })
   session:close()

@@ -174,7 +174,7 @@ describe("memdbg CLI", function()
   it("monitor: exit 1 when the threshold is crossed, 0 when not; CSV written", function()
     local csv = dir .. "/m.csv"
     local code, out = memdbg("monitor", "--endpoint", clean.endpoint, "--interval", "0.05", "--count", "3",
-      "--threshold", "1", "--csv", csv)
+      "--threshold", "1", "--limit", "1048576", "--csv", csv)
     assert.equal(1, code)
     assert.matches("Heap: ", out)
     assert.is_truthy(io.open(csv))

@@ -34,9 +34,9 @@ describe("monitor and numbers (a Node app with a 20 MB heap)", function()
     assert.equal(0, code, err)
     local rows, gaps, good = 0, 0, 0
     for line in run.slurp(csv):gmatch("[^\n]+") do
-      if line:match("^[%d.]+,%d+,,,$") then
+      if line:match("^[%d.]+,%d+,,,,%d*,[01],$") then
         gaps = gaps + 1
-      elseif line:match("^[%d.]+,%d+,%d+,%d+,[%d.]+$") then
+      elseif line:match("^[%d.]+,%d+,%d+,%d+,[%d.]+,%d*,[01],$") then
         good = good + 1
       end
       rows = rows + 1

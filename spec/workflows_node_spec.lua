@@ -149,7 +149,8 @@ describe("workflows on one idle app", function()
     local out = { write = function(_, ...) for _, v in ipairs { ... } do printed[#printed + 1] = v end end,
       flush = function() end }
     local csv, svg = dir .. "/heap.csv", dir .. "/heap.svg"
-    local r = assert(monitor.run(s, { interval = 0.05, count = 4, threshold = 0.01, print = out, csv = csv, svg = svg,
+    local r = assert(monitor.run(s, { interval = 0.05, count = 4, threshold = 0.01, limit = 1048576, print = out,
+      csv = csv, svg = svg,
       onAlert = function(s_) alerts[#alerts + 1] = s_ end }))
     assert.equal(4, #r.samples)
     assert.equal(1, #alerts) -- once per upward crossing, not every sample
@@ -159,8 +160,8 @@ describe("workflows on one idle app", function()
     local lines = {}
     for l in read(csv):gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.equal(5, #lines)
-    assert.equal("seconds,unix_time,used_bytes,total_bytes,ratio", lines[1])
-    assert.matches("^[%d.]+,%d+,%d+,%d+,[%d.]+$", lines[2])
+    assert.equal("seconds,unix_time,used_bytes,total_bytes,ratio,limit_bytes,after_gc,alert", lines[1])
+    assert.matches("^[%d.]+,%d+,%d+,%d+,[%d.]+,1048576,0,limit$", lines[2])
     local text = read(svg)
     assert.matches("^<svg", text)
     assert.matches("</svg>", text)

@@ -3,7 +3,8 @@
 # Safe to run again; needs root (or sudo) only when something is missing.
 set -eu
 pkgs="lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua-cjson lua-busted lua-check
-pkg-config gcc make luarocks cppcheck liblua5.1-0-dev neovim valgrind tmux curl"
+pkg-config gcc make luarocks cppcheck liblua5.1-0-dev neovim valgrind tmux curl
+python3-prometheus-client"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -1,7 +1,8 @@
 -- Option parsing shared by the subcommands and the workflow scripts.
 --   local opts, positional = args.parse(argv, spec, helptext)
 -- spec maps option names to "string", "number" (finite), "count" (a whole
--- number 0..2^31-1, as an integer), "flag" or a table { kind, default }.
+-- number 0..2^31-1, as an integer), "flag", "optional" (a string when one
+-- follows, else true) or a table { kind, default }.
 -- Unknown options and bad values (nan, inf, 1e309, 1.5 for a count) raise a
 -- usage error, which the dispatcher turns into exit code 2; --help prints
 -- helptext, exits 0.
@@ -34,7 +35,11 @@ function args.parse(argv, spec, help)
         opts[name] = true
       else
         local v = inline
-        if v == nil then
+        if v == nil and kind == "optional" then
+          -- its value only when one follows (not another option): true otherwise
+          local nxt = argv[i + 1]
+          if nxt ~= nil and not nxt:match("^%-") then v, i = nxt, i + 1 else v = true end
+        elseif v == nil then
           i = i + 1
           v = argv[i]
         end

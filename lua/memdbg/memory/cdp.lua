@@ -37,6 +37,24 @@ function Adapter:enableHeapProfiler()
   return true
 end
 
+-- V8's heap_size_limit through node:v8 (Node, Deno), else Chromium's
+-- performance.memory; null where the runtime exposes neither (workerd).
+local HEAP_LIMIT = "(() => { const p = globalThis.process; let v8 = null;"
+  .. " try { v8 = p && typeof p.getBuiltinModule === 'function' ? p.getBuiltinModule('v8')"
+  .. " : (typeof require === 'function' ? require('v8') : null); } catch (e) {}"
+  .. " if (v8 && typeof v8.getHeapStatistics === 'function') return v8.getHeapStatistics().heap_size_limit;"
+  .. " const m = globalThis.performance && globalThis.performance.memory;"
+  .. " return m && m.jsHeapSizeLimit > 0 ? m.jsHeapSizeLimit : null; })()"
+
+function Adapter:getHeapLimit(opts)
+  local v, msg, code = self:evaluate(HEAP_LIMIT, { awaitPromise = false, timeout = opts.timeout })
+  if v == nil then return nil, msg, code end
+  if type(v) ~= "number" or v <= 0 then
+    return nil, string.format("%s exposes no heap limit", self.session.runtime or "the runtime"), "EUNSUPPORTED"
+  end
+  return v
+end
+
 function Adapter:getHeapUsage(opts)
   local r, msg, code = self:send("Runtime.getHeapUsage", nil, opts and opts.timeout, "reading heap usage")
   if not r then return nil, msg, code end

@@ -43,6 +43,7 @@
 -- implement any of the methods below (a missing one means EUNSUPPORTED). Each
 -- returns its result or nil, message, code. Arguments arrive validated.
 --   adapter:getHeapUsage{timeout=}       -> {usedSize=, totalSize=, ...}
+--   adapter:getHeapLimit{timeout=}       -> bytes (nil, msg, "EUNSUPPORTED" where none)
 --   adapter:collectGarbage{whileWaiting=, timeout=} -> true
 --   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
 --       options above with o.partial (PATH.partial) set when o.path is; the
@@ -149,6 +150,17 @@ function Memory:getHeapUsage(opts)
     error("getHeapUsage: timeout must be a positive number of seconds", 2)
   end
   return with_integers(call(self, "getHeapUsage", "reading heap usage", opts))
+end
+
+--- getHeapLimit([{timeout = s}]) -> bytes: the size the heap may grow to before
+--- the runtime fails with out of memory (V8's heap_size_limit: Node, Deno;
+--- Chromium's performance.memory.jsHeapSizeLimit). EUNSUPPORTED where there is
+--- none (workerd; Bun's JavaScriptCore has no such limit).
+function Memory:getHeapLimit(opts)
+  opts = check_opts(opts, "getHeapLimit")
+  local v, msg, code = call(self, "getHeapLimit", "reading the heap limit", opts)
+  if type(v) == "number" and v == math.floor(v) then v = tointeger(v) or v end
+  return v, msg, code
 end
 
 --- collectGarbage([{whileWaiting = fn, timeout = s}]): whileWaiting is

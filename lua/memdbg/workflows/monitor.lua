@@ -1,10 +1,19 @@
 -- Monitor workflow: sample heap usage every `interval` seconds for a
--- `duration` or a `count`, print "Heap: U MB / T MB", call an alert when
--- used/total crosses `threshold`, and write the series as CSV and SVG.
+-- `duration` or a `count`, print "Heap: U MB / T MB", alert by the rules of
+-- workflows/monitor_rules.lua, and write the series as CSV and SVG.
 --   local monitor = require "memdbg.workflows.monitor"
 --   local res = monitor.run(session, { interval = 1, duration = 60, threshold = 0.9, timeout = 10,
---     csv = "heap.csv", svg = "heap.svg", onAlert = function(sample) ... end })
---   -- res = {samples = {{t=, usedSize=, totalSize=}, ...}, count=, gaps=, alerts = N, peak = sample}
+--     gcEvery = 10, csv = "heap.csv", svg = "heap.svg",
+--     onAlert = function(sample, alert) print(alert.rule, alert.message) end })
+--   -- res = {samples = {{t=, usedSize=, totalSize=, gc=, alert=}, ...}, count=, gaps=, alerts = N,
+--   --        alertsByRule = {limit = N, trend = N}, peak = sample, limit = bytes | nil, limitNote = why not}
+--
+-- Rules: "limit" fires when the used heap reaches `threshold` of the heap
+-- limit (the runtime's, session.memory:getHeapLimit(), or opts.limit); with
+-- gcEvery = N every Nth sample is taken right after a forced GC (sample.gc)
+-- and "trend" fires when those grew `trend` (3) times in a row by `trendMin`
+-- (1 MiB) or more. sample.alert names the rules that fired on it ("limit",
+-- "trend", "limit,trend").
 --
 -- A sample the runtime does not answer within `timeout` seconds (it is busy:
 -- another client's snapshot, a long GC) is a gap in the series, not the end:
@@ -18,6 +27,7 @@
 -- SVG is drawn at the end from a private temporary file of the rows.
 local core = require("memdbg._core")
 local files = require("memdbg.util.files")
+local rules = require("memdbg.workflows.monitor_rules")
 
 local monitor = {}
 
@@ -27,36 +37,46 @@ function monitor.line(sample)
   if sample.gap then
     return string.format("Heap: no answer within %g s (a gap in the series)", sample.timeout or 0)
   end
-  return string.format("Heap: %.1f MB / %.1f MB (%.0f%%)", sample.usedSize / MB, sample.totalSize / MB,
+  local text = string.format("Heap: %.1f MB / %.1f MB (%.0f%%)", sample.usedSize / MB, sample.totalSize / MB,
     100 * sample.ratio)
+  if sample.limit then text = text .. string.format(", %.1f%% of the limit", 100 * sample.usedSize / sample.limit) end
+  if sample.gc then text = text .. " after GC" end
+  return text
 end
 
---- The default alert: a line on stderr.
-function monitor.default_alert(sample, threshold)
-  io.stderr:write(string.format("ALERT: heap at %.0f%% of its total (threshold %.0f%%): %s\n",
-    100 * sample.ratio, 100 * threshold, monitor.line(sample)))
+--- The default alert: a line on stderr naming the rule.
+function monitor.default_alert(_, alert)
+  io.stderr:write(string.format("ALERT (%s): %s\n", alert.rule, alert.message))
 end
 
---- seconds,unix_time,used_bytes,total_bytes,ratio; a gap has the last three empty.
-monitor.CSV_HEADER = "seconds,unix_time,used_bytes,total_bytes,ratio\n"
+--- seconds,unix_time,used_bytes,total_bytes,ratio,limit_bytes,after_gc,alert: ratio is
+--- used/total; limit_bytes is empty when there is no limit, after_gc 1 for a
+--- sample taken right after a forced GC, alert the rules that fired. A gap has
+--- used, total and ratio empty.
+monitor.CSV_HEADER = "seconds,unix_time,used_bytes,total_bytes,ratio,limit_bytes,after_gc,alert\n"
 
 function monitor.csv_row(s)
-  if s.gap then return string.format("%.3f,%d,,,\n", s.t, s.time) end
-  return string.format("%.3f,%d,%d,%d,%.4f\n", s.t, s.time, s.usedSize, s.totalSize, s.ratio)
+  local rest = string.format("%s,%d,%s\n", s.limit and string.format("%d", s.limit) or "", s.gc and 1 or 0,
+    s.alert or "")
+  if s.gap then return string.format("%.3f,%d,,,,", s.t, s.time) .. rest end
+  return string.format("%.3f,%d,%d,%d,%.4f,", s.t, s.time, s.usedSize, s.totalSize, s.ratio) .. rest
 end
 
 --- Reads CSV rows back as samples: for each row, fn(sample).
 function monitor.read_csv(f, fn)
   f:seek("set", 0)
   for line in f:lines() do
-    local t, time, used, total, ratio = line:match("^([%d.]+),(%d+),(%d*),(%d*),([%d.]*)$")
+    local t, time, used, total, ratio, limit, gc, alert =
+      line:match("^([%d.]+),(%d+),(%d*),(%d*),([%d.]*),(%d*),([01]),([%a,]*)$")
     if t then
+      local s = { t = tonumber(t), time = tonumber(time), limit = tonumber(limit), gc = gc == "1" or nil,
+        alert = alert ~= "" and alert or nil }
       if used == "" then
-        fn { t = tonumber(t), time = tonumber(time), gap = true }
+        s.gap = true
       else
-        fn { t = tonumber(t), time = tonumber(time), usedSize = tonumber(used), totalSize = tonumber(total),
-          ratio = tonumber(ratio) }
+        s.usedSize, s.totalSize, s.ratio = tonumber(used), tonumber(total), tonumber(ratio)
       end
+      fn(s)
     end
   end
 end
@@ -74,7 +94,7 @@ local function open_series(opts)
     if not ok then f:close() return nil, err, code end
     series.csv = f
   end
-  if opts.svg then series.tmp = io.tmpfile() end
+  if opts.svg or opts.openmetrics then series.tmp = io.tmpfile() end
   function series.add(s)
     local row = monitor.csv_row(s)
     if series.csv then
@@ -97,10 +117,44 @@ local function open_series(opts)
   return series
 end
 
---- run(session, {interval=1, duration=, count=, threshold=0.9, timeout=10, onSample=fn(sample),
----   onAlert=fn(sample, threshold), print=io.stdout|false, csv=path, svg=path, noClobber=,
----   keepSamples=true})
---- The alert fires when the ratio crosses the threshold upwards (once per crossing).
+-- The heap limit the limit rule uses: opts.limit, else the runtime's; nil and
+-- why when there is none.
+local function heap_limit(session, opts, timeout)
+  if opts.limit then return opts.limit end
+  local limit, err = session.memory:getHeapLimit { timeout = timeout }
+  if limit then return limit end
+  return nil, err
+end
+
+local function make_rules(opts, limit, threshold)
+  local list = {}
+  if limit then list[#list + 1] = rules.limit(limit, threshold) end
+  if opts.gcEvery then list[#list + 1] = rules.trend(opts.trend or 3, opts.trendMin or MB) end
+  return list
+end
+
+-- One sample: usage, after a forced GC when `gc`; nil, err, code when the
+-- connection is gone (a late answer is a gap).
+local function take_sample(session, t0, timeout, gc)
+  local u, err, code = true, nil, nil
+  if gc then
+    u, err, code = session.memory:collectGarbage { timeout = timeout, whileWaiting = session.traffic }
+  end
+  if u then u, err, code = session.memory:getHeapUsage { timeout = timeout } end
+  if u then
+    return { t = core.now() - t0, time = os.time(), usedSize = u.usedSize, totalSize = u.totalSize,
+      ratio = u.totalSize > 0 and u.usedSize / u.totalSize or 0, gc = gc or nil }
+  elseif code == "ETIMEDOUT" and session:isOpen() then
+    return { t = core.now() - t0, time = os.time(), gap = true, timeout = timeout, gc = gc or nil }
+  end
+  return nil, err, code
+end
+
+--- run(session, {interval=1, duration=, count=, threshold=0.9, limit=bytes, gcEvery=N, trend=3,
+---   trendMin=1 MiB, timeout=10, onSample=fn(sample), onAlert=fn(sample, {rule=, message=}),
+---   print=io.stdout|false, csv=path, svg=path, noClobber=, keepSamples=true,
+---   openmetrics = {labels=, emit=fn(text)}: the series as OpenMetrics text at the end})
+--- A rule fires when its condition starts to hold (once per crossing).
 --- The CSV and SVG destinations are checked before the runtime is asked anything.
 function monitor.run(session, opts)
   opts = opts or {}
@@ -110,6 +164,12 @@ function monitor.run(session, opts)
   if type(threshold) ~= "number" or threshold <= 0 then error("monitor: threshold must be a positive ratio", 2) end
   local timeout = opts.timeout or 10
   if type(timeout) ~= "number" or timeout <= 0 then error("monitor: timeout must be a positive number of seconds", 2) end
+  if opts.limit ~= nil and (type(opts.limit) ~= "number" or opts.limit <= 0) then
+    error("monitor: limit must be a positive number of bytes", 2)
+  end
+  if opts.gcEvery ~= nil and (type(opts.gcEvery) ~= "number" or opts.gcEvery < 1) then
+    error("monitor: gcEvery must be a number of samples >= 1", 2)
+  end
   local count, duration = opts.count, opts.duration
   if not count and not duration then count = 10 end
   local onAlert = opts.onAlert or monitor.default_alert
@@ -122,11 +182,13 @@ function monitor.run(session, opts)
     end
   end
 
+  local limit, limitNote = heap_limit(session, opts, timeout)
+  local checks = make_rules(opts, limit, threshold)
   local series, serr, scode = open_series(opts)
   if not series then return nil, serr, scode end
   local keep = opts.keepSamples ~= false
   local samples = keep and require("memdbg.workflows.common").array() or nil
-  local n, gaps, alerts, above, peak = 0, 0, 0, false, nil
+  local n, gaps, alerts, byRule, peak = 0, 0, 0, {}, nil
   local t0 = core.now()
   local nextAt = t0
   local function finish(err, code)
@@ -135,41 +197,41 @@ function monitor.run(session, opts)
       ok, ferr, fcode = monitor.write_svg_series(series, opts.svg,
         { threshold = threshold, title = opts.title, noClobber = opts.noClobber })
     end
+    if opts.openmetrics then
+      require("memdbg.workflows.openmetrics").series(series.each, opts.openmetrics.labels, opts.openmetrics.emit)
+    end
     series.close()
-    local res = { samples = samples, count = n, gaps = gaps, alerts = alerts, peak = peak, threshold = threshold }
+    local res = { samples = samples, count = n, gaps = gaps, alerts = alerts, alertsByRule = byRule, peak = peak,
+      threshold = threshold, limit = limit, limitNote = limitNote, gcEvery = opts.gcEvery }
     if err then return nil, err, code, res end
     if not ok then return nil, ferr, fcode, res end
     return res
   end
   while true do
-    local u, err, code = session.memory:getHeapUsage { timeout = timeout }
-    local s
-    if u then
-      s = { t = core.now() - t0, time = os.time(), usedSize = u.usedSize, totalSize = u.totalSize }
-      s.ratio = u.totalSize > 0 and u.usedSize / u.totalSize or 0
-    elseif code == "ETIMEDOUT" and session:isOpen() then
-      s = { t = core.now() - t0, time = os.time(), gap = true, timeout = timeout }
-      gaps = gaps + 1
-    else
-      return finish(err, code)
-    end
+    local s, err, code = take_sample(session, t0, timeout, opts.gcEvery and n % opts.gcEvery == 0)
+    if not s then return finish(err, code) end
+    if s.gap then gaps = gaps + 1 end
+    s.limit = limit
     n = n + 1
+    local fired = {}
+    for _, rule in ipairs(checks) do
+      local message = rule:check(s)
+      if message then fired[#fired + 1] = { rule = rule.name, message = message } end
+    end
+    if #fired > 0 then
+      local names = {}
+      for i, a in ipairs(fired) do names[i] = a.rule end
+      s.alert = table.concat(names, ",")
+    end
     if keep then samples[#samples + 1] = s end
     local ok, werr, wcode = series.add(s)
     if not ok then return finish(werr, wcode) end
     if not s.gap and (not peak or s.usedSize > peak.usedSize) then peak = s end
     if out then out:write(monitor.line(s), "\n") out:flush() end
-    if not s.gap then
-      if s.ratio >= threshold then
-        if not above then
-          alerts = alerts + 1
-          s.alert = true
-          onAlert(s, threshold)
-        end
-        above = true
-      else
-        above = false
-      end
+    for _, a in ipairs(fired) do
+      alerts = alerts + 1
+      byRule[a.rule] = (byRule[a.rule] or 0) + 1
+      onAlert(s, a)
     end
     if opts.onSample then opts.onSample(s) end
     if count and n >= count then break end
@@ -202,7 +264,8 @@ end
 
 --- An SVG line plot: used (solid) and total (dashed) heap in MB over
 --- seconds; lines break at gaps, each marked by a grey band; a red dot where
---- the ratio crossed opts.threshold upwards.
+--- an alert fired (its rules as the dot's title), a small dark one for a
+--- sample taken after a forced GC.
 --- svg(samples | each, opts[, emit]): samples is an array, or each(fn) calls
 --- fn(sample) for every sample (it is called once per pass, so the series
 --- need not be in memory); with emit(text) the SVG goes there piece by piece,
@@ -266,16 +329,12 @@ function monitor.svg(source, opts, emit)
   if n > 0 then
     path("totalSize", 'stroke="#888" stroke-dasharray="4 3"')
     path("usedSize", 'stroke="#c33" stroke-width="2"')
-    local threshold, above = opts.threshold, false
     each(function(s)
-      if s.gap then return end
-      local alert = s.alert
-      if threshold then
-        alert = s.ratio >= threshold and not above
-        above = s.ratio >= threshold
-      end
-      if alert then
-        emit(string.format('<circle cx="%.1f" cy="%.1f" r="4" fill="#c33"/>\n', x(s.t), y(s.usedSize)))
+      if s.alert and not s.gap then
+        emit(string.format('<circle cx="%.1f" cy="%.1f" r="4" fill="#c33"><title>%s</title></circle>\n', x(s.t),
+          y(s.usedSize), s.alert))
+      elseif s.gc and not s.gap then
+        emit(string.format('<circle class="gc" cx="%.1f" cy="%.1f" r="2" fill="#333"/>\n', x(s.t), y(s.usedSize)))
       end
     end)
   end
