@@ -10,13 +10,8 @@ local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
 
-local args = require("memdbg.cli.args")
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
 local detect_leak = require("memdbg.workflows.detect_leak")
-
-local HELP = [[
-usage: lua5.4 scripts/detect-leak.lua [--endpoint URL] [--action EXPR] [--dir DIR] [--allow-remote]
-]]
 
 -- edit me: the scenario that might leak, when no --action is given
 local function action(session)
@@ -26,20 +21,22 @@ end
 -- edit me: e.g. os.execute("curl -s http://127.0.0.1:8787/ >/dev/null")
 local traffic = nil
 
-common.script(function(argv)
-  local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
-    action = "string", dir = "string" }, HELP)
-  local session, err, exit = common.connect(opts)
-  if not session then io.stderr:write(err, "\n") return exit end
-
-  local report, lerr, code = detect_leak.run(session, {
-    action = opts.action or action,
-    traffic = traffic,
-    dir = opts.dir,
-    onStep = function(step, detail) io.stderr:write("-- ", step, " ", tostring(detail or ""), "\n") end,
-  })
-  session:close()
-  if not report then io.stderr:write(lerr, "\n") return common.exit_for(code) end
-  io.write(detect_leak.format(report, 10))
-  return #report.leaks > 0 and 1 or 0
-end, arg)
+os.exit(frame.script({
+  help = [[
+usage: lua5.4 scripts/detect-leak.lua [-e URL] [--action EXPR] [--dir DIR]
+  --action EXPR        JavaScript to repeat (default: the Lua function `action` in this script)
+  --dir DIR            where the three snapshots go (default a new private temp dir)
+]],
+  options = { action = "string", dir = "string" },
+  run = function(session, opts)
+    local report, err, code = detect_leak.run(session, {
+      action = opts.action or action,
+      traffic = traffic,
+      dir = opts.dir,
+      onStep = function(step, detail) io.stderr:write("-- ", step, " ", tostring(detail or ""), "\n") end,
+    })
+    if not report then return nil, err, code end
+    io.write(detect_leak.format(report, 10))
+    return #report.leaks > 0 and 1 or 0
+  end,
+}, arg))

@@ -8,34 +8,30 @@ local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
 
-local args = require("memdbg.cli.args")
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
+local format = require("memdbg.util.format")
 local monitor = require("memdbg.workflows.monitor")
 
-local HELP = [[
-usage: lua5.4 scripts/monitor.lua [--endpoint URL] [--interval S] [--duration S | --count N]
+os.exit(frame.script({
+  help = [[
+usage: lua5.4 scripts/monitor.lua [-e URL] [--interval S] [--duration S | --count N]
                                   [--threshold PCT] [--gc-every N] [--csv FILE] [--svg FILE] [--timeout S]
-                                  [--allow-remote]
-]]
-
-common.script(function(argv)
-  local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
-    interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 }, ["gc-every"] = "count",
-    csv = "string", svg = "string", timeout = { "number", 10 } }, HELP)
-  local session, err, exit = common.connect(opts)
-  if not session then io.stderr:write(err, "\n") return exit end
-
-  local result, merr = monitor.run(session, {
-    interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
-    threshold = opts.threshold / 100, gcEvery = opts["gc-every"], csv = opts.csv, svg = opts.svg, keepSamples = false,
-    onAlert = function(sample, alert)
-      -- edit me: what to do when a rule fires (alert.rule is "limit" or "trend")
-      io.stderr:write(string.format("ALERT (%s) at %.1f s: %s\n", alert.rule, sample.t, alert.message))
-    end,
-  })
-  session:close()
-  if not result then io.stderr:write(merr, "\n") return 3 end
-  print(string.format("%d samples, peak %s, %d alerts, %d gaps", result.count,
-    result.peak and common.bytes(result.peak.usedSize) or "-", result.alerts, result.gaps))
-  return result.alerts > 0 and 1 or 0
-end, arg)
+]],
+  options = { interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
+    ["gc-every"] = "count", csv = "string", svg = "string", timeout = { "number", 10 } },
+  run = function(session, opts)
+    local result, err, code = monitor.run(session, {
+      interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
+      threshold = opts.threshold / 100, gcEvery = opts["gc-every"], csv = opts.csv, svg = opts.svg,
+      keepSamples = false,
+      onAlert = function(sample, alert)
+        -- edit me: what to do when a rule fires (alert.rule is "limit" or "trend")
+        io.stderr:write(string.format("ALERT (%s) at %.1f s: %s\n", alert.rule, sample.t, alert.message))
+      end,
+    })
+    if not result then return nil, err, code end
+    print(string.format("%d samples, peak %s, %d alerts, %d gaps", result.count,
+      result.peak and format.bytes(result.peak.usedSize) or "-", result.alerts, result.gaps))
+    return result.alerts > 0 and 1 or 0
+  end,
+}, arg))

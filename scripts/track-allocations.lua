@@ -7,26 +7,25 @@ local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
 
-local args = require("memdbg.cli.args")
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
+local format = require("memdbg.util.format")
 local track = require("memdbg.workflows.track_allocations")
 local profile = require("memdbg.analysis.profile")
 
-local HELP = [[
-usage: lua5.4 scripts/track-allocations.lua [--endpoint URL] [--duration S | --action EXPR]
-                                            [--dir DIR] [--allow-remote]
-]]
-
-common.script(function(argv)
-  local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
-    duration = { "number", 10 }, action = "string", dir = { "string", "." } }, HELP)
-  local session, err, exit = common.connect(opts)
-  if not session then io.stderr:write(err, "\n") return exit end
-
-  local r, terr, code = track.run(session, { duration = opts.duration, action = opts.action, dir = opts.dir, top = 15 })
-  session:close()
-  if not r then io.stderr:write(terr, "\n") return common.exit_for(code) end
-  print(string.format("Wrote %s (%s)", r.path, common.bytes(r.bytes)))
-  io.write(r.sites and profile.format_sites(r.sites) or ("no allocation sites: " .. tostring(r.sitesError) .. "\n"))
-  return 0
-end, arg)
+os.exit(frame.script({
+  help = [[
+usage: lua5.4 scripts/track-allocations.lua [-e URL] [--duration S | --action EXPR] [--dir DIR]
+  --duration S         how long to track (default 10)
+  --action EXPR        track around this expression instead
+  --dir DIR            where the timeline snapshot goes (default .)
+]],
+  options = { duration = { "number", 10 }, action = "string", dir = { "string", "." } },
+  run = function(session, opts)
+    local r, err, code = track.run(session, { duration = opts.duration, action = opts.action, dir = opts.dir,
+      top = 15 })
+    if not r then return nil, err, code end
+    print(string.format("Wrote %s (%s)", r.path, format.bytes(r.bytes)))
+    io.write(r.sites and profile.format_sites(r.sites) or ("no allocation sites: " .. tostring(r.sitesError) .. "\n"))
+    return 0
+  end,
+}, arg))

@@ -7,25 +7,22 @@ local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
 package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
 
-local args = require("memdbg.cli.args")
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
 local verify = require("memdbg.workflows.verify_cleanup")
 
-local HELP = [[
-usage: lua5.4 scripts/verify-cleanup.lua [--endpoint URL] --allocate EXPR --cleanup EXPR [--allow-remote]
+os.exit(frame.script({
+  help = [[
+usage: lua5.4 scripts/verify-cleanup.lua [-e URL] --allocate EXPR --cleanup EXPR
 EXPR is JavaScript evaluated in the target; edit this script to use Lua functions instead.
-]]
-
-common.script(function(argv)
-  local opts = args.parse(argv, { endpoint = { "string", common.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag",
-    allocate = "string", cleanup = "string" }, HELP)
-  if not opts.allocate or not opts.cleanup then args.usage_error("--allocate and --cleanup are required") end
-  local session, err, exit = common.connect(opts)
-  if not session then io.stderr:write(err, "\n") return exit end
-
-  local r, verr, code = verify.run(session, { allocate = opts.allocate, cleanup = opts.cleanup, gcRounds = 3 })
-  session:close()
-  if not r then io.stderr:write(verr, "\n") return common.exit_for(code) end
-  io.write(verify.format(r))
-  return r.released and 0 or 1
-end, arg)
+]],
+  options = { allocate = "string", cleanup = "string" },
+  check = function(opts)
+    if not opts.allocate or not opts.cleanup then return "--allocate and --cleanup are required" end
+  end,
+  run = function(session, opts)
+    local r, err, code = verify.run(session, { allocate = opts.allocate, cleanup = opts.cleanup, gcRounds = 3 })
+    if not r then return nil, err, code end
+    io.write(verify.format(r))
+    return r.released and 0 or 1
+  end,
+}, arg))

@@ -135,7 +135,7 @@ describe("memdbg CLI", function()
 
     code, out = memdbg("usage", "--endpoint", clean.endpoint)
     assert.equal(0, code)
-    assert.matches("^Heap: [%d.]+ MB / [%d.]+ MB", out)
+    assert.matches("^Heap: [%d.]+ [KMG]?i?B / [%d.]+ [KMG]?i?B", out)
 
     code, out = memdbg("gc", "--endpoint", clean.endpoint, "--json")
     assert.equal(0, code)
@@ -156,8 +156,8 @@ describe("memdbg CLI", function()
     assert.equal(info.bytes, f:seek("end"))
     f:close()
 
-    code, out, err = memdbg("sample", "--endpoint", leaky.endpoint, "--action", "handleRequests(50)", "--interval",
-      "4096", "--out", dir .. "/p", "--json")
+    code, out, err = memdbg("sample", "--endpoint", leaky.endpoint, "--action", "handleRequests(50)",
+      "--sampling-interval", "4096", "--prefix", dir .. "/p", "--json")
     assert.equal(0, code, err)
     local sdoc = json.decode(out)
     assert.equal("LeakyListener", sdoc.sites[1].functionName)

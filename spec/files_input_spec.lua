@@ -107,7 +107,7 @@ describe("numbers on the command line", function()
     for _, argv in ipairs {
       { "retainers", file, "99999999999999999999" }, { "retainers", file, "1e309" }, { "retainers", file, "4294967296" },
       { "retainers", file, "1.5" }, { "summary", file, "--top", "1e309" }, { "summary", file, "--top", "-1" },
-      { "summary", file, "--top", "nan" }, { "top", file, "--n", "1e309" }, { "top", file, "--n", "2.5" },
+      { "summary", file, "--top", "nan" }, { "top", file, "--top", "1e309" }, { "top", file, "--top", "2.5" },
       { "diff", file, file, "--top", "inf" }, { "find-leaks", file, file, file, "--top", "1e400" },
       { "monitor", "--count", "1e309" }, { "monitor", "--interval", "nan" }, { "snapshot", "--timeout", "inf" },
       { "leaks", "--action", "1", "--gc-rounds", "1e309" }, { "gc", "--rounds", "0.5" },
@@ -127,40 +127,40 @@ describe("numbers on the command line", function()
     code, out = run.memdbg { "summary", file, "--top", "0", "--json", timeout = 20 }
     assert.equal(0, code)
     assert.equal(7, #require("cjson").decode(out).classes)
-    code, out = run.memdbg { "top", file, "--n", "3", "--json", timeout = 20 }
+    code, out = run.memdbg { "top", file, "--top", "3", "--json", timeout = 20 }
     assert.equal(0, code)
     assert.equal(3, #require("cjson").decode(out).objects)
   end)
 end)
 
 describe("error messages that are not strings", function()
-  local common = require("memdbg.workflows.common")
+  local steps = require("memdbg.workflows.steps")
   local describe_value = require("memdbg.util.describe")
   local json = require("memdbg.util.json")
 
   it("an action that raises a table, or the runtime's null, reads as text, never table: 0x…", function()
-    local ok, err, code = common.run_action(nil, function() error({ code = 7, where = "cache" }) end)
+    local ok, err, code = steps.run_action(nil, function() error({ code = 7, where = "cache" }) end)
     assert.is_nil(ok)
     assert.equal("EACTION", code)
     assert.is_nil(err:find("table: ", 1, true), err)
     assert.matches('"code":7', err)
-    ok, err = common.run_action(nil, function() error({ message = "the cache is full" }) end)
+    ok, err = steps.run_action(nil, function() error({ message = "the cache is full" }) end)
     assert.is_nil(ok)
     assert.matches("the cache is full", err)
     assert.equal("null", describe_value(json.null))
     assert.equal("(a function value)", describe_value(print))
   end)
 
-  it("common.fail prints a table error as text on stderr and in --json", function()
+  it("frame.fail prints a table error as text on stderr and in --json", function()
     local base = os.tmpname()
     local p = io.popen(lua_bin() .. [[ -e 'package.path="lua/?.lua;"..package.path;]]
       .. [[package.cpath=(os.getenv("MEMDBG_BUILD") or "build/lua5.4").."/?.so;"..package.cpath;]]
-      .. [[os.exit(require("memdbg.workflows.common").fail("x", {json=true}, {message="boom", n=1}, "EIO"))' 2>]] .. base)
+      .. [[os.exit(require("memdbg.cli.frame").fail("memdbg x", {json=true}, {message="boom", n=1}, "EIO"))' 2>]] .. base)
     local out = p:read("*a")
     p:close()
     local err = run.slurp(base)
     os.remove(base)
-    assert.equal("memdbg x: boom\n", err)
+    assert.equal("memdbg x: boom [EIO]\n", err)
     assert.equal("boom", require("cjson").decode(out).error)
   end)
 end)

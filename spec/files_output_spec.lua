@@ -100,7 +100,7 @@ describe("files memdbg writes (a small Node app)", function()
     for _, c in ipairs {
       { { "track", "--out", dir .. "/sub" }, "directory" },
       { { "track", "--dir", dir .. "/fifo" }, "FIFO" },
-      { { "sample", "--out", dir .. "/p" }, "symbolic link" },
+      { { "sample", "--prefix", dir .. "/p" }, "symbolic link" },
       { { "monitor", "--csv", dir .. "/null" }, "character device" },
       { { "monitor", "--svg", dir .. "/sock" }, "socket" },
     } do

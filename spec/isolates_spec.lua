@@ -9,12 +9,12 @@ local runtimes = require("support.runtimes")
 local memdbg = require("memdbg")
 local heap = require("memdbg.analysis.heap")
 local json = require("cjson")
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.util.files")
 local verify = require("memdbg.workflows.verify_cleanup")
 local shared = require("support.cli")
 local cli, file_size, class_row = shared.memdbg, shared.file_size, shared.class_row
 
-local q = common.shell_quote
+local q = files.quote
 local APP = runtimes.apps .. "/isolates/app.js"
 -- the string the worker holds (app.js): every escape a snapshot string has
 local TRICKY = "quote\" backslash\\ slash/ newline\n tab\t \195\169 \226\152\131 \240\157\132\158 \226\128\168 \1 end"
@@ -87,7 +87,7 @@ if pending_file("Node worker_threads", "node") then
     setup(function()
       rt = runtimes.start("node", { script = APP, app = "isolates" })
       s = assert(memdbg.connect { endpoint = rt.endpoint })
-      dir = assert(common.tempdir("memdbg-isolates"))
+      dir = assert(files.tempdir("memdbg-isolates"))
     end)
     teardown(function() stop(rt, s, dir) end)
 
@@ -330,7 +330,7 @@ if pending_file("Chromium page with a dedicated worker and a cross-site iframe",
       -- the iframe in a process (an isolate) of its own
       rt = runtimes.start("chromium", { url = app.http .. "/page.html", title = "memdbg isolates" })
       s = assert(memdbg.connect { endpoint = rt.endpoint, target = rt.target.id })
-      dir = assert(common.tempdir("memdbg-isolates"))
+      dir = assert(files.tempdir("memdbg-isolates"))
     end)
     teardown(function()
       stop(rt, s, dir)
@@ -417,7 +417,7 @@ if pending_file("Deno Workers", "deno") then
       rt = runtimes.start("deno", { script = runtimes.apps .. "/isolates/deno.js", app = "isolates",
         runtimeArgs = { "--allow-read" } })
       s = assert(memdbg.connect { endpoint = rt.endpoint })
-      dir = assert(common.tempdir("memdbg-isolates"))
+      dir = assert(files.tempdir("memdbg-isolates"))
     end)
     teardown(function() stop(rt, s, dir) end)
 

@@ -5,7 +5,7 @@
 local node = require("support.node")
 local proc = require("support.proc")
 local cli = require("support.cli")
-local common = require("memdbg.workflows.common")
+local mfiles = require("memdbg.util.files")
 local json = require("memdbg.util.json")
 local core = require("memdbg._core")
 
@@ -165,11 +165,11 @@ describe("memdbg leaks with actions from outside (Node http server)", function()
   end)
 
   it("a failing --action-cmd fails the hunt with exit 2 and the end of its stderr, leaving no snapshots", function()
-    local tmp = common.tempdir("memdbg-spec")
-    finally(function() os.execute("rm -rf " .. common.shell_quote(tmp)) end)
+    local tmp = mfiles.tempdir("memdbg-spec")
+    finally(function() os.execute("rm -rf " .. mfiles.quote(tmp)) end)
     local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
     if build:find("luajit", 1, true) then build = "build/lua5.4" end
-    local p = io.popen("MEMDBG_BUILD=" .. build .. " TMPDIR=" .. common.shell_quote(tmp)
+    local p = io.popen("MEMDBG_BUILD=" .. build .. " TMPDIR=" .. mfiles.quote(tmp)
       .. " lua5.4 scripts/memdbg leaks --endpoint "
       .. app.endpoint .. " --action-cmd 'echo working; echo \"boom: the suite failed\" >&2; exit 3' 2>&1;"
       .. " echo EXIT:$?")
@@ -178,7 +178,7 @@ describe("memdbg leaks with actions from outside (Node http server)", function()
     assert.matches("EXIT:2", text)
     assert.matches("the action command exited with status 3", text)
     assert.matches("boom: the suite failed", text)
-    local ls = io.popen("ls -A " .. common.shell_quote(tmp))
+    local ls = io.popen("ls -A " .. mfiles.quote(tmp))
     local left = ls:read("a")
     ls:close()
     assert.equal("", left, "left behind: " .. left)

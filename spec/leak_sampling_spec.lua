@@ -4,29 +4,29 @@
 local runtimes = require("support.runtimes")
 local proc = require("support.proc")
 local cli = require("support.cli")
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.util.files")
 local json = require("memdbg.util.json")
 local memdbg = require("memdbg")
 
 -- `memdbg ARGS` with TMPDIR set to a fresh directory: exit code, stdout,
 -- stderr, and what memdbg left in TMPDIR (nothing: no snapshot).
 local function run(...)
-  local tmp = assert(common.tempdir("memdbg-sampling-spec"))
+  local tmp = assert(files.tempdir("memdbg-sampling-spec"))
   local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
   if build:find("luajit", 1, true) then build = "build/lua5.4" end
   local argv = { "lua5.4", "scripts/memdbg", ... }
-  for i, a in ipairs(argv) do argv[i] = common.shell_quote(a) end
+  for i, a in ipairs(argv) do argv[i] = files.quote(a) end
   local errf = os.tmpname()
-  local p = assert(io.popen("MEMDBG_BUILD=" .. build .. " TMPDIR=" .. common.shell_quote(tmp) .. " "
+  local p = assert(io.popen("MEMDBG_BUILD=" .. build .. " TMPDIR=" .. files.quote(tmp) .. " "
     .. table.concat(argv, " ") .. " 2>" .. errf .. "; printf '\\nEXIT:%d' $?"))
   local out = p:read("a")
   p:close()
   local err = cli.read(errf)
   os.remove(errf)
-  local ls = io.popen("ls -A " .. common.shell_quote(tmp))
+  local ls = io.popen("ls -A " .. files.quote(tmp))
   local left = ls:read("a")
   ls:close()
-  os.execute("rm -rf " .. common.shell_quote(tmp))
+  os.execute("rm -rf " .. files.quote(tmp))
   local body, code = out:match("^(.*)\nEXIT:(%d+)$")
   return tonumber(code), body, err, left
 end

@@ -24,9 +24,9 @@ local verify = require("memdbg.workflows.verify_cleanup")
 local monitor = require("memdbg.workflows.monitor")
 local sample = require("memdbg.workflows.sample_profile")
 local track = require("memdbg.workflows.track_allocations")
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.util.files")
 
-local q = common.shell_quote
+local q = files.quote
 local MB = 1048576
 
 local shared = require("support.cli")
@@ -40,7 +40,7 @@ end
 local function start(mode)
   local rt = runtimes.start(KIND, { app = mode })
   local s = assert(memdbg.connect { endpoint = rt.endpoint, target = by_title(mode) })
-  local dir = assert(common.tempdir("memdbg-chromium"))
+  local dir = assert(files.tempdir("memdbg-chromium"))
   return rt, s, dir
 end
 

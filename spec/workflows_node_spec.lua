@@ -7,7 +7,7 @@ local monitor = require("memdbg.workflows.monitor")
 local snapshot = require("memdbg.workflows.snapshot")
 local sample = require("memdbg.workflows.sample_profile")
 local track = require("memdbg.workflows.track_allocations")
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.util.files")
 
 local APP = "spec/apps/node-memory/app.js"
 
@@ -16,7 +16,7 @@ local function start(mode)
 end
 
 local function stat_mode(path)
-  local f = assert(io.popen("stat -c %a " .. common.shell_quote(path)))
+  local f = assert(io.popen("stat -c %a " .. files.quote(path)))
   local m = f:read("l")
   f:close()
   return m
@@ -45,7 +45,7 @@ describe("detect-leak", function()
     s:close()
     node.stop(app)
     assert.is_table(report, err)
-    finally(function() os.execute("rm -rf " .. common.shell_quote(report.dir)) end)
+    finally(function() os.execute("rm -rf " .. files.quote(report.dir)) end)
     assert.equal("700", stat_mode(report.dir))
     assert.equal(3, #report.snapshots)
     for i, p in ipairs(report.snapshots) do
@@ -92,7 +92,7 @@ describe("detect-leak", function()
     s:close()
     node.stop(app)
     assert.is_table(report, err)
-    os.execute("rm -rf " .. common.shell_quote(report.dir))
+    os.execute("rm -rf " .. files.quote(report.dir))
     assert.equal(2, actions)
     assert.is_true(traffic >= 3) -- called while waiting on each GC
     assert.same({}, report.leaks, detect_leak.format(report))
@@ -103,11 +103,11 @@ describe("detect-leak", function()
   it("stops with a clear error when the action throws", function()
     local app = start("clean")
     local s = assert(memdbg.connect { endpoint = app.endpoint })
-    local dir = assert(common.tempdir("memdbg-spec"))
+    local dir = assert(files.tempdir("memdbg-spec"))
     local report, err, code, partial = detect_leak.run(s, { action = "failingAction()", dir = dir })
     s:close()
     node.stop(app)
-    os.execute("rm -rf " .. common.shell_quote(dir))
+    os.execute("rm -rf " .. files.quote(dir))
     assert.is_nil(report)
     assert.equal("EEXCEPTION", code)
     assert.matches("action failed on purpose", err)
@@ -121,13 +121,13 @@ describe("workflows on one idle app", function()
   setup(function()
     app = start("idle")
     s = assert(memdbg.connect { endpoint = app.endpoint })
-    dir = assert(common.tempdir("memdbg-spec"))
+    dir = assert(files.tempdir("memdbg-spec"))
   end)
 
   teardown(function()
     if s then s:close() end
     node.stop(app)
-    if dir then os.execute("rm -rf " .. common.shell_quote(dir)) end
+    if dir then os.execute("rm -rf " .. files.quote(dir)) end
   end)
 
   it("verify-cleanup: released when the cleanup drops the memory", function()

@@ -31,14 +31,18 @@ function memdbg.targets(text, opts)
   return connector.run(connector.start(ep, opts, true))
 end
 
---- connect{endpoint=, target=, timeout=10, allowRemote=false, maxMessage=512 MiB, async=false}
----   -> session | nil, message, code
+--- connect{endpoint=, target=, timeout=10, allowRemote=false, maxMessage=512 MiB, async=false,
+---   traffic=fn} -> session | nil, message, code
 --- The timeout bounds the whole attempt (lookup, TCP, discovery, upgrade) and
 --- is the session's default command timeout. With async = true it returns a
 --- connector at once, to drive from an outside loop: watch c:pollfd() for
 --- c:events() and call c:step() when it is ready or c:timeout() seconds have
 --- passed; step() never blocks and returns false until it returns what
 --- connect would (the session, or nil, message, code). c:close() abandons it.
+--- traffic = fn() is called while the session waits on the runtime (GC,
+--- snapshots, tracking, sampling: session.memory's whileWaiting default, and
+--- the workflows' waits): workerd collects garbage only while it handles
+--- requests. It is the session's `traffic` field.
 function memdbg.connect(opts)
   if type(opts) == "string" then opts = { endpoint = opts } end
   if opts == nil then opts = {} end
@@ -47,6 +51,9 @@ function memdbg.connect(opts)
   local t = opts.target
   if t ~= nil and type(t) ~= "string" and type(t) ~= "function" then
     error("connect: target must be an id, a type or a function", 2)
+  end
+  if opts.traffic ~= nil and type(opts.traffic) ~= "function" then
+    error("connect: traffic must be a function", 2)
   end
   if opts.maxMessage ~= nil and (type(opts.maxMessage) ~= "number" or opts.maxMessage < 1) then
     error("connect: maxMessage must be a positive number of bytes", 2)

@@ -14,7 +14,7 @@ B.run(function()
     if not usage then return B.fail(err, { code = code }) end
     B.finish({ usage = usage, returnedAt = returned, seconds = B.now() - t0,
       jit = jit and jit.version,
-      json = require("memdbg.util.json").encode == (vim.json and vim.json.encode) and "vim.json" or "cjson" })
+      json = require("memdbg.util.json").backend })
   end)
   returned = B.now() - t0
   assert(type(handle) == "table" and type(handle.cancel) == "function", "usage returns a handle")

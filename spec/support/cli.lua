@@ -1,9 +1,9 @@
 -- Helpers shared by the runtime integration specs: run a memdbg script or the
 -- CLI as a child process, read files, pick rows out of reports.
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.util.files")
 
 local cli = {}
-local q = common.shell_quote
+local q = files.quote
 
 -- `LUA SCRIPT ARGS...` with the interpreter of the build under test:
 -- exit code, stdout, stderr.

@@ -167,12 +167,7 @@ function profile.top_sites(p, n)
   return out
 end
 
-local function bytes(n)
-  if n >= 1048576 then return string.format("%.1f MB", n / 1048576) end
-  if n >= 1024 then return string.format("%.1f KB", n / 1024) end
-  return string.format("%d B", n)
-end
-profile.format_bytes = bytes
+local bytes = require("memdbg.util.format").bytes
 
 --- A text table of sites (from top_sites or tracking_sites).
 function profile.format_sites(rows)

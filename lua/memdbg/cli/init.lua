@@ -1,7 +1,9 @@
 -- The `memdbg` command line: dispatches `memdbg SUBCOMMAND ...` to the module
--- memdbg.cli.<name>, whose run(args) returns the exit code.
--- Exit codes: 0 success, 1 found what was looked for (a leak, memory not
--- released), 2 usage error, 3 runtime unreachable (or file unreadable).
+-- memdbg.cli.<name> (a frame.command: run(argv) -> exit code, help).
+--   memdbg --help | memdbg help [COMMAND] | memdbg --version
+-- Exit codes are the frame's (memdbg.cli.frame).
+local frame = require("memdbg.cli.frame")
+
 local cli = {}
 
 -- name -> { module, one-line summary }; the order is the order of --help.
@@ -24,58 +26,69 @@ cli.commands = {
 }
 
 local function usage(out)
-  out:write("usage: memdbg COMMAND [options]   (memdbg COMMAND --help for its options)\n\ncommands:\n")
+  out:write("usage: memdbg COMMAND [options]   (memdbg help COMMAND, or memdbg COMMAND --help: its options)\n"
+    .. "       memdbg --version\n\ncommands:\n")
   for _, c in ipairs(cli.commands) do
     out:write(string.format("  %-11s %s\n", c[1], c[3]))
   end
 end
 
+local function find(name)
+  for _, c in ipairs(cli.commands) do
+    if c[1] == name then return c end
+  end
+end
+
+--- load(name) -> the subcommand's module | nil, message
+function cli.load(name)
+  local c = find(name)
+  if not c then return nil, "unknown command '" .. tostring(name) .. "'" end
+  local ok, mod = pcall(require, c[2])
+  if not ok then return nil, "'" .. name .. "' is not available in this build: " .. tostring(mod) end
+  return mod
+end
+
+local function version()
+  local ok, memdbg = pcall(require, "memdbg")
+  io.stdout:write(ok and memdbg._VERSION or "memdbg", " (", _VERSION, jit and (", " .. jit.version) or "", ")\n")
+  return frame.EXIT_OK
+end
+
+local function help(name)
+  if name == nil then
+    usage(io.stdout)
+    return frame.EXIT_OK
+  end
+  local mod, err = cli.load(name)
+  if not mod then
+    io.stderr:write("memdbg help: ", err, "\n")
+    usage(io.stderr)
+    return frame.EXIT_USAGE
+  end
+  io.stdout:write(mod.help)
+  return frame.EXIT_OK
+end
+
+--- main(argv) -> exit code
 function cli.main(argv)
   local name = argv[1]
-  if name == nil or name == "--help" or name == "-h" or name == "help" then
-    usage(io.stdout)
-    return name and 0 or 2
+  if name == nil then
+    usage(io.stderr)
+    return frame.EXIT_USAGE
   end
-  for _, c in ipairs(cli.commands) do
-    if c[1] == name then
-      local ok, mod = pcall(require, c[2])
-      if not ok then
-        io.stderr:write("memdbg: '" .. name .. "' is not available in this build: " .. tostring(mod) .. "\n")
-        return 2
-      end
-      local rest = {}
-      for i = 2, #argv do rest[#rest + 1] = argv[i] end
-      local args = require("memdbg.cli.args")
-      -- SIGTERM and SIGHUP unwind like Ctrl-C (memdbg._core's trapSignals)
-      local okcore, core = pcall(require, "memdbg._core")
-      if okcore then core.trapSignals() end
-      -- a closure: Lua 5.1's xpcall passes no arguments
-      local okrun, code = xpcall(function() return mod.run(rest) end, debug.traceback)
-      if not okrun then
-        -- Ctrl-C: the lua interpreter raises "interrupted!"; what was being
-        -- written has been removed on the way out
-        if type(code) == "string" and code:match("interrupted!") then
-          io.stderr:write("memdbg " .. name .. ": interrupted\n")
-          return 130
-        end
-        local sig = type(code) == "string" and code:match("memdbg%-signal: (%u+)")
-        if sig then
-          io.stderr:write("memdbg " .. name .. ": stopped by " .. sig .. "\n")
-          return sig == "SIGHUP" and 129 or 143
-        end
-        if type(code) == "string" and code:match(args.USAGE_MARK) then
-          io.stderr:write("memdbg " .. name .. ": " .. code:match(args.USAGE_MARK .. "(.-)\n") .. "\n")
-          return 2
-        end
-        io.stderr:write("memdbg " .. name .. ": internal error: " .. tostring(code) .. "\n")
-        return 70
-      end
-      return code or 0
-    end
+  if name == "--help" or name == "-h" then return help(nil) end
+  if name == "help" then return help(argv[2]) end
+  if name == "--version" or name == "-V" then return version() end
+  local mod, err = cli.load(name)
+  if not mod then
+    io.stderr:write("memdbg: ", err, "\n")
+    if not find(name) then usage(io.stderr) end
+    return frame.EXIT_USAGE
   end
-  io.stderr:write("memdbg: unknown command '" .. tostring(name) .. "'\n")
-  usage(io.stderr)
-  return 2
+  local rest = {}
+  for i = 2, #argv do rest[#rest + 1] = argv[i] end
+  frame.trap_signals()
+  return frame.protect("memdbg " .. name, function() return mod.run(rest) end)
 end
 
 return cli

@@ -103,7 +103,7 @@ function M.check(opts)
   end
 end
 
---- with_options(own) -> own plus M.options (for common.command)
+--- with_options(own) -> own plus M.options (for frame.command)
 function M.with_options(own)
   local o = {}
   for k, v in pairs(M.options) do o[k] = v end
@@ -149,20 +149,14 @@ end
 --- `memdbg leaks --sampling`: the hunt without snapshots; exit 1 when a site
 --- grew beyond sampling noise after both actions.
 function M.run_sampling(session, opts)
-  local common = require("memdbg.workflows.common")
+  local frame = require("memdbg.cli.frame")
   local sampling_leak = require("memdbg.workflows.sampling_leak")
   local w = M.workflow(opts)
-  local n = 0
-  w.onStep = function(what, detail)
-    if not opts.json and common.stderr_is_tty() then
-      n = n + 1
-      io.stderr:write(string.format("[%d] %s %s\n", n, what, detail or ""))
-    end
-  end
+  w.onStep = frame.steps()
   local report, err, code = sampling_leak.run(session, w)
   if not report then return nil, err, code end
   if opts.json then
-    common.print_json(sampling_leak.to_json(report)) -- every site, as the snapshot hunt's --json gives every group
+    frame.print_json(sampling_leak.to_json(report)) -- every site, as the snapshot hunt's --json gives every group
   else
     io.write(sampling_leak.format(report, opts.top))
     io.write(M.format(report, opts))

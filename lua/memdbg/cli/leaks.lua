@@ -1,5 +1,6 @@
 -- memdbg leaks: three-snapshot leak hunt around an action.
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
+local format = require("memdbg.util.format")
 local workflow = require("memdbg.workflows.detect_leak")
 local leak_actions = require("memdbg.cli.leak_actions")
 local M = {}
@@ -27,70 +28,66 @@ and out-of-process iframe): each takes its own snapshots, the action runs once
 exits 3 when no isolate leaked but one's hunt failed.
 ]] .. leak_actions.help
 
-function M.run(argv)
-  return common.command({
-    name = "leaks", help = M.help,
-    options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "count", 2 }, top = { "count", 10 },
-      timeout = { "number", 30 }, keep = "flag", all = "flag",
-      ["track-allocations"] = "flag" },
-    check = function(opts)
-      local args = require("memdbg.cli.args")
-      leak_actions.check(opts)
-      if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
-    end,
-    run = function(session, opts)
-      if opts.all then return require("memdbg.cli.leaks_all").run(session, opts) end
-      if opts.sampling then return leak_actions.run_sampling(session, opts) end
-      local update, finish = function() end, function() end
-      local step = 0
-      local w = leak_actions.workflow(opts) -- the action and its options
-      w.dir, w.gcRounds, w.timeout, w.trackAllocations = opts.dir, opts["gc-rounds"], opts.timeout,
-        opts["track-allocations"]
-      local report, err, code, partial = workflow.run(session, setmetatable({
-        onStep = function(what, detail)
-          finish()
-          if not opts.json and common.stderr_is_tty() then
-            step = step + 1
-            io.stderr:write(string.format("[%d] %s %s\n", step, what, detail or ""))
-          end
-          if what == "snapshot" then update, finish = common.progress(detail .. " snapshot", not opts.json) end
-        end,
-        onProgress = function(d, t) update(d, t) end,
-        onBytes = function(b) update(b) end,
-      }, { __index = w }))
-      finish()
-      if not report then
-        -- a failed hunt leaves nothing behind in a temp dir of its own
-        if partial and partial.dir and not opts.dir and not opts.keep then
-          for _, p in ipairs(partial.snapshots or {}) do os.remove(p) end
-          os.remove(partial.dir)
-        end
-        return nil, err, code
+M.def = {
+  name = "leaks", help = M.help,
+  options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "count", 2 }, top = { "count", 10 },
+    timeout = { "number", 30 }, keep = "flag", all = "flag",
+    ["track-allocations"] = "flag" },
+  check = function(opts)
+    local args = require("memdbg.cli.args")
+    local msg = leak_actions.check(opts)
+    if msg then return msg end
+    if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
+  end,
+  run = function(session, opts)
+    if opts.all then return require("memdbg.cli.leaks_all").run(session, opts) end
+    if opts.sampling then return leak_actions.run_sampling(session, opts) end
+    local bar = format.progress("", { enabled = false })
+    local say = frame.steps()
+    local w = leak_actions.workflow(opts) -- the action and its options
+    w.dir, w.gcRounds, w.timeout, w.trackAllocations = opts.dir, opts["gc-rounds"], opts.timeout,
+      opts["track-allocations"]
+    local report, err, code, partial = workflow.run(session, setmetatable({
+      onStep = function(what, detail)
+        bar.finish()
+        say(what, detail)
+        if what == "snapshot" then bar = format.progress(detail .. " snapshot") end
+      end,
+      onProgress = function(d, t) bar:update(d, t) end,
+      onBytes = function(b) bar:update(b) end,
+    }, { __index = w }))
+    bar.finish()
+    if not report then
+      -- a failed hunt leaves nothing behind in a temp dir of its own
+      if partial and partial.dir and not opts.dir and not opts.keep then
+        for _, p in ipairs(partial.snapshots or {}) do os.remove(p) end
+        os.remove(partial.dir)
       end
-      local found = leak_actions.gate(report, opts) > 0
-      local remove = not found and not opts.keep and not opts.dir
-      if opts.json then
-        local json = require("memdbg.util.json")
-        for _, g in ipairs(report.leaks) do
-          if g.location == nil then g.location = json.null end
-        end
-        common.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached,
-          grown = report.grown, actions = report.actions, newLeaks = report.newLeaks }
-      else
-        io.write(workflow.format(report, opts.top))
-        io.write(leak_actions.format(report, opts))
-        if remove then
-          print(string.format("(the snapshots were removed as nothing %sleaked; --keep keeps them)",
-            #report.leaks > 0 and "new " or ""))
-        end
+      return nil, err, code
+    end
+    local found = leak_actions.gate(report, opts) > 0
+    local remove = not found and not opts.keep and not opts.dir
+    if opts.json then
+      local json = require("memdbg.util.json")
+      for _, g in ipairs(report.leaks) do
+        if g.location == nil then g.location = json.null end
       end
+      frame.print_json { snapshots = report.snapshots, leaks = report.leaks, detached = report.detached,
+        grown = report.grown, actions = report.actions, newLeaks = report.newLeaks }
+    else
+      io.write(workflow.format(report, opts.top))
+      io.write(leak_actions.format(report, opts))
       if remove then
-        for _, p in ipairs(report.snapshots) do os.remove(p) end
-        os.remove(report.dir)
+        print(string.format("(the snapshots were removed as nothing %sleaked; --keep keeps them)",
+          #report.leaks > 0 and "new " or ""))
       end
-      return found and 1 or 0
-    end,
-  }, argv)
-end
+    end
+    if remove then
+      for _, p in ipairs(report.snapshots) do os.remove(p) end
+      os.remove(report.dir)
+    end
+    return found and 1 or 0
+  end,
+}
 
-return M
+return frame.command(M.def)

@@ -2,7 +2,10 @@
 -- each worker and out-of-process iframe) around one action, reported per
 -- isolate (workflows/leaks_all.lua). Exit 1 when any isolate leaks, else 3
 -- when an isolate's hunt failed, else 0.
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
+local format = require("memdbg.util.format")
+local json = require("memdbg.util.json")
+local files = require("memdbg.util.files")
 local leaks_all = require("memdbg.workflows.leaks_all")
 local detect_leak = require("memdbg.workflows.detect_leak")
 local sampling_leak = require("memdbg.workflows.sampling_leak")
@@ -36,7 +39,6 @@ local function json_entry(e, opts)
   elseif opts.sampling then
     for k, v in pairs(sampling_leak.to_json(r, opts.top)) do if k ~= "actions" then out[k] = v end end
   else
-    local json = require("memdbg.util.json")
     for _, g in ipairs(r.leaks) do
       if g.location == nil then g.location = json.null end
     end
@@ -53,27 +55,24 @@ function M.run(session, opts)
   local own = not opts.dir
   if own then
     local err, code
-    w.dir, err, code = common.tempdir("memdbg-leaks")
+    w.dir, err, code = files.tempdir("memdbg-leaks")
     if not w.dir then return nil, err, code end
   else
     w.dir = opts.dir
   end
-  local update, finish = function() end, function() end
-  local n = 0
+  local bar = format.progress("", { enabled = false })
+  local say = frame.steps()
   w.onStep = function(what, detail, iso)
-    finish()
-    if not opts.json and common.stderr_is_tty() then
-      n = n + 1
-      io.stderr:write(string.format("[%d] %s: %s %s\n", n, leaks_all.label(iso), what, detail or ""))
-    end
+    bar.finish()
+    say(what, detail, leaks_all.label(iso))
     if what == "snapshot" then
-      update, finish = common.progress(leaks_all.label(iso) .. " " .. detail .. " snapshot", not opts.json)
+      bar = format.progress(leaks_all.label(iso) .. " " .. detail .. " snapshot")
     end
   end
-  w.onProgress = function(d, t) update(d, t) end
-  w.onBytes = function(b) update(b) end
+  w.onProgress = function(d, t) bar:update(d, t) end
+  w.onBytes = function(b) bar:update(b) end
   local report, err, code, partial = leaks_all.run(session, w)
-  finish()
+  bar.finish()
   local entries = report and report.isolates or (partial and partial.isolates) or {}
   if not report then
     if own and not opts.keep then
@@ -90,9 +89,9 @@ function M.run(session, opts)
   end
   if report.note then io.stderr:write("memdbg leaks --all: only the main isolate: ", report.note, "\n") end
   if opts.json then
-    local out = common.array()
+    local out = json.array()
     for i, e in ipairs(entries) do out[i] = json_entry(e, opts) end
-    common.print_json { isolates = out, actions = report.actions }
+    frame.print_json { isolates = out, actions = report.actions }
   else
     for i, e in ipairs(entries) do
       io.write(i > 1 and "\n" or "", heading(e))
@@ -127,7 +126,7 @@ function M.run(session, opts)
     end
   end
   if leaking > 0 then return 1 end
-  if failed > 0 then return common.EXIT_RUNTIME end
+  if failed > 0 then return frame.EXIT_RUNTIME end
   return 0
 end
 

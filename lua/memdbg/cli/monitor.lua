@@ -1,10 +1,13 @@
 -- memdbg monitor: sample heap usage over time, alert on a threshold.
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
+local format = require("memdbg.util.format")
+local json = require("memdbg.util.json")
+local args = require("memdbg.cli.args")
 local workflow = require("memdbg.workflows.monitor")
 local M = {}
 
 M.help = [=[
-usage: memdbg monitor [--endpoint URL] [--interval S] [--duration S | --count N] [--timeout S]
+usage: memdbg monitor [-e URL] [--interval S] [--duration S | --count N] [--timeout S]
                       [--threshold PCT] [--limit BYTES] [--gc-every N [--trend N] [--trend-min BYTES]]
                       [--csv FILE] [--svg FILE] [--no-clobber] [--json | --openmetrics [HOST:PORT]]
 Samples heap usage every S seconds (default 1) for a duration or N samples
@@ -35,12 +38,12 @@ local function json_stream()
   local first = true
   io.stdout:write('{"samples":[')
   return function(s)
-    io.stdout:write(first and "" or ",", common.json { t = s.t, usedSize = s.usedSize, totalSize = s.totalSize,
+    io.stdout:write(first and "" or ",", json.encode { t = s.t, usedSize = s.usedSize, totalSize = s.totalSize,
       ratio = s.ratio, alert = s.alert, gap = s.gap, gc = s.gc })
     io.stdout:flush()
     first = false
   end, function(res, opts)
-    local rest = common.json { alerts = res.alerts, alertsByRule = res.alertsByRule, gaps = res.gaps, count = res.count,
+    local rest = json.encode { alerts = res.alerts, alertsByRule = res.alertsByRule, gaps = res.gaps, count = res.count,
       threshold = res.threshold, limit = res.limit, gcEvery = res.gcEvery, peak = res.peak and res.peak.usedSize,
       csv = opts.csv, svg = opts.svg }
     io.stdout:write("],", rest:sub(2), "\n")
@@ -51,7 +54,6 @@ end
 -- free one); a usage error for anything else, and for a non-loopback address
 -- without --allow-remote.
 local function listen_address(text, allowRemote)
-  local args = require("memdbg.cli.args")
   local endpoint = require("memdbg.transport.endpoint")
   local host, port = "127.0.0.1", text:match("^(%d+)$")
   if not port then host, port = text:match("^%[([%x:.]+)%]:(%d+)$") end
@@ -83,71 +85,70 @@ local function serve_metrics(session, addr, port)
   end
 end
 
-function M.run(argv)
-  return common.command({
-    name = "monitor", help = M.help,
-    options = { interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
-      csv = "string", svg = "string", timeout = { "number", 10 }, ["no-clobber"] = "flag", limit = "number",
-      ["gc-every"] = "count", trend = { "count", 3 }, ["trend-min"] = { "number", 1048576 }, openmetrics = "optional" },
-    check = function(opts)
-      local args = require("memdbg.cli.args")
-      if opts.limit and opts.limit <= 0 then args.usage_error("--limit must be a positive number of bytes") end
-      if opts["gc-every"] and opts["gc-every"] < 1 then args.usage_error("--gc-every must be at least 1") end
-      if opts.trend < 1 then args.usage_error("--trend must be at least 1") end
-      if opts["trend-min"] < 0 then args.usage_error("--trend-min must be >= 0") end
-      if opts.openmetrics and opts.json then args.usage_error("give --json or --openmetrics, not both") end
-      if type(opts.openmetrics) == "string" then
-        opts.listen = { listen_address(opts.openmetrics, opts["allow-remote"]) }
+M.def = {
+  name = "monitor", help = M.help,
+  options = { interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
+    csv = "string", svg = "string", timeout = { "number", 10 }, ["no-clobber"] = "flag", limit = "number",
+    ["gc-every"] = "count", trend = { "count", 3 }, ["trend-min"] = { "number", 1048576 }, openmetrics = "optional" },
+  check = function(opts)
+    if opts.limit and opts.limit <= 0 then args.usage_error("--limit must be a positive number of bytes") end
+    if opts["gc-every"] and opts["gc-every"] < 1 then args.usage_error("--gc-every must be at least 1") end
+    if opts.trend < 1 then args.usage_error("--trend must be at least 1") end
+    if opts["trend-min"] < 0 then args.usage_error("--trend-min must be >= 0") end
+    if opts.openmetrics and opts.json then args.usage_error("give --json or --openmetrics, not both") end
+    if type(opts.openmetrics) == "string" then
+      opts.listen = { listen_address(opts.openmetrics, opts["allow-remote"]) }
+    end
+    if opts.interval < 0 then args.usage_error("--interval must be >= 0") end
+    if opts.duration and opts.count then args.usage_error("give --duration or --count, not both") end
+    if opts.count and opts.count < 1 then args.usage_error("--count must be at least 1") end
+    if opts.duration and opts.duration < 0 then args.usage_error("--duration must be >= 0") end
+    if opts.timeout <= 0 then args.usage_error("--timeout must be positive") end
+    if opts.threshold <= 0 or opts.threshold > 100 then args.usage_error("--threshold is a percentage in (0, 100]") end
+    if opts.csv and opts.csv == opts.svg then args.usage_error("--csv and --svg name the same file") end
+    for _, key in ipairs { "csv", "svg" } do
+      local ok, err = args.check_output(opts[key], nil, opts["no-clobber"])
+      if not ok then return err end
+    end
+  end,
+  run = function(session, opts)
+    local onSample, close, server
+    if opts.json then onSample, close = json_stream() end
+    if opts.listen then
+      local srv, publish, scode = serve_metrics(session, opts.listen[1], opts.listen[2])
+      if not srv then return nil, publish, scode end
+      server, onSample = srv, publish
+    end
+    -- --openmetrics alone: the series goes to stdout at the end, the report to stderr
+    local series = opts.openmetrics == true
+    local report = series and io.stderr or io.stdout
+    local res, err, code, partial = workflow.run(session, {
+      interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
+      threshold = opts.threshold / 100, limit = opts.limit, gcEvery = opts["gc-every"], trend = opts.trend,
+      trendMin = opts["trend-min"], csv = opts.csv, svg = opts.svg, noClobber = opts["no-clobber"],
+      print = not opts.json and report or false, keepSamples = false, onSample = onSample,
+      openmetrics = series and { labels = require("memdbg.workflows.openmetrics").labels(session),
+        emit = function(text) io.stdout:write(text) end } or nil,
+    })
+    if server then server:close() end
+    if opts.json then close(res or partial or {}, opts) end
+    if not res then return nil, err, code end
+    if not opts.json then
+      local by = {}
+      for _, rule in ipairs { "limit", "trend" } do
+        if res.alertsByRule[rule] then by[#by + 1] = rule .. " " .. res.alertsByRule[rule] end
       end
-      if opts.interval < 0 then args.usage_error("--interval must be >= 0") end
-      if opts.duration and opts.count then args.usage_error("give --duration or --count, not both") end
-      if opts.count and opts.count < 1 then args.usage_error("--count must be at least 1") end
-      if opts.duration and opts.duration < 0 then args.usage_error("--duration must be >= 0") end
-      if opts.timeout <= 0 then args.usage_error("--timeout must be positive") end
-      if opts.threshold <= 0 or opts.threshold > 100 then args.usage_error("--threshold is a percentage in (0, 100]") end
-      if opts.csv and opts.csv == opts.svg then args.usage_error("--csv and --svg name the same file") end
-      args.check_output(opts.csv, nil, opts["no-clobber"])
-      args.check_output(opts.svg, nil, opts["no-clobber"])
-    end,
-    run = function(session, opts)
-      local onSample, close, server
-      if opts.json then onSample, close = json_stream() end
-      if opts.listen then
-        local srv, publish, scode = serve_metrics(session, opts.listen[1], opts.listen[2])
-        if not srv then return nil, publish, scode end
-        server, onSample = srv, publish
+      if not res.limit then
+        report:write("No heap limit (" .. tostring(res.limitNote) .. "): the limit rule was off; --limit BYTES gives one.\n")
       end
-      -- --openmetrics alone: the series goes to stdout at the end, the report to stderr
-      local series = opts.openmetrics == true
-      local report = series and io.stderr or io.stdout
-      local res, err, code, partial = workflow.run(session, {
-        interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
-        threshold = opts.threshold / 100, limit = opts.limit, gcEvery = opts["gc-every"], trend = opts.trend,
-        trendMin = opts["trend-min"], csv = opts.csv, svg = opts.svg, noClobber = opts["no-clobber"],
-        print = not opts.json and report or false, keepSamples = false, onSample = onSample,
-        openmetrics = series and { labels = require("memdbg.workflows.openmetrics").labels(session),
-          emit = function(text) io.stdout:write(text) end } or nil,
-      })
-      if server then server:close() end
-      if opts.json then close(res or partial or {}, opts) end
-      if not res then return nil, err, code end
-      if not opts.json then
-        local by = {}
-        for _, rule in ipairs { "limit", "trend" } do
-          if res.alertsByRule[rule] then by[#by + 1] = rule .. " " .. res.alertsByRule[rule] end
-        end
-        if not res.limit then
-          report:write("No heap limit (" .. tostring(res.limitNote) .. "): the limit rule was off; --limit BYTES gives one.\n")
-        end
-        report:write(string.format("%d samples, %d gap%s, peak %s, %d alert%s%s\n", res.count, res.gaps,
-          res.gaps == 1 and "" or "s", res.peak and common.bytes(res.peak.usedSize) or "-",
-          res.alerts, res.alerts == 1 and "" or "s", #by > 0 and " (" .. table.concat(by, ", ") .. ")" or ""))
-        if opts.csv then report:write("CSV: " .. opts.csv .. "\n") end
-        if opts.svg then report:write("SVG: " .. opts.svg .. "\n") end
-      end
-      return res.alerts > 0 and 1 or 0
-    end,
-  }, argv)
-end
+      report:write(string.format("%d samples, %d gap%s, peak %s, %d alert%s%s\n", res.count, res.gaps,
+        res.gaps == 1 and "" or "s", res.peak and format.bytes(res.peak.usedSize) or "-",
+        res.alerts, res.alerts == 1 and "" or "s", #by > 0 and " (" .. table.concat(by, ", ") .. ")" or ""))
+      if opts.csv then report:write("CSV: " .. opts.csv .. "\n") end
+      if opts.svg then report:write("SVG: " .. opts.svg .. "\n") end
+    end
+    return res.alerts > 0 and 1 or 0
+  end,
+}
 
-return M
+return frame.command(M.def)

@@ -1,53 +1,62 @@
 -- memdbg track: track allocations and save the timeline snapshot.
-local common = require("memdbg.workflows.common")
+local frame = require("memdbg.cli.frame")
+local args = require("memdbg.cli.args")
+local format = require("memdbg.util.format")
+local json = require("memdbg.util.json")
 local workflow = require("memdbg.workflows.track_allocations")
 local profile = require("memdbg.analysis.profile")
-local M = {}
 
-M.help = [[
-usage: memdbg track [--endpoint URL] [--duration S | --action EXPR] [--out FILE | --dir DIR]
+return frame.command {
+  name = "track",
+  help = [[
+usage: memdbg track [-e URL] [--duration S | --action EXPR] [-o FILE | --dir DIR]
                     [--top N] [--timeout S] [--json]
 Tracks heap allocations with their stacks for S seconds (default 10) or around
 a JavaScript expression, then streams the timeline snapshot (with trace_tree;
 open it in DevTools' Memory panel) to FILE (default DIR/track-<time>.heapsnapshot)
 and prints the top allocation sites.
-]]
-
-function M.run(argv)
-  return common.command({
-    name = "track", help = M.help,
-    options = { duration = "number", action = "string", out = "string", dir = "string", top = { "count", 20 },
-      timeout = { "number", 30 } },
-    check = function(opts)
-      local args = require("memdbg.cli.args")
-      if opts.duration and opts.action then args.usage_error("give --duration or --action, not both") end
-      if opts.out and opts.dir then args.usage_error("give --out or --dir, not both") end
-      args.check_output(opts.out, opts.dir)
-    end,
-    run = function(session, opts)
-      local tick, tickDone = common.progress("tracking", not opts.json)
-      local update, finish = common.progress("timeline snapshot", not opts.json)
-      local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action, path = opts.out,
-        dir = opts.dir, top = opts.top, timeout = opts.timeout,
-        onTick = function(elapsed, total) tick(elapsed, total) end,
-        onProgress = function(d, t) tickDone() update(d, t) end, onBytes = function(b) update(b) end })
-      tickDone()
-      finish()
-      if not r then return nil, err, code end
-      if opts.json then
-        local sites = common.array()
-        for i, s in ipairs(r.sites or {}) do
-          sites[i] = { functionName = s.functionName, url = s.url, line = s.line, count = s.count,
-            selfSize = s.self, totalSize = s.total }
-        end
-        common.print_json { path = r.path, bytes = r.bytes, seconds = r.seconds, sites = sites }
-      else
-        print(string.format("Wrote %s (%s in %.1f s)", r.path, common.bytes(r.bytes), r.seconds))
-        if r.sites then io.write(profile.format_sites(r.sites)) else print("No allocation sites: " .. tostring(r.sitesError)) end
+  --duration S         how long to track (default 10)
+  --action EXPR        track around this expression instead (awaiting a promise)
+  -o, --out FILE       where the timeline snapshot goes
+  --dir DIR            a new timestamped file in DIR
+  --top N              how many sites to print (default 20)
+  --timeout S          fail when the snapshot stalls for S seconds (default 30)
+  --json               {"path", "bytes", "seconds", "sites": [{"functionName", "url", "line", "count",
+                       "selfSize", "totalSize"}]} (bytes)
+]],
+  options = { duration = "number", action = "string", out = "string", dir = "string", top = { "count", 20 },
+    timeout = { "number", 30 } },
+  check = function(opts)
+    if opts.duration and opts.action then return "give --duration or --action, not both" end
+    if opts.out and opts.dir then return "give --out or --dir, not both" end
+    local ok, err = args.check_output(opts.out, opts.dir)
+    if not ok then return err end
+  end,
+  run = function(session, opts)
+    local tick = format.progress("tracking")
+    local bar = format.progress("timeline snapshot")
+    local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action, path = opts.out,
+      dir = opts.dir, top = opts.top, timeout = opts.timeout,
+      onTick = function(elapsed, total) tick:update(elapsed, total) end,
+      onProgress = function(d, t)
+        tick.finish()
+        bar:update(d, t)
+      end,
+      onBytes = function(b) bar:update(b) end })
+    tick.finish()
+    bar.finish()
+    if not r then return nil, err, code end
+    if opts.json then
+      local sites = json.array()
+      for i, s in ipairs(r.sites or {}) do
+        sites[i] = { functionName = s.functionName, url = s.url, line = s.line, count = s.count,
+          selfSize = s.self, totalSize = s.total }
       end
-      return 0
-    end,
-  }, argv)
-end
-
-return M
+      frame.print_json { path = r.path, bytes = r.bytes, seconds = r.seconds, sites = sites }
+    else
+      print(string.format("Wrote %s (%s in %.1f s)", r.path, format.bytes(r.bytes), r.seconds))
+      if r.sites then io.write(profile.format_sites(r.sites)) else print("No allocation sites: " .. tostring(r.sitesError)) end
+    end
+    return 0
+  end,
+}

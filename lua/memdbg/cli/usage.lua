@@ -1,16 +1,7 @@
 -- memdbg usage: print the heap usage of a runtime (--all: of each isolate).
-local common = require("memdbg.workflows.common")
-local M = {}
-
-M.help = [[
-usage: memdbg usage [--endpoint URL] [--gc] [--all] [--json]
-Prints "Heap: USED / TOTAL" and whatever else the runtime reports.
-  --gc   collect garbage first
-  --all  one row per isolate (the main thread or page, each worker and
-         out-of-process iframe) and their total; --json:
-         {"isolates": [{"id", "type", "title", "usedSize", "totalSize"}],
-          "total": {"usedSize", "totalSize"}}
-]]
+local frame = require("memdbg.cli.frame")
+local format = require("memdbg.util.format")
+local json = require("memdbg.util.json")
 
 local function run_all(session, opts)
   local isolates = require("memdbg.transport.isolates")
@@ -22,55 +13,63 @@ local function run_all(session, opts)
       tostring(s.code)))
   end
   if opts.json then
-    local rows = common.array()
+    local rows = json.array()
     for i, r in ipairs(u.isolates) do
       rows[i] = { id = r.id, type = r.type, title = r.title, usedSize = r.usedSize, totalSize = r.totalSize }
     end
-    common.print_json { isolates = rows, total = { usedSize = u.total.usedSize, totalSize = u.total.totalSize } }
+    frame.print_json { isolates = rows, total = { usedSize = u.total.usedSize, totalSize = u.total.totalSize } }
     return 0
   end
-  local lines = { { "TYPE", "USED", "TOTAL", "TITLE", "ID" } }
-  for _, r in ipairs(u.isolates) do
-    local title = #r.title > 40 and (r.title:sub(1, 37) .. "...") or r.title
-    lines[#lines + 1] = { r.type, common.bytes(r.usedSize), common.bytes(r.totalSize), title, r.id }
-  end
-  lines[#lines + 1] = { "total", common.bytes(u.total.usedSize), common.bytes(u.total.totalSize),
-    string.format("%d isolate%s", #u.isolates, #u.isolates == 1 and "" or "s"), "" }
-  for _, l in ipairs(lines) do
-    print((string.format("%-10s %10s %10s  %-40s  %s", l[1], l[2], l[3], l[4], l[5]):gsub("%s+$", "")))
-  end
+  local rows = {}
+  for i, r in ipairs(u.isolates) do rows[i] = r end
+  rows[#rows + 1] = { type = "total", usedSize = u.total.usedSize, totalSize = u.total.totalSize,
+    title = format.count(#u.isolates, "isolate"), id = "" }
+  io.write(format.table({
+    { title = "TYPE", key = "type", align = "left" },
+    { title = "USED", key = "usedSize", format = format.bytes },
+    { title = "TOTAL", key = "totalSize", format = format.bytes },
+    { title = "TITLE", key = "title", align = "left", max = 40 },
+    { title = "ID", key = "id", align = "left" },
+  }, rows))
   return 0
 end
 
-function M.run(argv)
-  return common.command({
-    name = "usage", help = M.help, options = { gc = "flag", all = "flag" },
-    run = function(session, opts)
-      if opts.all then return run_all(session, opts) end
-      if opts.gc then
-        local ok, err, code = session.memory:collectGarbage()
-        if not ok then return nil, err, code end
-      end
-      local u, err, code = session.memory:getHeapUsage()
-      if not u then return nil, err, code end
-      if opts.json then
-        local doc = { runtime = session.runtime }
-        for k, v in pairs(u) do doc[k] = v end
-        common.print_json(doc)
-      else
-        print(string.format("Heap: %s / %s (%.0f%%)  [%s]", common.bytes(u.usedSize), common.bytes(u.totalSize),
-          u.totalSize > 0 and 100 * u.usedSize / u.totalSize or 0, session.runtime))
-        local keys = {}
-        for k in pairs(u) do if k ~= "usedSize" and k ~= "totalSize" then keys[#keys + 1] = k end end
-        table.sort(keys)
-        for _, k in ipairs(keys) do
-          local v = u[k]
-          print(string.format("  %-22s %s", k, type(v) == "number" and common.bytes(v) or tostring(v)))
-        end
-      end
+return frame.command {
+  name = "usage",
+  help = [[
+usage: memdbg usage [-e URL] [--gc] [--all] [--json]
+Prints "Heap: USED / TOTAL" and whatever else the runtime reports.
+  --gc                 collect garbage first
+  --all                one row per isolate (the main thread or page, each worker and
+                       out-of-process iframe) and their total
+  --json               {"runtime", "usedSize", "totalSize", ...} (bytes); with --all
+                       {"isolates": [{"id", "type", "title", "usedSize", "totalSize"}],
+                        "total": {"usedSize", "totalSize"}}
+]],
+  options = { gc = "flag", all = "flag" },
+  run = function(session, opts)
+    if opts.all then return run_all(session, opts) end
+    if opts.gc then
+      local ok, err, code = session.memory:collectGarbage()
+      if not ok then return nil, err, code end
+    end
+    local u, err, code = session.memory:getHeapUsage()
+    if not u then return nil, err, code end
+    if opts.json then
+      local doc = { runtime = session.runtime }
+      for k, v in pairs(u) do doc[k] = v end
+      frame.print_json(doc)
       return 0
-    end,
-  }, argv)
-end
-
-return M
+    end
+    print(string.format("Heap: %s / %s (%s)  [%s]", format.bytes(u.usedSize), format.bytes(u.totalSize),
+      format.percent(u.totalSize > 0 and u.usedSize / u.totalSize or 0), session.runtime))
+    local keys = {}
+    for k in pairs(u) do if k ~= "usedSize" and k ~= "totalSize" then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v = u[k]
+      print(string.format("  %-22s %s", k, type(v) == "number" and format.bytes(v) or tostring(v)))
+    end
+    return 0
+  end,
+}

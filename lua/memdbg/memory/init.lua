@@ -35,6 +35,7 @@
 --                    report arrived for this many seconds (no total deadline)
 --   keepPartial = false
 --   whileWaiting = fn()  called about every 0.25 s while the snapshot runs
+--                    (default: the session's traffic option, memdbg.connect{traffic = fn})
 --
 -- THE ADAPTER SEAM. Everything runtime-specific lives in
 -- lua/memdbg/memory/<name>.lua; memory.adapters maps session.runtime to
@@ -119,11 +120,15 @@ local function check_fn(opts, key, name)
   end
 end
 
-function memory.format_bytes(n)
-  n = n or 0
-  if n >= 1024 * 1024 then return string.format("%.1f MB", n / 1048576) end
-  if n >= 1024 then return string.format("%.1f KB", n / 1024) end
-  return string.format("%d bytes", n)
+-- whileWaiting defaults to the session's traffic option (memdbg.connect{traffic = fn}):
+-- workerd collects garbage and answers some commands only while it handles requests.
+local function with_traffic(self, opts)
+  local traffic = self.session.traffic
+  if opts.whileWaiting ~= nil or traffic == nil then return opts end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.whileWaiting = traffic
+  return o
 end
 
 -- Counts and sizes as integers: JSON numbers decode as floats under Lua 5.4
@@ -169,7 +174,7 @@ end
 function Memory:collectGarbage(opts)
   opts = check_opts(opts, "collectGarbage")
   check_fn(opts, "whileWaiting", "collectGarbage")
-  return call(self, "collectGarbage", "garbage collection", opts)
+  return call(self, "collectGarbage", "garbage collection", with_traffic(self, opts))
 end
 
 function Memory:evaluate(expr, opts)
@@ -197,7 +202,7 @@ local function snapshot(self, method, what, opts, name)
     if not ok then return nil, err, code end
   end
   local o = {}
-  for k, v in pairs(opts) do o[k] = v end
+  for k, v in pairs(with_traffic(self, opts)) do o[k] = v end
   o.timeout = opts.timeout or 30
   if o.path then o.partial = o.path .. ".partial" end
   local t0 = core.now()
@@ -245,7 +250,7 @@ end
 function Memory:getSamplingProfile(opts)
   opts = check_opts(opts, "getSamplingProfile")
   check_fn(opts, "whileWaiting", "getSamplingProfile")
-  return profile_integers(call(self, "getSamplingProfile", "the sampling heap profiler", opts))
+  return profile_integers(call(self, "getSamplingProfile", "the sampling heap profiler", with_traffic(self, opts)))
 end
 
 function Memory:stopSamplingHeapProfiler()

@@ -29,7 +29,7 @@ end
 --- top{file=, n=20} -> {objects = {{id, name, className, selfSize, retainedSize, distance, location?}}}
 function M.top(opts, callback)
   local file = need_file("top", opts.file)
-  return job.run("top", { "top", file, "--n", n(opts.n, 20) }, opts, callback)
+  return job.run("top", { "top", file, "--top", n(opts.n, 20) }, opts, callback)
 end
 
 --- retainers{file=, id=} -> {node = {...}, path = {{text, id, ...}}, reachable}

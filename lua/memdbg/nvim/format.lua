@@ -8,13 +8,11 @@ local qf = require("memdbg.nvim.qf")
 
 local M = {}
 
+local fmt = require("memdbg.util.format")
+
+-- sizes as the CLI prints them (a JSON number, or nothing: 0 B)
 local function bytes(n)
-  n = tonumber(n) or 0
-  local a = math.abs(n)
-  if a >= 1073741824 then return string.format("%.2f GB", n / 1073741824) end
-  if a >= 1048576 then return string.format("%.1f MB", n / 1048576) end
-  if a >= 1024 then return string.format("%.1f KB", n / 1024) end
-  return string.format("%d B", math.floor(n))
+  return fmt.bytes(tonumber(n) or 0)
 end
 M.bytes = bytes
 

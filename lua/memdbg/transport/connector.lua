@@ -248,7 +248,7 @@ local function run(self)
   if not conn then return nil, err, code end
   return require("memdbg.transport.session").new(conn, {
     endpoint = ep.text, url = url, runtime = runtime, version = version, target = target,
-    timeout_default = self.seconds,
+    timeout_default = self.seconds, traffic = self.opts.traffic,
   })
 end
 

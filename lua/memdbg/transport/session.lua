@@ -511,6 +511,7 @@ local function open_child(parent, info)
     parent = parent, sessionId = route.sessionId, target = info.raw,
     isolate = { id = info.id, type = info.type, title = info.title, url = info.url },
     runtime = parent.runtime, url = parent.url, endpoint = parent.endpoint, version = parent.version,
+    traffic = parent.traffic,
   }, Session)
   child._conn = attached_conn(child)
   if route.kind == "flat" then root._flat[route.sessionId] = child else parent._workers[route.sessionId] = child end

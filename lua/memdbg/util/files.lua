@@ -101,6 +101,16 @@ local temp = { dirs = {}, order = {}, files = {} }
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
+--- quote(s) -> s quoted for sh
+files.quote = shell_quote
+
+--- mkdir(dir) -> dir | nil, message, "EIO": makes dir (and its parents)
+--- with mode 0700 when it does not exist.
+function files.mkdir(dir)
+  local r = os.execute("mkdir -p -m 0700 " .. shell_quote(dir) .. " 2>/dev/null")
+  if r ~= true and r ~= 0 then return nil, "cannot create the directory " .. dir, "EIO" end
+  return dir
+end
 
 --- tempdir(prefix) -> dir | nil, message, "EIO": a new private directory
 --- (mode 0700) under $TMPDIR or /tmp, registered as temporary.

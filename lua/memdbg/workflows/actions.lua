@@ -9,7 +9,8 @@
 -- request failed, the expression threw: "EEXCEPTION"), "ETIMEDOUT" (past
 -- timeout), "ECLOSED" (the action ended the runtime).
 local core = require("memdbg._core")
-local common = require("memdbg.workflows.common")
+local steps = require("memdbg.workflows.steps")
+local files = require("memdbg.util.files")
 
 local actions = {}
 
@@ -114,7 +115,7 @@ end
 --- describe(action) -> one line for progress and reports
 function actions.describe(act)
   if act.kind == "expression" then return act.expr end
-  if act.kind == "command" then return "sh -c " .. common.shell_quote(act.command) end
+  if act.kind == "command" then return "sh -c " .. files.quote(act.command) end
   if act.kind == "http" then
     return string.format("%d x %s %s (%d connections)", act.requests, act.method, act.url, act.concurrency)
   end
@@ -292,7 +293,7 @@ function actions.run(session, act, o)
   if act.kind == "http" then return run_http(session, act, timeout) end
   if act.kind == "expression" then return run_expression(session, act, timeout) end
   local t0 = core.now()
-  local v, err, code = common.run_action(session, act.fn, "action")
+  local v, err, code = steps.run_action(session, act.fn, "action")
   if v == nil then return nil, err, code end
   return { kind = "function", seconds = core.now() - t0 }
 end

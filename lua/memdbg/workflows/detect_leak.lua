@@ -17,7 +17,10 @@
 --   --            holder = {class, id, retainerPath = {...}, edges = {baseline, target, final}},
 --   --            allocationStack = {frames = {{functionName, url, line, column}, ...}, share} | nil}
 --   --   and on Chromium detached = {{name=, count=, retainedSize=}, ...} (detached DOM nodes at the end)
-local common = require("memdbg.workflows.common")
+local steps = require("memdbg.workflows.steps")
+local files = require("memdbg.util.files")
+local format = require("memdbg.util.format")
+local json = require("memdbg.util.json")
 local snapshot = require("memdbg.workflows.snapshot")
 local actions = require("memdbg.workflows.actions")
 local noise = require("memdbg.workflows.leak_noise")
@@ -43,14 +46,14 @@ function detect_leak.run(session, opts)
   local step = opts.onStep or function() end
   local dir = opts.dir
   if dir then
-    local ok, err, code = common.mkdir(dir)
+    local ok, err, code = files.mkdir(dir)
     if not ok then return nil, err, code end
   else
     local err, code
-    dir, err, code = common.tempdir("memdbg-leaks")
+    dir, err, code = files.tempdir("memdbg-leaks")
     if not dir then return nil, err, code end
   end
-  local report = { dir = dir, snapshots = common.array(), leaks = common.array(), actions = common.array() }
+  local report = { dir = dir, snapshots = json.array(), leaks = json.array(), actions = json.array() }
   -- Warm up what evaluating an expression creates once (the inspector's
   -- promise plumbing), so that it is in the baseline, not a "leak".
   if act.kind == "expression" then session.memory:evaluate("void 0", { awaitPromise = true }) end
@@ -71,7 +74,7 @@ function detect_leak.run(session, opts)
       report.actions[i - 1] = done
     end
     step("gc", name)
-    local ok, err, code = common.collect(session, opts.gcRounds or 2, opts.traffic)
+    local ok, err, code = steps.collect(session, opts.gcRounds or 2, opts.traffic)
     if not ok then stop_tracking() return nil, err, code, report end
     step("snapshot", name)
     local info
@@ -130,7 +133,7 @@ function detect_leak.run(session, opts)
       snap:close()
       if #d > 0 then
         table.sort(d, function(x, y) return x.count > y.count or (x.count == y.count and x.name < y.name) end)
-        report.detached = common.array(d)
+        report.detached = json.array(d)
       end
     end
   end
@@ -141,20 +144,20 @@ end
 function detect_leak.group(g)
   local h = g.holder
   local stack = g.allocationStack
-  if stack then stack = { frames = common.array(stack.frames), share = stack.share } end
+  if stack then stack = { frames = json.array(stack.frames), share = stack.share } end
   return {
     class = g.class,
     count = g.count,
-    growth = common.array { g.growth[1], g.growth[2] },
+    growth = json.array { g.growth[1], g.growth[2] },
     grown = g.grown, -- as many again allocated by the second action and alive
     retainedSize = g.retainedSize,
     exampleId = g.exampleId, -- the member with the largest retained size (ids of the final snapshot)
-    retainerPath = common.array(g.retainerPath or {}),
+    retainerPath = json.array(g.retainerPath or {}),
     nested = g.nested, -- held inside another group's objects: sizes overlap
     signature = g.signature,
     location = g.location, -- nil: null in JSON
-    holder = { class = h.class, id = h.id, retainerPath = common.array(h.retainerPath),
-      edges = common.array { h.edges[1], h.edges[2], h.edges[3] }, growing = h.growing },
+    holder = { class = h.class, id = h.id, retainerPath = json.array(h.retainerPath),
+      edges = json.array { h.edges[1], h.edges[2], h.edges[3] }, growing = h.growing },
     allocationStack = stack,
   }
 end
@@ -163,11 +166,11 @@ end
 --- "system / ..." classes left out), largest size first, at most `top`:
 --- {{class=, count=, size=, rounds={first, second}}, ...}
 function detect_leak.grown(classes, top)
-  local out = common.array()
+  local out = json.array()
   for _, c in ipairs(classes or {}) do
     if not c.class:match("^%(") and not c.class:match("^system / ") then
       out[#out + 1] = { class = c.class, count = c.first + c.second, size = c.size,
-        rounds = common.array { c.first, c.second } }
+        rounds = json.array { c.first, c.second } }
       if #out >= (top or 20) then break end
     end
   end
@@ -176,7 +179,7 @@ end
 
 local function where(loc)
   if not loc then return nil end
-  return string.format("%s:%d:%d", loc.url or "(unnamed script)", loc.line, loc.column)
+  return format.where(loc)
 end
 
 -- A long path keeps its first and last steps.
@@ -187,7 +190,7 @@ local function path_lines(out, label, path)
     if #path > 12 and j == 4 then
       out[#out + 1] = string.format("              ... %d more steps ...\n", #path - 10)
     elseif #path <= 12 or j < 4 or j > #path - 7 then
-      out[#out + 1] = "              -> " .. tostring(path[j]) .. "\n"
+      out[#out + 1] = "              " .. format.ARROW .. " " .. tostring(path[j]) .. "\n"
     end
   end
 end
@@ -216,13 +219,14 @@ function detect_leak.format_groups(groups, top)
     end
     local growth = g.growth or { g.count, g.grown }
     out[#out + 1] = string.format("\n%2d. %s: %d objects, %s retained (+%d after the first action, +%d after the second)%s%s\n",
-      i, tostring(g.class), g.count or 0, common.bytes(g.retainedSize), growth[1] or 0, growth[2] or 0,
+      i, tostring(g.class), g.count or 0, format.bytes(g.retainedSize), growth[1] or 0, growth[2] or 0,
       g.nested and ", held inside another group's objects" or "", detect_leak.mark(g))
     out[#out + 1] = string.format("    %-9s %s\n", "made at", where(g.location) or "(no source location in the snapshot)")
     local h = g.holder
     if h then
       local e = h.edges or {}
-      local edges = (e[1] and e[2] and e[3]) and string.format(", edges %d -> %d -> %d%s", e[1], e[2], e[3],
+      local arrow = " " .. format.ARROW .. " "
+      local edges = (e[1] and e[2] and e[3]) and string.format(", edges %d%s%d%s%d%s", e[1], arrow, e[2], arrow, e[3],
         h.growing and " (grew after each action)" or "") or ""
       out[#out + 1] = string.format("    %-9s %s @%s%s\n", "held by", tostring(h.class), tostring(h.id), edges)
       path_lines(out, "holder", h.retainerPath)
@@ -243,7 +247,7 @@ function detect_leak.format_groups(groups, top)
       for j, f in ipairs(st.frames) do
         if j > 8 then break end
         out[#out + 1] = string.format("              %s (%s)\n", f.functionName ~= "" and f.functionName or "(anonymous)",
-          f.line and string.format("%s:%d:%d", f.url, f.line, f.column or 0) or f.url)
+          format.where(f))
       end
     end
     if g.signature then out[#out + 1] = string.format("    %-9s %s\n", "signature", g.signature) end
@@ -259,7 +263,7 @@ function detect_leak.format(report, top)
     for i, g in ipairs(report.grown) do
       if i > (top or 10) then break end
       out[#out + 1] = string.format("    %s: %d objects (%d, then %d), %s shallow\n", tostring(g.class), g.count,
-        g.rounds[1], g.rounds[2], common.bytes(g.size))
+        g.rounds[1], g.rounds[2], format.bytes(g.size))
     end
   end
   if report.detached and #report.detached > 0 then
@@ -269,7 +273,7 @@ function detect_leak.format(report, top)
       local name = tostring(d.name)
       if name:sub(1, 9) ~= "Detached " then name = "Detached " .. name end
       out[#out + 1] = string.format("    %s: %d nodes, %s retained\n", name, d.count or 0,
-        common.bytes(d.retainedSize))
+        format.bytes(d.retainedSize))
     end
   end
   out[#out + 1] = "\nSnapshots: " .. table.concat(report.snapshots, " ") .. "\n"

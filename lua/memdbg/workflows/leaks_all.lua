@@ -10,7 +10,8 @@
 --   -- report = {actions = {r1, r2}, note = , isolates = {
 --   --   {id, type, title, url, report = <detect_leak report>} | {..., error = msg, code = code}, ...}}
 local actions = require("memdbg.workflows.actions")
-local common = require("memdbg.workflows.common")
+local files = require("memdbg.util.files")
+local json = require("memdbg.util.json")
 local isolates = require("memdbg.transport.isolates")
 
 local leaks_all = {}
@@ -58,7 +59,7 @@ function leaks_all.run(session, opts)
   local list, note, lcode = isolates.list(session)
   if not list then return nil, note, lcode end
   if opts.dir then
-    local ok, err, code = common.mkdir(opts.dir)
+    local ok, err, code = files.mkdir(opts.dir)
     if not ok then return nil, err, code end
   end
   -- what evaluating an expression creates once belongs in the main baseline
@@ -79,7 +80,7 @@ function leaks_all.run(session, opts)
     h.co = coroutine.create(function() return workflow.run(iso.session, o) end)
     hunts[#hunts + 1] = h
   end
-  local report = { isolates = common.array(), actions = common.array(), note = note }
+  local report = { isolates = json.array(), actions = json.array(), note = note }
   local failure
   for _, h in ipairs(hunts) do advance(h) end
   for round = 1, 2 do

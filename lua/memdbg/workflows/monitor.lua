@@ -187,7 +187,7 @@ function monitor.run(session, opts)
   local series, serr, scode = open_series(opts)
   if not series then return nil, serr, scode end
   local keep = opts.keepSamples ~= false
-  local samples = keep and require("memdbg.workflows.common").array() or nil
+  local samples = keep and require("memdbg.util.json").array() or nil
   local n, gaps, alerts, byRule, peak = 0, 0, 0, {}, nil
   local t0 = core.now()
   local nextAt = t0

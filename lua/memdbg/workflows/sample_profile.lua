@@ -4,12 +4,12 @@
 --   local sample = require "memdbg.workflows.sample_profile"
 --   local r = sample.run(session, { duration = 10, out = "alloc" })
 --   -- r = {profile=, sites=, files = {heapprofile=, folded=}}
-local common = require("memdbg.workflows.common")
+local steps = require("memdbg.workflows.steps")
 local profile = require("memdbg.analysis.profile")
 
 local sample = {}
 
---- run(session, {interval=32768, duration=, action=fn|expr, out=PREFIX, top=20, traffic=fn,
+--- run(session, {interval=32768, duration=, action=fn|expr, out=PREFIX, top=20 (0: all), traffic=fn,
 ---   includeCollected=false})
 --- With an action the profile covers it; otherwise `duration` seconds (default 10).
 --- By default the profile holds what is still alive at the end (DevTools'
@@ -29,7 +29,7 @@ function sample.run(session, opts)
   }
   if not ok then return nil, err, code end
   if opts.action then
-    ok, err, code = common.run_action(session, opts.action, "action")
+    ok, err, code = steps.run_action(session, opts.action, "action")
     if ok == nil then
       session.memory:stopSamplingHeapProfiler()
       return nil, err, code
@@ -49,7 +49,9 @@ function sample.run(session, opts)
   local p
   p, err, code = session.memory:stopSamplingHeapProfiler()
   if not p then return nil, err, code end
-  local r = { profile = p, sites = profile.top_sites(p, opts.top or 20), files = {} }
+  local top = opts.top or 20
+  if top == 0 then top = nil end -- 0: every site
+  local r = { profile = p, sites = profile.top_sites(p, top), files = {} }
   if opts.out then
     local hp, fo = opts.out .. ".heapprofile", opts.out .. ".folded"
     ok, err, code = profile.save_heapprofile(p, hp)

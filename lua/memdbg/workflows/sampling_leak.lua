@@ -17,7 +17,7 @@
 -- the profiler is stopped on every way out (errors, Ctrl-C); a dropped
 -- connection ends the runtime's side of the profiler with the session.
 local actions = require("memdbg.workflows.actions")
-local common = require("memdbg.workflows.common")
+local format = require("memdbg.util.format")
 local json = require("memdbg.util.json")
 
 local sampling_leak = {}
@@ -104,7 +104,7 @@ end
 function sampling_leak.grown(profiles, interval)
   local s0, s1, s2 = sampling_leak.sites(profiles[1]), sampling_leak.sites(profiles[2]),
     sampling_leak.sites(profiles[3])
-  local out = common.array()
+  local out = json.array()
   for key, c in pairs(s2) do
     local a, b = s0[key] or { bytes = 0, samples = 0 }, s1[key] or { bytes = 0, samples = 0 }
     local g1, g2 = b.bytes - a.bytes, c.bytes - b.bytes
@@ -113,15 +113,15 @@ function sampling_leak.grown(profiles, interval)
       local dn1, dn2 = b.samples - a.samples, c.samples - b.samples
       local site = {
         functionName = top.functionName, url = top.url, line = top.line, column = top.column,
-        growth = common.array { g1, g2 }, liveBytes = c.bytes, stack = common.array(c.stack),
-        samples = common.array { a.samples, b.samples, c.samples },
+        growth = json.array { g1, g2 }, liveBytes = c.bytes, stack = json.array(c.stack),
+        samples = json.array { a.samples, b.samples, c.samples },
         confidence = "high",
       }
       if math.min(dn1, dn2) < sampling_leak.MIN_SAMPLES then
         site.confidence = "low"
         site.note = string.format("within sampling noise: the growth rests on %d and %d new samples (one per "
           .. "~%s allocated); run more requests per action or a smaller --sampling-interval to tell", dn1, dn2,
-          common.bytes(interval))
+          format.bytes(interval))
       end
       site.runtimeInternal = runtime_internal(c)
       out[#out + 1] = site
@@ -159,8 +159,8 @@ function sampling_leak.run(session, opts)
   local step = opts.onStep or function() end
   local mem = session.memory
   local traffic = opts.traffic or session.traffic
-  local report = { mode = "sampling", samplingInterval = interval, sites = common.array(),
-    actions = common.array(), gc = not opts.noGC }
+  local report = { mode = "sampling", samplingInterval = interval, sites = json.array(),
+    actions = json.array(), gc = not opts.noGC }
 
   local ok, err, code = mem:startSamplingHeapProfiler { samplingInterval = interval }
   if not ok then return unsupported(err, code) end
@@ -210,7 +210,7 @@ end
 
 --- The JSON document of `memdbg leaks --sampling --json`.
 function sampling_leak.to_json(report, top)
-  local sites = common.array()
+  local sites = json.array()
   for i, s in ipairs(report.sites) do
     if top and i > top then break end
     sites[i] = s
@@ -236,14 +236,14 @@ function sampling_leak.format(report, top)
     out[#out + 1] = "No allocation site's live memory grew after both actions (no snapshot was taken).\n"
   else
     out[#out + 1] = string.format("Allocation sites whose live memory grew after each action (sampled every %s; "
-      .. "no snapshot was taken):\n", common.bytes(report.samplingInterval))
+      .. "no snapshot was taken):\n", format.bytes(report.samplingInterval))
     for i, s in ipairs(sites) do
       if top and i > top then
         out[#out + 1] = string.format("  ... and %d more\n", #sites - top)
         break
       end
       out[#out + 1] = string.format("%2d. %s  %s\n    +%s, then +%s; %s live%s\n", i, s.functionName, where(s),
-        common.bytes(s.growth[1]), common.bytes(s.growth[2]), common.bytes(s.liveBytes),
+        format.bytes(s.growth[1]), format.bytes(s.growth[2]), format.bytes(s.liveBytes),
         s.runtimeInternal and ("  [runtime-internal: " .. s.runtimeInternal .. "]") or "")
       if s.note then out[#out + 1] = "    note: " .. s.note .. "\n" end
       for j, f in ipairs(s.stack) do

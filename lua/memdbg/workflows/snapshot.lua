@@ -3,15 +3,27 @@
 --   local snapshot = require "memdbg.workflows.snapshot"
 --   local info, err, code = snapshot.run(session, { dir = ".", gc = true })
 --   -- info = {path=, bytes=, seconds=, chunks=}
-local common = require("memdbg.workflows.common")
+local steps = require("memdbg.workflows.steps")
 local files = require("memdbg.util.files")
 local core = require("memdbg._core")
 
 local snapshot = {}
 
---- A timestamped file name in dir: DIR/PREFIX-20261127-044301-123.heapsnapshot
+--- "20261127-044301Z" (UTC, sortable); "-2", "-3"... within the same second.
+local last_stamp, seq = nil, 1
+function snapshot.timestamp()
+  local s = os.date("!%Y%m%d-%H%M%SZ")
+  if s == last_stamp then
+    seq = seq + 1
+    return s .. "-" .. seq
+  end
+  last_stamp, seq = s, 1
+  return s
+end
+
+--- A timestamped file name in dir: DIR/PREFIX-20261127-044301Z.heapsnapshot
 function snapshot.name(dir, prefix, ext)
-  return string.format("%s/%s-%s.%s", dir or ".", prefix or "heap", common.timestamp(), ext or "heapsnapshot")
+  return string.format("%s/%s-%s.%s", dir or ".", prefix or "heap", snapshot.timestamp(), ext or "heapsnapshot")
 end
 
 --- destination(opts) -> path, noClobber | nil, message, code: opts.path
@@ -26,7 +38,7 @@ function snapshot.destination(opts, prefix)
   local dir = opts.dir or "."
   local ok, err, code = files.checkDirectory(dir)
   if not ok then return nil, err, code end
-  ok, err, code = common.mkdir(dir)
+  ok, err, code = files.mkdir(dir)
   if not ok then return nil, err, code end
   local path = snapshot.name(dir, prefix or opts.prefix)
   while core.fileKind(path) ~= false do path = snapshot.name(dir, prefix or opts.prefix) end
@@ -41,7 +53,7 @@ function snapshot.run(session, opts)
   local path, noClobber, dcode = snapshot.destination(opts)
   if not path then return nil, noClobber, dcode end
   if opts.gc then
-    local ok, err, code = common.collect(session, opts.gcRounds or 1, opts.traffic)
+    local ok, err, code = steps.collect(session, opts.gcRounds or 1, opts.traffic)
     if not ok then return nil, err, code end
   end
   local info, err, code = session.memory:takeHeapSnapshot {

@@ -4,7 +4,7 @@
 --   local track = require "memdbg.workflows.track_allocations"
 --   local r = track.run(session, { action = "handleRequests(100)", dir = "." })
 --   -- r = {path=, bytes=, seconds=, sites = {{functionName, url, line, count, self, total}, ...}}
-local common = require("memdbg.workflows.common")
+local steps = require("memdbg.workflows.steps")
 local snapshot = require("memdbg.workflows.snapshot")
 local core = require("memdbg._core")
 
@@ -21,7 +21,7 @@ function track.run(session, opts)
   local ok, err, code = session.memory:startTrackingAllocations { trackAllocations = true }
   if not ok then return nil, err, code end
   if opts.action then
-    ok, err, code = common.run_action(session, opts.action, "action")
+    ok, err, code = steps.run_action(session, opts.action, "action")
   else
     local duration = opts.duration or 10
     local deadline = core.now() + duration

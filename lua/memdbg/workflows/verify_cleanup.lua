@@ -4,7 +4,8 @@
 --   local verify = require "memdbg.workflows.verify_cleanup"
 --   local r = verify.run(session, { allocate = "allocate(20)", cleanup = "release()" })
 --   -- r = {released=bool, before=, allocated=, after=, retained=, grew=, tolerance=}
-local common = require("memdbg.workflows.common")
+local steps = require("memdbg.workflows.steps")
+local format = require("memdbg.util.format")
 
 local verify = {}
 
@@ -26,20 +27,20 @@ function verify.run(session, opts)
     end
   end
   local rounds = opts.gcRounds or 3
-  local ok, err, code = common.collect(session, rounds, opts.traffic)
+  local ok, err, code = steps.collect(session, rounds, opts.traffic)
   if not ok then return nil, err, code end
   local r = {}
   r.before, err, code = used(session)
   if not r.before then return nil, err, code end
-  ok, err, code = common.run_action(session, opts.allocate, "allocate step")
+  ok, err, code = steps.run_action(session, opts.allocate, "allocate step")
   if ok == nil then return nil, err, code end
-  ok, err, code = common.collect(session, 1, opts.traffic)
+  ok, err, code = steps.collect(session, 1, opts.traffic)
   if not ok then return nil, err, code end
   r.allocated, err, code = used(session)
   if not r.allocated then return nil, err, code end
-  ok, err, code = common.run_action(session, opts.cleanup, "cleanup step")
+  ok, err, code = steps.run_action(session, opts.cleanup, "cleanup step")
   if ok == nil then return nil, err, code end
-  ok, err, code = common.collect(session, rounds, opts.traffic)
+  ok, err, code = steps.collect(session, rounds, opts.traffic)
   if not ok then return nil, err, code end
   r.after, err, code = used(session)
   if not r.after then return nil, err, code end
@@ -52,7 +53,7 @@ function verify.run(session, opts)
 end
 
 function verify.format(r)
-  local b = common.bytes
+  local b = format.bytes
   return string.format("Before: %s\nAfter allocate: %s (+%s)\nAfter cleanup and GC: %s (%s%s vs before)\n%s\n",
     b(r.before), b(r.allocated), b(r.grew), b(r.after), r.retained >= 0 and "+" or "", b(r.retained),
     r.released and string.format("RELEASED: %s of %s freed", b(r.freed), b(r.grew))
