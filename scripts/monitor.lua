@@ -1,5 +1,5 @@
 #!/usr/bin/env lua5.4
--- Watch a runtime's heap: print "Heap: U MB / T MB" every interval, alert near
+-- Watch a runtime's heap: print "Heap: U MiB / T MiB" every interval, alert near
 -- the heap limit (or grows after GC, --gc-every N), save the series as CSV and an SVG plot.
 --   lua5.4 scripts/monitor.lua --endpoint http://127.0.0.1:9229 --duration 60 --csv heap.csv --svg heap.svg
 -- Copy this file and edit the alert below (page someone, take a snapshot...).

@@ -76,7 +76,7 @@ describe("monitor: alert rules and OpenMetrics (one Node app, healthy then leaki
       "--gc-every", "1", "--trend-min", "262144", "--csv", csv, timeout = 60 }
     assert.equal(0, code, out .. err)
     assert.not_matches("ALERT", err)
-    assert.matches("6 samples, 0 gaps, peak [%d.]+ MB, 0 alerts", out)
+    assert.matches("6 samples, 0 gaps, peak [%d.]+ [KMG]?i?B, 0 alerts", out)
     -- the limit is V8's heap_size_limit, as a separate node process reports it
     local p = io.popen("env -u LD_PRELOAD node -e 'console.log(require(\"v8\").getHeapStatistics().heap_size_limit)'")
     local expected = tonumber(p:read("*l"))

@@ -220,7 +220,7 @@ describe("Deno, leaky app", function()
     code, out, err = lua54("scripts/monitor.lua", "--endpoint", rt.endpoint, "--interval", "0", "--count", "2",
       "--threshold", "100")
     assert.equal(0, code, err)
-    assert.matches("Heap: [%d.]+ MB / [%d.]+ MB", out)
+    assert.matches("Heap: [%d.]+ [KMG]?i?B / [%d.]+ [KMG]?i?B", out)
     assert.matches("2 samples, peak", out)
   end)
 end)

@@ -155,7 +155,7 @@ describe("workflows on one idle app", function()
     assert.equal(4, #r.samples)
     assert.equal(1, #alerts) -- once per upward crossing, not every sample
     assert.equal(1, r.alerts)
-    assert.matches("^Heap: %d+%.%d MB / %d+%.%d MB", table.concat(printed))
+    assert.matches("^Heap: [%d.]+ [KMG]?i?B / [%d.]+ [KMG]?i?B", table.concat(printed))
     assert.is_true(r.samples[4].t >= 0.15)
     local lines = {}
     for l in read(csv):gmatch("[^\n]+") do lines[#lines + 1] = l end

@@ -11,7 +11,7 @@ usage: memdbg monitor [-e URL] [--interval S] [--duration S | --count N] [--time
                       [--threshold PCT] [--limit BYTES] [--gc-every N [--trend N] [--trend-min BYTES]]
                       [--csv FILE] [--svg FILE] [--no-clobber] [--json | --openmetrics [HOST:PORT]]
 Samples heap usage every S seconds (default 1) for a duration or N samples
-(default 10), prints "Heap: U MB / T MB", alerts on stderr naming the rule that
+(default 10), prints "Heap: U MiB / T MiB", alerts on stderr naming the rule that
 fired, and writes the series as CSV (row by row, as it goes) and SVG (at the end).
 Alert rules:
   limit   the used heap reaches --threshold percent (default 90) of the heap

@@ -1,5 +1,5 @@
 -- Monitor workflow: sample heap usage every `interval` seconds for a
--- `duration` or a `count`, print "Heap: U MB / T MB", alert by the rules of
+-- `duration` or a `count`, print "Heap: U MiB / T MiB", alert by the rules of
 -- workflows/monitor_rules.lua, and write the series as CSV and SVG.
 --   local monitor = require "memdbg.workflows.monitor"
 --   local res = monitor.run(session, { interval = 1, duration = 60, threshold = 0.9, timeout = 10,
@@ -28,16 +28,17 @@
 local core = require("memdbg._core")
 local files = require("memdbg.util.files")
 local rules = require("memdbg.workflows.monitor_rules")
+local format = require("memdbg.util.format")
 
 local monitor = {}
 
-local MB = 1048576
+local MiB = 1048576
 
 function monitor.line(sample)
   if sample.gap then
     return string.format("Heap: no answer within %g s (a gap in the series)", sample.timeout or 0)
   end
-  local text = string.format("Heap: %.1f MB / %.1f MB (%.0f%%)", sample.usedSize / MB, sample.totalSize / MB,
+  local text = string.format("Heap: %s / %s (%.0f%%)", format.bytes(sample.usedSize), format.bytes(sample.totalSize),
     100 * sample.ratio)
   if sample.limit then text = text .. string.format(", %.1f%% of the limit", 100 * sample.usedSize / sample.limit) end
   if sample.gc then text = text .. " after GC" end
@@ -129,7 +130,7 @@ end
 local function make_rules(opts, limit, threshold)
   local list = {}
   if limit then list[#list + 1] = rules.limit(limit, threshold) end
-  if opts.gcEvery then list[#list + 1] = rules.trend(opts.trend or 3, opts.trendMin or MB) end
+  if opts.gcEvery then list[#list + 1] = rules.trend(opts.trend or 3, opts.trendMin or MiB) end
   return list
 end
 
@@ -262,7 +263,7 @@ function monitor.save(samples, opts)
   return true
 end
 
---- An SVG line plot: used (solid) and total (dashed) heap in MB over
+--- An SVG line plot: used (solid) and total (dashed) heap in MiB over
 --- seconds; lines break at gaps, each marked by a grey band; a red dot where
 --- an alert fired (its rules as the dot's title), a small dark one for a
 --- sample taken after a forced GC.
@@ -289,7 +290,7 @@ function monitor.svg(source, opts, emit)
     if not s.gap and s.totalSize > maxY then maxY = s.totalSize end
   end)
   if maxT <= 0 then maxT = 1 end
-  if maxY <= 0 then maxY = MB end
+  if maxY <= 0 then maxY = MiB end
   maxY = maxY * 1.1
   local function x(t) return L + (W - L - R) * t / maxT end
   local function y(v) return H - B - (H - T - B) * v / maxY end
@@ -311,7 +312,7 @@ function monitor.svg(source, opts, emit)
   for i = 0, 4 do
     local v = maxY * i / 4
     emit(string.format('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>\n', L, W - R, y(v), y(v)))
-    emit(string.format('<text x="%d" y="%.1f" text-anchor="end">%.1f MB</text>\n', L - 4, y(v) + 4, v / MB))
+    emit(string.format('<text x="%d" y="%.1f" text-anchor="end">%.1f MiB</text>\n', L - 4, y(v) + 4, v / MiB))
   end
   for i = 0, 4 do
     local t = maxT * i / 4
