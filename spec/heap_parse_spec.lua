@@ -123,9 +123,19 @@ describe("heap parser", function()
     local snap = assert(heap.parse(text))
     local sites = snap:allocationSites()
     assert.are.equal(1, #sites)
-    assert.are.same({ 2, 2, 40, "makeThing", "app.js", 42, 4 }, { sites[1].traceNodeId, sites[1].liveCount,
+    -- V8 writes trace lines and columns 1-based already
+    assert.are.same({ 2, 2, 40, "makeThing", "app.js", 41, 3 }, { sites[1].traceNodeId, sites[1].liveCount,
       sites[1].liveSize, sites[1].functionName, sites[1].scriptName, sites[1].line, sites[1].column })
     assert.are.equal(2, snap:node(3).traceNodeId)
+    -- per function: makeThing allocated 3 objects (56 bytes) at trace nodes 2 and 3, A and B live;
+    -- the root frame has makeThing's bytes in its total
+    local fns = snap:allocationFunctions()
+    assert.are.equal(2, #fns)
+    assert.are.same({ functionName = "makeThing", url = "app.js", line = 41, column = 3, count = 3, size = 56,
+      totalSize = 56, liveCount = 2, liveSize = 40 }, fns[1])
+    assert.are.same({ 1, 8, 64, 0, 0 }, { fns[2].count, fns[2].size, fns[2].totalSize, fns[2].liveCount,
+      fns[2].liveSize })
+    assert.is_nil(fns[2].line) -- 0 in the file: unknown, not 1
   end)
 
   it("reports detached DOM nodes from the detachedness field", function()

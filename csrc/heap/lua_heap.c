@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allocfuncs.h"
 #include "columns.h"
 #include "compat.h"
 #include "heap.h"
@@ -545,6 +546,52 @@ static int l_detached(lua_State *L) {
 
 /* Allocation sites: live objects per trace_tree node (when the snapshot was
  * taken with allocation tracking), with the function, script and line. */
+/* line and column of trace function info f: V8 writes them 1-based already
+ * (AllocationTracker adds one), 0 for none, which is left out. */
+static void push_position(lua_State *L, const struct heap_snapshot *s, const uint32_t *f) {
+  if (s->trace_fn_line >= 0 && f[s->trace_fn_line] > 0) {
+    lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line]);
+    lua_setfield(L, -2, "line");
+  }
+  if (s->trace_fn_column >= 0 && f[s->trace_fn_column] > 0) {
+    lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column]);
+    lua_setfield(L, -2, "column");
+  }
+}
+
+/* snap:allocation_functions() -> {{functionName, url, line?, column?, count, size,
+ * totalSize, liveCount, liveSize}, ...} (allocfuncs.c) */
+static int l_allocation_functions(lua_State *L) {
+  struct heap_snapshot *s = check_open(L, 1);
+  struct heap_alloc_fn *rows;
+  int n = heap_allocation_functions(s, &rows);
+  if (n < 0) return luaL_error(L, "out of memory");
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    const struct heap_alloc_fn *r = &rows[i];
+    const uint32_t *f = s->trace_fn + (size_t)r->function_info * s->trace_fn_fields;
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, s->trace_fn_name >= 0 ? heap_str(s, f[s->trace_fn_name]) : "");
+    lua_setfield(L, -2, "functionName");
+    lua_pushstring(L, s->trace_fn_script >= 0 ? heap_str(s, f[s->trace_fn_script]) : "");
+    lua_setfield(L, -2, "url");
+    push_position(L, s, f);
+    lua_pushinteger(L, (lua_Integer)r->count);
+    lua_setfield(L, -2, "count");
+    lua_pushinteger(L, (lua_Integer)r->size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, (lua_Integer)r->total_size);
+    lua_setfield(L, -2, "totalSize");
+    lua_pushinteger(L, (lua_Integer)r->live_count);
+    lua_setfield(L, -2, "liveCount");
+    lua_pushinteger(L, (lua_Integer)r->live_size);
+    lua_setfield(L, -2, "liveSize");
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(rows);
+  return 1;
+}
+
 static int l_allocation_sites(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   lua_newtable(L);
@@ -595,14 +642,7 @@ static int l_allocation_sites(lua_State *L) {
         lua_pushstring(L, heap_str(s, f[s->trace_fn_script]));
         lua_setfield(L, -2, "scriptName");
       }
-      if (s->trace_fn_line >= 0) {
-        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line] + 1);
-        lua_setfield(L, -2, "line");
-      }
-      if (s->trace_fn_column >= 0) {
-        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column] + 1);
-        lua_setfield(L, -2, "column");
-      }
+      push_position(L, s, f);
     }
     lua_rawseti(L, -2, ++k);
   }
@@ -913,6 +953,7 @@ static const luaL_Reg snap_methods[] = {{"info", l_info},
                                         {"top", l_top},
                                         {"detached", l_detached},
                                         {"allocation_sites", l_allocation_sites},
+                                        {"allocation_functions", l_allocation_functions},
                                         {"close", l_close},
                                         {NULL, NULL}};
 

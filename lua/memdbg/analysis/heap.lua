@@ -30,7 +30,11 @@
 --   snap:detached()            -> detached DOM nodes per class {name, count, retainedSize}
 --   snap:allocationSites{top=} -> live objects per allocation site, largest live size first (snapshots taken
 --                                 with allocation tracking): {traceNodeId, functionName, scriptName, line,
---                                 column, liveCount, liveSize}
+--                                 column, liveCount, liveSize} (line and column 1-based, absent when unknown)
+--   snap:allocationFunctions{top=} -> the same per function (DevTools' Allocation view, bottom-up):
+--                                 {functionName, url, line, column, count, size (allocated while it was
+--                                 the top frame), totalSize (while on the stack), liveCount, liveSize},
+--                                 largest live size first, then allocated size
 --   snap:close()               -> frees the native memory now (idempotent; also on __gc / __close)
 --   heap.findLeaks{ baseline = "a", target = "b", final = "c", onProgress = fn, raw = false }
 --       -> groups, {nodeCount, classes}: one group per (holder, leaked class), the program's own classes
@@ -213,6 +217,21 @@ function Snapshot:allocationSites(opts)
     for i = #sites, opts.top + 1, -1 do sites[i] = nil end
   end
   return sites
+end
+
+function Snapshot:allocationFunctions(opts)
+  local ud = ud_of(self, "allocationFunctions")
+  opts = opt_table(opts, "allocationFunctions")
+  local rows = ud:allocation_functions()
+  table.sort(rows, function(a, b)
+    if a.liveSize ~= b.liveSize then return a.liveSize > b.liveSize end
+    if a.size ~= b.size then return a.size > b.size end
+    return a.functionName < b.functionName
+  end)
+  if opts.top and opts.top > 0 then
+    for i = #rows, opts.top + 1, -1 do rows[i] = nil end
+  end
+  return rows
 end
 
 --- Frees the native memory; safe to call more than once.
