@@ -35,6 +35,8 @@ static volatile uint64_t sink;
  * when they are at least this long (8 MB); weak, so the harness still builds
  * against an engine without it. */
 extern size_t heap_split_min __attribute__((weak)); /* keeps the reads below from being optimised away */
+/* dominators.c: graphs below this many nodes take 3-byte preorder numbers */
+extern uint32_t heap_lt_narrow_below __attribute__((weak));
 
 static void check_model(struct heap_snapshot *s) {
   CHECK(s->node_count > 0);
@@ -147,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!split_default) split_default = heap_split_min ? heap_split_min : 1;
     heap_split_min = (h & 16) ? 0 : split_default;
   }
+  if (&heap_lt_narrow_below) heap_lt_narrow_below = (h & 32) ? 0 : 0xFFFFFFu; /* half: 4 bytes */
   int rc = heap_parse_memory((const char *)data, size, &s, err, sizeof err);
   if (rc == HEAP_OK) {
     CHECK(s != NULL);

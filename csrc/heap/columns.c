@@ -59,7 +59,7 @@ static void drop_pages(int release, const char *p, const char *q) {
 
 /* memchr in 8 MB steps that does not leave the scanned pages resident. */
 static const char *find_byte(int release, const char *p, const char *end, char c) {
-  const size_t step = (size_t)8 << 20;
+  const size_t step = (size_t)1 << 20;
   while (p < end) {
     const char *q = (size_t)(end - p) > step ? p + step : end;
     const char *hit = memchr(p, c, (size_t)(q - p));
@@ -168,7 +168,7 @@ static void *run_half(void *arg) {
     /* count in 8 MB steps, dropping the counted pages again when the buffer
      * is our file mapping: the first half re-reads them from the page cache
      * soon anyway, and keeping them would pin the whole first half in RSS */
-    const size_t step = (size_t)8 << 20;
+    const size_t step = (size_t)1 << 20;
     uint64_t commas = 0;
     const char *p = h->count_from, *stop = h->from - 1;
     while (p < stop) {
@@ -205,7 +205,7 @@ static void init_half(struct half *h, struct parser *P, int edges, const char *f
   } else {
     long pg = sysconf(_SC_PAGESIZE);
     h->sc.released = (const char *)(((uintptr_t)from + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1));
-    h->sc.next_mark = from + ((size_t)32 << 20);
+    h->sc.next_mark = from + ((size_t)1 << 20);
   }
 }
 

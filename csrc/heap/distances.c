@@ -137,11 +137,32 @@ static int64_t edge_index_value(const struct heap_snapshot *s, uint32_t v, uint3
 
 struct bfs {
   const struct heap_snapshot *s;
-  uint32_t *d, *pe, *q;
+  uint32_t *d, *pe;
   const uint32_t *eph; /* string -> WeakMap entry id, or NULL */
   uint8_t *pending;    /* bitset over entry ids: the first edge was met */
-  uint32_t qt;
+  /* the queue: a ring as wide as the widest stretch of the search needs
+   * (the nodes of a level or two), not one slot per node */
+  uint32_t *q;
+  size_t qh, qt, qcap; /* qcap a power of two; positions count up, & (qcap - 1) */
+  int failed;
 };
+
+static void push(struct bfs *b, uint32_t v) {
+  if (b->qt - b->qh == b->qcap) {
+    size_t cap = b->qcap * 2;
+    uint32_t *nq = malloc(cap * 4);
+    if (!nq) {
+      b->failed = 1;
+      return;
+    }
+    for (size_t i = b->qh; i < b->qt; i++)
+      nq[i & (cap - 1)] = b->q[i & (b->qcap - 1)];
+    free(b->q);
+    b->q = nq;
+    b->qcap = cap;
+  }
+  b->q[b->qt++ & (b->qcap - 1)] = v;
+}
 
 /* DevTools' filter, for an edge whose target is still unreached. */
 static int follows(struct bfs *b, uint32_t v, uint32_t e, uint8_t ek) {
@@ -171,10 +192,10 @@ static int follows(struct bfs *b, uint32_t v, uint32_t e, uint8_t ek) {
   return 1;
 }
 
-static void run(struct bfs *b, uint32_t qh) {
+static void run(struct bfs *b) {
   const struct heap_snapshot *s = b->s;
-  while (qh < b->qt) {
-    uint32_t v = b->q[qh++];
+  while (b->qh < b->qt && !b->failed) {
+    uint32_t v = b->q[b->qh++ & (b->qcap - 1)];
     uint32_t dv = b->d[v] + 1;
     const uint32_t *w = heap_edge_words(s, v);
     for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1], k = 0; e < end; e++, k++) {
@@ -184,7 +205,7 @@ static void run(struct bfs *b, uint32_t qh) {
       if (b->d[to] != HEAP_UNREACHABLE || !follows(b, v, e, ek)) continue;
       b->d[to] = dv;
       if (b->pe) b->pe[to] = e;
-      b->q[b->qt++] = to;
+      push(b, to);
     }
   }
 }
@@ -197,9 +218,7 @@ int heap_is_user_root(const struct heap_snapshot *s, uint32_t v) {
 /* d (and pe, when given) for every node; returns -1 when out of memory. */
 static int distances(const struct heap_snapshot *s, uint32_t *d, uint32_t *pe) {
   uint32_t n = s->node_count, root = s->root;
-  /* user roots may be queued twice (two root edges to one node): room for that */
-  size_t qcap = (size_t)n + (s->first_edge[root + 1] - s->first_edge[root]) + 1;
-  struct bfs b = {s, d, pe, malloc(qcap * 4), NULL, NULL, 0};
+  struct bfs b = {s, d, pe, NULL, NULL, malloc(4096 * 4), 0, 0, 4096, 0};
   uint32_t neph = 0, *eph = NULL;
   if (!b.q || ephemeron_ids(s, &eph, &neph)) {
     free(b.q);
@@ -219,23 +238,23 @@ static int distances(const struct heap_snapshot *s, uint32_t *d, uint32_t *pe) {
   if (pe)
     for (uint32_t i = 0; i < n; i++)
       pe[i] = NONE;
+  /* user roots may be queued twice (two root edges to one node), as in DevTools */
   for (uint32_t e = s->first_edge[root]; e < s->first_edge[root + 1]; e++) {
     uint32_t to = s->edge_to[e];
     if (!heap_is_user_root(s, to)) continue;
     if (pe && d[to] == HEAP_UNREACHABLE) pe[to] = e;
     d[to] = 1;
-    b.q[b.qt++] = to;
+    push(&b, to);
   }
-  run(&b, 0);
-  uint32_t qh = b.qt;
+  run(&b);
   d[root] = b.qt > 0 ? HEAP_SYSTEM_DISTANCE : 0;
   if (pe) pe[root] = NONE;
-  b.q[b.qt++] = root;
-  run(&b, qh);
+  push(&b, root);
+  run(&b);
   free(b.q);
   free(eph);
   free(b.pending);
-  return 0;
+  return b.failed ? -1 : 0;
 }
 
 int heap_compute_distances(struct heap_snapshot *s) {

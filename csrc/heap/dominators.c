@@ -13,14 +13,13 @@
  * No recursion anywhere, so deep graphs cannot blow the C stack.
  *
  * Memory (the peak of a whole load is here): every working array is
- * indexed by DFS preorder number, and the main loop holds five of them
- * plus the predecessor lists. Those are built after the numbering, in
+ * indexed by DFS preorder number, 3 bytes a number below 2^24 - 1 nodes
+ * (lt_core.h, compiled for both widths), and the main loop holds five of
+ * them plus the predecessor lists. Those are built after the numbering, in
  * preorder numbers, with essential edges only and without each node's DFS
- * tree edge (the main loop knows the parent); the node -> preorder array
- * they need then becomes the semidominators, the list offsets double as
+ * tree edge (the main loop knows the parent); the list offsets double as
  * the bucket links (an offset is dead once its vertex's step has read
- * it), and the numbering is simply run again at the end to map the
- * results back to nodes. Nothing is written before it is needed:
+ * it). Nothing is written before it is needed:
  * "linked" is "numbered above the current step", an unprocessed vertex's
  * semidominator is itself, bucket heads start as zero pages. The results
  * then leave preorder numbers for node ordinals, and the dominator tree's
@@ -39,25 +38,32 @@
 
 struct heap_lt; /* heap.h: an opaque struct lt */
 
+/* Graphs with fewer nodes take 3-byte preorder numbers; a knob for the
+ * specs and the fuzzer, which also run the 4-byte code on small graphs. */
+uint32_t heap_lt_narrow_below = 0xFFFFFFu;
+
+/* The preorder-numbered arrays hold w bytes a number (lt_core.h). */
 struct lt {
   const struct heap_snapshot *s;
-  uint32_t *pre;   /* node -> preorder (NONE while unvisited) */
-  uint32_t *anc;   /* preorder -> DFS parent, then the path-compressed forest link */
-  uint32_t *semi;  /* written at the vertex's own step (pre's array, reused) */
-  uint32_t *label; /* idem */
+  int w;
+  uint8_t *pre;   /* node -> preorder (all ones while unvisited) */
+  uint8_t *anc;   /* preorder -> DFS parent, then the path-compressed forest link */
+  uint8_t *semi;  /* written at the vertex's own step */
+  uint8_t *label; /* idem */
   /* bucket heads (0: empty; vertex 0, the root, is never in a bucket) and
    * immediate dominators share one array: at step w heads are only touched
    * below w and dominators only at or above w */
-  uint32_t *idom;
+  uint8_t *idom;
   uint8_t *real;     /* numbered through an essential edge: its DFS parent is a predecessor */
-  uint8_t *tree;     /* over edges: the DFS tree edges (left out of the predecessor lists); NULL
-                        when renumbering */
+  uint8_t *tree;     /* over edges: the DFS tree edges (left out of the predecessor lists) */
   uint8_t *retained; /* has an essential retainer (the orphan test) */
+  int retained_given; /* heap_build_graph marked it */
   uint8_t *settled;  /* the main loop gave it a dominator */
   /* predecessors in preorder numbers, grouped by preorder: w's are
    * rfrom[rfirst[w] .. rfirst[w + 1]); after step w, rfirst[w + 1] holds
    * w's bucket link */
-  uint32_t *rfirst, *rfrom;
+  uint32_t *rfirst;
+  uint8_t *rfrom;
   uint32_t *cstack;
   size_t cstack_cap;
 };
@@ -78,181 +84,10 @@ struct frame {
   uint32_t v, e;
 };
 
-/* Depth-first numbering from `start` (already numbered), over essential
- * edges, in edge order (DevTools' order). Returns the next number, or
- * NONE when out of memory. */
-static uint32_t dfs(struct lt *t, struct frame **stk, size_t *cap, uint32_t start,
-                    uint32_t count) {
-  const struct heap_snapshot *s = t->s;
-  struct frame *st = *stk;
-  size_t top = 0;
-  st[0] = (struct frame){start, s->first_edge[start]};
-  for (;;) {
-    uint32_t v = st[top].v, e = st[top].e, end = s->first_edge[v + 1];
-    while (e < end && (!essential(s, e) || t->pre[s->edge_to[e]] != NONE))
-      e++;
-    if (e == end) {
-      if (top == 0) break;
-      top--;
-      continue;
-    }
-    st[top].e = e + 1;
-    uint32_t w = s->edge_to[e];
-    t->pre[w] = count;
-    if (t->tree) {
-      t->anc[count] = t->pre[v];
-      SET(t->real, count);
-      SET(t->tree, e);
-    }
-    count++;
-    if (++top == *cap) {
-      size_t ncap = *cap * 2;
-      struct frame *ns = realloc(st, ncap * sizeof *ns);
-      if (!ns) return NONE;
-      *stk = st = ns;
-      *cap = ncap;
-    }
-    st[top] = (struct frame){w, s->first_edge[w]};
-  }
-  return count;
-}
-
-/* Numbers every node: the root's subgraph, then the orphans (no essential
- * retainer) and theirs, then the rest one by one. The first time (t->tree
- * set) it also records the DFS parents, tree edges and who has an
- * essential retainer; again (t->tree NULL) it only rebuilds pre[]. 0 when
- * out of memory. */
-static int number(struct lt *t) {
-  const struct heap_snapshot *s = t->s;
-  uint32_t n = s->node_count;
-  size_t cap = 1024;
-  struct frame *st = malloc(cap * sizeof *st);
-  if (!st) return 0;
-  memset(t->pre, 0xFF, (size_t)n * 4);
-  if (t->tree) {
-    for (uint32_t e = 0; e < s->edge_count; e++)
-      if (essential(s, e)) SET(t->retained, s->edge_to[e]);
-    t->anc[0] = NONE;
-  }
-  t->pre[s->root] = 0;
-  uint32_t count = dfs(t, &st, &cap, s->root, 1);
-  for (uint32_t v = 0; v < n && count != NONE; v++) {
-    if (t->pre[v] != NONE || BIT(t->retained, v)) continue;
-    t->pre[v] = count;
-    if (t->tree) t->anc[count] = 0; /* a virtual edge from the root */
-    count = dfs(t, &st, &cap, v, count + 1);
-  }
-  for (uint32_t v = 0; v < n && count != NONE; v++) { /* cliques that only retain each other */
-    if (t->pre[v] != NONE) continue;
-    t->pre[v] = count;
-    if (t->tree) t->anc[count] = 0;
-    count++;
-  }
-  free(st);
-  return count == n;
-}
-
-/* The predecessor lists, in preorder numbers: essential edges but the DFS
- * tree edges. 0 when out of memory. */
-static int predecessors(struct lt *t) {
-  const struct heap_snapshot *s = t->s;
-  uint32_t n = s->node_count;
-  t->rfirst = calloc((size_t)n + 1, 4);
-  if (!t->rfirst) return 0;
-  for (uint32_t e = 0; e < s->edge_count; e++)
-    if (essential(s, e) && !BIT(t->tree, e)) t->rfirst[t->pre[s->edge_to[e]]]++;
-  uint32_t sum = 0;
-  for (uint32_t w = 0; w <= n; w++) {
-    uint32_t c = t->rfirst[w];
-    t->rfirst[w] = sum;
-    sum += c;
-  }
-  t->rfrom = malloc((size_t)sum * 4 + 4);
-  if (!t->rfrom) return 0;
-  for (uint32_t v = 0; v < n; v++) {
-    uint32_t pv = t->pre[v];
-    for (uint32_t e = s->first_edge[v], end = s->first_edge[v + 1]; e < end; e++)
-      if (essential(s, e) && !BIT(t->tree, e)) t->rfrom[t->rfirst[t->pre[s->edge_to[e]]]++] = pv;
-  }
-  /* each rfirst[w] now ends w's list: shift back to starts */
-  memmove(t->rfirst + 1, t->rfirst, (size_t)n * 4);
-  t->rfirst[0] = 0;
-  free(t->tree);
-  t->tree = NULL;
-  t->semi = t->pre; /* nothing reads node -> preorder again until renumbering */
-  t->pre = NULL;
-  return 1;
-}
-
-/* eval() of LT with iterative path compression; vertices numbered lo and
- * above are linked. */
-static uint32_t eval(struct lt *t, uint32_t v, uint32_t lo) {
-  if (v < lo) return v;
-  size_t n = 0;
-  uint32_t x = v;
-  while (t->anc[x] >= lo) {
-    if (n == t->cstack_cap) {
-      size_t cap = t->cstack_cap ? t->cstack_cap * 2 : 1024;
-      uint32_t *ns = realloc(t->cstack, cap * sizeof *ns);
-      if (!ns) break; /* compress less; still correct, only slower */
-      t->cstack = ns;
-      t->cstack_cap = cap;
-    }
-    t->cstack[n++] = x;
-    x = t->anc[x];
-  }
-  while (n > 0) {
-    uint32_t y = t->cstack[--n];
-    uint32_t a = t->anc[y];
-    if (t->semi[t->label[a]] < t->semi[t->label[y]]) t->label[y] = t->label[a];
-    t->anc[y] = t->anc[a];
-  }
-  return t->label[v];
-}
-
-/* Semidominators, buckets and the first idom pass, vertex n-1 down to 1. */
-static void main_loop(struct lt *t, uint32_t n) {
-  const size_t step = (size_t)1 << 18; /* give pages back every 1 MB read */
-  uint32_t *rel = t->rfrom + t->rfirst[n], *next = t->rfirst + 1; /* next[w] = rfirst[w + 1] */
-  for (uint32_t w = n; w-- > 1;) {
-    uint32_t p = t->anc[w], sm = w, ess = 0;
-    if (BIT(t->real, w)) { /* the tree edge from p: p is unlinked, its semi is p */
-      sm = p;
-      ess = 1;
-    }
-    uint32_t k = t->rfirst[w];
-    for (uint32_t end = t->rfirst[w + 1]; k < end; k++) {
-      uint32_t u = eval(t, t->rfrom[k], w + 1);
-      uint32_t su = u > w ? t->semi[u] : u; /* unprocessed: its own number */
-      if (su < sm) sm = su;
-      ess = 1;
-    }
-    if (!ess) sm = 0; /* an orphan: its one predecessor is the root */
-    t->semi[w] = sm;
-    t->label[w] = w;
-    next[w] = t->idom[sm];
-    t->idom[sm] = w;
-    /* link(p, w): anc[w] is already p, and w is now at the linked bound */
-    for (uint32_t v = t->idom[p]; v != 0;) {
-      uint32_t u = eval(t, v, w), nx = next[v];
-      t->idom[v] = t->semi[u] < t->semi[v] ? u : p;
-      SET(t->settled, v);
-      v = nx;
-    }
-    t->idom[p] = 0;
-    if ((size_t)(rel - (t->rfrom + t->rfirst[w])) >= step) {
-      release(t->rfrom + t->rfirst[w], rel);
-      rel = t->rfrom + t->rfirst[w];
-    }
-  }
-  t->idom[0] = 0;
-  for (uint32_t w = 1; w < n; w++) {
-    if (!BIT(t->settled, w))
-      t->idom[w] = 0;
-    else if (t->idom[w] != t->semi[w])
-      t->idom[w] = t->idom[t->idom[w]];
-  }
-}
+#define LT_W 3
+#include "lt_core.h"
+#define LT_W 4
+#include "lt_core.h"
 
 static void lt_free(struct lt *t) {
   free(t->pre);
@@ -270,48 +105,21 @@ static void lt_free(struct lt *t) {
   memset(t, 0, sizeof *t);
 }
 
-/* From preorder numbers to node ordinals: s->idom (in pre's place), the
- * dominator tree's preorder s->dom_order, then the retained sizes in
- * reverse dom_order (children before their dominator). */
+/* From preorder numbers to node ordinals: the dominator tree's preorder
+ * (worked out while still in DFS preorder numbers), s->idom, s->dom_order,
+ * then the retained sizes in reverse dom_order (children before their
+ * dominator). */
 static int finish(struct heap_snapshot *s, struct lt *t) {
   uint32_t n = s->node_count;
-  uint32_t *vertex = malloc((size_t)n * 4 + 4);
-  if (!vertex) return -1;
-  for (uint32_t v = 0; v < n; v++)
-    vertex[t->pre[v]] = v;
-  uint32_t *idom = t->pre, *idom_pre = t->idom;
-  for (uint32_t v = 0; v < n; v++)
-    idom[v] = vertex[idom_pre[idom[v]]];
-  t->pre = NULL;
-  free(s->idom);
-  s->idom = idom;
-  free(idom_pre);
-  t->idom = NULL;
-
-  /* dominator subtree sizes bottom-up (reverse DFS preorder sees a node
-   * before its dominator), then slots top-down: a node's place in the
-   * dominator tree's preorder is its dominator's next free slot */
-  uint32_t *slot = malloc((size_t)n * 4 + 4), *order = malloc((size_t)n * 4 + 4);
-  if (!slot || !order) {
-    free(slot);
-    free(order);
-    free(vertex);
+  uint8_t *tree = t->w == 3 ? tree_order_3(t, n) : tree_order_4(t, n);
+  uint32_t *vertex = !tree ? NULL : t->w == 3 ? vertices_3(t, n) : vertices_4(t, n), *order = NULL;
+  if (vertex) order = t->w == 3 ? to_nodes_3(s, t, vertex, tree) : to_nodes_4(s, t, vertex, tree);
+  free(vertex);
+  if (!order) {
+    free(tree);
     return -1;
   }
-  for (uint32_t v = 0; v < n; v++)
-    slot[v] = 1;
-  for (uint32_t w = n; w-- > 1;)
-    slot[idom[vertex[w]]] += slot[vertex[w]];
-  order[0] = s->root;
-  slot[s->root] = 1;
-  for (uint32_t w = 1; w < n; w++) {
-    uint32_t v = vertex[w], at = slot[idom[v]];
-    slot[idom[v]] += slot[v];
-    order[at] = v;
-    slot[v] = at + 1;
-  }
-  free(vertex);
-  free(slot);
+  const uint32_t *idom = s->idom;
   free(s->dom_order);
   s->dom_order = order;
 
@@ -340,21 +148,32 @@ struct heap_lt *heap_dominators_begin(struct heap_snapshot *s) {
   struct lt *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->s = s;
-  size_t sz = (size_t)n * 4 + 4;
+  t->w = n < heap_lt_narrow_below && n < 0xFFFFFFu ? 3 : 4;
+  size_t sz = (size_t)n * t->w + 8;
   t->pre = malloc(sz);
   t->anc = malloc(sz);
   t->real = calloc((size_t)n / 8 + 1, 1);
-  t->retained = calloc((size_t)n / 8 + 1, 1);
+  t->retained = s->essential_to; /* heap_build_graph's, when it ran */
+  t->retained_given = t->retained != NULL;
+  s->essential_to = NULL;
+  if (!t->retained) t->retained = calloc((size_t)n / 8 + 1, 1);
   t->tree = calloc((size_t)s->edge_count / 8 + 1, 1);
   if (!t->pre || !t->anc || !t->real || !t->retained || !t->tree) goto fail;
-  if (!number(t) || !predecessors(t)) goto fail;
+  if (t->w == 3 ? !number_3(t) || !predecessors_3(t) : !number_4(t) || !predecessors_4(t))
+    goto fail;
   /* malloc'd, not written: pages arrive as the main loop reaches them;
    * the bucket heads must read as empty, and calloc's fresh pages do */
+  t->semi = malloc(sz);
   t->label = malloc(sz);
-  t->idom = calloc((size_t)n + 1, 4);
+  t->idom = calloc(sz, 1);
   t->settled = calloc((size_t)n / 8 + 1, 1);
-  if (!t->label || !t->idom || !t->settled) goto fail;
-  if (n > 1) main_loop(t, n);
+  if (!t->semi || !t->label || !t->idom || !t->settled) goto fail;
+  if (n > 1) {
+    if (t->w == 3)
+      main_loop_3(t, n);
+    else
+      main_loop_4(t, n);
+  }
   free(t->anc);
   free(t->semi);
   free(t->label);
@@ -363,8 +182,8 @@ struct heap_lt *heap_dominators_begin(struct heap_snapshot *s) {
   free(t->rfirst);
   free(t->rfrom);
   free(t->cstack);
-  t->anc = t->semi = t->label = t->rfirst = t->rfrom = t->cstack = NULL;
-  t->real = t->settled = NULL;
+  t->anc = t->semi = t->label = t->rfrom = t->real = t->settled = NULL;
+  t->rfirst = t->cstack = NULL;
   return (struct heap_lt *)t;
 fail:
   lt_free(t);
@@ -374,10 +193,8 @@ fail:
 
 int heap_dominators_end(struct heap_snapshot *s, struct heap_lt *h) {
   struct lt *t = (struct lt *)h;
-  int rc = -1;
   if (!t) return -1;
-  t->pre = malloc((size_t)s->node_count * 4 + 4);
-  if (t->pre && number(t)) rc = finish(s, t);
+  int rc = finish(s, t);
   lt_free(t);
   free(t);
   return rc;

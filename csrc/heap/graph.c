@@ -150,8 +150,10 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     return HEAP_ERANGE;
   }
   free(s->nonessential);
+  free(s->essential_to);
   s->nonessential = calloc((size_t)m / 8 + 1, 1);
-  if (!s->nonessential) {
+  s->essential_to = calloc((size_t)n / 8 + 1, 1);
+  if (!s->nonessential || !s->essential_to) {
     snprintf(err, errlen, "out of memory marking the essential edges");
     return HEAP_ENOMEM;
   }
@@ -164,15 +166,25 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory marking page-owned objects");
     return HEAP_ENOMEM;
   }
+  /* the names are checked per distinct word first: only a bad one sends
+   * us looking for the first edge that has it */
+  int bad_name = 0;
+  for (uint32_t i = 0; check_names && i < s->edge_word_count && !bad_name; i++) {
+    uint32_t w = s->edge_words[i], k = s->edge_kind[heap_word_type(s, w)];
+    bad_name = k != ET_ELEMENT && k != ET_HIDDEN && (w & s->edge_name_mask) >= s->string_count;
+  }
   for (uint32_t from = 0; from < n; from++) {
     int from_page = (page[from >> 3] >> (from & 7)) & 1;
-    for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1]; e < end; e++) {
+    const uint32_t *words = heap_edge_words(s, from);
+    for (uint32_t e = s->first_edge[from], end = s->first_edge[from + 1], i = 0; e < end;
+         e++, i++) {
       uint32_t to = s->edge_to[e];
-      uint8_t k = heap_edge_kind_at(s, from, e);
-      uint32_t name = heap_edge_name_at(s, from, e);
-      if (check_names && k != ET_ELEMENT && k != ET_HIDDEN && name >= s->string_count) {
+      uint8_t k = s->edge_kind[heap_word_type(s, words[i])];
+      if (bad_name && k != ET_ELEMENT && k != ET_HIDDEN &&
+          heap_edge_name_at(s, from, e) >= s->string_count) {
         snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
-                 (unsigned long long)s->edges_offset, e, name, s->string_count);
+                 (unsigned long long)s->edges_offset, e, heap_edge_name_at(s, from, e),
+                 s->string_count);
         free(page);
         free(tables.str);
         free(tables.id);
@@ -182,8 +194,11 @@ int heap_build_graph(struct heap_snapshot *s, char *err, size_t errlen) {
       /* a shortcut from the root counts for dominators */
       if (k == ET_WEAK || (k == ET_SHORTCUT && from != s->root) || to == from ||
           (from != s->root && to_page && !from_page) ||
-          (k == ET_INTERNAL && tables.n && is_weakmap_table_edge(s, &tables, from, name)))
+          (k == ET_INTERNAL && tables.n &&
+           is_weakmap_table_edge(s, &tables, from, heap_edge_name_at(s, from, e))))
         s->nonessential[e >> 3] |= (uint8_t)(1u << (e & 7));
+      else
+        s->essential_to[to >> 3] |= (uint8_t)(1u << (to & 7));
     }
   }
   free(page);

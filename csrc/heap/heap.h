@@ -169,6 +169,8 @@ struct heap_snapshot {
 
   /* Derived graph data, built by heap_build_graph(). */
   uint8_t *nonessential; /* bitset over edges: ignored by dominators (DevTools' rules) */
+  uint8_t *essential_to; /* bitset over nodes with an essential retainer: heap_build_graph
+                            marks it, the dominator pass takes it over */
   uint32_t *parent_edge; /* shortest-path parent edge per node (built lazily) */
   /* strings DevTools' distance filter looks for (HEAP_NO_NODE if absent) */
   uint32_t str_native_context, str_sloppy_function_map, str_map_descriptors;
@@ -252,6 +254,7 @@ int heap_compute_dominators(struct heap_snapshot *s);
  * out of memory); end maps the results to nodes, fills idom, dom_order and
  * retained (from the self sizes as they are then) and frees the state. */
 struct heap_lt;
+extern uint32_t heap_lt_narrow_below; /* graphs below this many nodes: 3-byte numbers (tests) */
 struct heap_lt *heap_dominators_begin(struct heap_snapshot *s);
 int heap_dominators_end(struct heap_snapshot *s, struct heap_lt *t); /* -1 when out of memory */
 int heap_compute_distances(struct heap_snapshot *s); /* distances.c */
@@ -342,8 +345,13 @@ int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t cou
  * discard frees what an unfinished builder holds. -1 when out of memory. */
 struct heap_locs_builder {
   struct heap_loc *locs;
-  uint32_t *script_node;
   size_t n, cap;
+  struct heap_script *scripts; /* the URLs found so far, by the first entry that leads to one */
+  uint32_t nscripts, scripts_cap;
+  uint32_t *found; /* open-addressing set of script ids (id + 1) settled, URL or not */
+  size_t found_cap, nfound;
+  int named; /* the edge names below are looked up */
+  uint32_t str_shared, str_script, str_script_or_debug_info, str_name;
 };
 int heap_locs_add(const struct heap_snapshot *s, struct heap_locs_builder *b, const uint32_t *entry,
                   uint32_t fields, const int field[5], uint32_t node_fields);

@@ -73,6 +73,7 @@ void heap_free(struct heap_snapshot *s) {
   free(s->scripts);
   free(s->parent_edge);
   free(s->nonessential);
+  free(s->essential_to);
   free(s->idom);
   free(s->dom_order);
   free(s->retained32);
@@ -126,9 +127,14 @@ static void phase(const char *name, double *t) {
   *t = n;
 }
 
+/* DevTools' self-size attribution and DOM state propagation: both only
+ * read the graph (and write self sizes, DOM states), so they run beside
+ * the essential-edge marks. */
 static void *attribution_thread(void *arg) {
   struct heap_snapshot *s = arg;
-  return !s->raw && heap_attribute_self_sizes(s) ? arg : NULL;
+  if (!s->raw && heap_attribute_self_sizes(s)) return arg;
+  heap_mark_detached_roots(s);
+  return !s->raw && heap_propagate_dom_state(s) ? arg : NULL;
 }
 
 static void *distances_thread(void *arg) {
@@ -153,8 +159,9 @@ static int side_join(struct side *t) {
 
 /* The whole pipeline after the text is read, in the order that keeps the
  * peak lowest, two things at a time where their memory allows:
- * - the essential-edge marks, beside DevTools' self-size attribution (both
- *   small next to the dominator pass, which starts once both are done);
+ * - the essential-edge marks, beside DevTools' self-size attribution and
+ *   DOM state propagation (all small next to the dominator pass, which
+ *   starts once they are done);
  * - Lengauer-Tarjan's numbering and main loop alone (the peak of a load);
  * - its results (idom, the dominator tree's order, retained sizes from the
  *   attributed sizes) beside the distances from the root. */
@@ -189,8 +196,6 @@ static int analyse(struct heap_snapshot *s, char *err, size_t errlen) {
   side_start(&th, distances_thread, s);
   failed = heap_dominators_end(s, lt) || failed;
   failed = side_join(&th) || failed;
-  heap_mark_detached_roots(s);
-  if (!failed && !s->raw) failed = heap_propagate_dom_state(s);
   phase("results+distances", &t);
   if (failed) {
     snprintf(err, errlen, "out of memory computing dominators and distances");
@@ -238,6 +243,10 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
   }
   if (setjmp(P->sc.fail)) {
     int code = P->sc.code;
+    if (P->words_running) { /* it writes into P->s */
+      pthread_join(P->words_th, NULL);
+      P->words_running = 0;
+    }
     heap_free(P->s);
     parser_cleanup(P);
     free(P);

@@ -71,6 +71,54 @@ static int by_script_id(const void *a, const void *b) {
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static size_t id_slot(uint32_t id, size_t cap) {
+  return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+}
+
+static int found(const struct heap_locs_builder *b, uint32_t id) {
+  if (!b->found_cap) return 0;
+  for (size_t i = id_slot(id, b->found_cap);; i = (i + 1) & (b->found_cap - 1)) {
+    if (!b->found[i]) return 0;
+    if (b->found[i] == id + 1) return 1;
+  }
+}
+
+/* Marks script `id` settled, with its URL or none (NULL: its Script node
+ * has no URL); -1 when out of memory. */
+static int add_script(struct heap_locs_builder *b, uint32_t id, const char *url) {
+  if (url) {
+    if (b->nscripts == b->scripts_cap) {
+      uint32_t cap = b->scripts_cap ? b->scripts_cap * 2 : 64;
+      struct heap_script *ns = realloc(b->scripts, cap * sizeof *ns);
+      if (!ns) return -1;
+      b->scripts = ns;
+      b->scripts_cap = cap;
+    }
+    b->scripts[b->nscripts++] = (struct heap_script){id, url};
+  }
+  if ((b->nfound + 1) * 2 > b->found_cap) {
+    size_t cap = b->found_cap ? b->found_cap * 2 : 128;
+    uint32_t *nf = calloc(cap, 4);
+    if (!nf) return -1;
+    for (size_t i = 0; i < b->found_cap; i++) {
+      if (!b->found[i]) continue;
+      size_t j = id_slot(b->found[i] - 1, cap);
+      while (nf[j])
+        j = (j + 1) & (cap - 1);
+      nf[j] = b->found[i];
+    }
+    free(b->found);
+    b->found = nf;
+    b->found_cap = cap;
+  }
+  size_t j = id_slot(id, b->found_cap);
+  while (b->found[j])
+    j = (j + 1) & (b->found_cap - 1);
+  b->found[j] = id + 1;
+  b->nfound++;
+  return 0;
+}
+
 int heap_locs_add(const struct heap_snapshot *s, struct heap_locs_builder *b, const uint32_t *r,
                   uint32_t fields, const int field[5], uint32_t node_fields) {
   (void)fields;
@@ -85,25 +133,37 @@ int heap_locs_add(const struct heap_snapshot *s, struct heap_locs_builder *b, co
     struct heap_loc *nl = realloc(b->locs, cap * sizeof *nl);
     if (!nl) return -1;
     b->locs = nl;
-    uint32_t *ns = realloc(b->script_node, cap * sizeof *ns);
-    if (!ns) return -1;
-    b->script_node = ns;
     b->cap = cap;
   }
-  b->locs[b->n] = (struct heap_loc){idx / node_fields, r[field[F_SCRIPT_ID]], r[field[F_LINE]],
-                                    r[field[F_COLUMN]]};
-  uint32_t sn = HEAP_NO_NODE;
+  uint32_t id = r[field[F_SCRIPT_ID]], v = idx / node_fields;
+  b->locs[b->n++] = (struct heap_loc){v, id, r[field[F_LINE]], r[field[F_COLUMN]]};
+  /* the script's URL, from the graph: the Script node of
+   * script_object_index, else the closure's shared info; tried entry by
+   * entry until one leads to the Script node */
+  if (found(b, id)) return 0;
+  struct names nm;
+  if (!b->named) {
+    find_names(s, &nm);
+    b->str_shared = nm.shared;
+    b->str_script = nm.script;
+    b->str_script_or_debug_info = nm.script_or_debug_info;
+    b->str_name = nm.name;
+    b->named = 1;
+  }
+  nm = (struct names){b->str_shared, b->str_script, b->str_script_or_debug_info, b->str_name};
+  uint32_t sc = HEAP_NO_NODE;
   if (field[F_SCRIPT_NODE] >= 0) {
     uint32_t si = r[field[F_SCRIPT_NODE]];
-    if (si % node_fields == 0 && si / node_fields < s->node_count) sn = si / node_fields;
+    if (si % node_fields == 0 && si / node_fields < s->node_count) sc = si / node_fields;
   }
-  b->script_node[b->n++] = sn;
-  return 0;
+  if (sc == HEAP_NO_NODE) sc = script_of_closure(s, &nm, v);
+  return sc == HEAP_NO_NODE ? 0 : add_script(b, id, script_url(s, &nm, sc));
 }
 
 void heap_locs_discard(struct heap_locs_builder *b) {
   free(b->locs);
-  free(b->script_node);
+  free(b->scripts);
+  free(b->found);
   memset(b, 0, sizeof *b);
 }
 
@@ -119,96 +179,88 @@ int heap_read_locations(struct heap_snapshot *s, const uint32_t *raw, size_t cou
   return heap_locs_finish(s, &b);
 }
 
+/* In-place MSD radix sort by node, 8 bits a level from the top (American
+ * flag sort: each bucket's front swaps its misplaced entries to theirs),
+ * small buckets by insertion. */
+static void msd_sort(struct heap_loc *l, size_t m, int shift) {
+  if (m < 32) {
+    for (size_t i = 1; i < m; i++) {
+      struct heap_loc x = l[i];
+      size_t j = i;
+      for (; j > 0 && l[j - 1].node > x.node; j--)
+        l[j] = l[j - 1];
+      l[j] = x;
+    }
+    return;
+  }
+  size_t start[257], next[256];
+  memset(next, 0, sizeof next);
+  for (size_t i = 0; i < m; i++)
+    next[(l[i].node >> shift) & 255]++;
+  start[0] = 0;
+  for (int d = 0; d < 256; d++) {
+    start[d + 1] = start[d] + next[d];
+    next[d] = start[d];
+  }
+  for (int d = 0; d < 256; d++)
+    while (next[d] < start[d + 1]) {
+      uint32_t to = (l[next[d]].node >> shift) & 255;
+      if (to == (uint32_t)d) {
+        next[d]++;
+        continue;
+      }
+      struct heap_loc x = l[next[to]];
+      l[next[to]++] = l[next[d]];
+      l[next[d]] = x;
+    }
+  if (shift > 0)
+    for (int d = 0; d < 256; d++)
+      msd_sort(l + start[d], start[d + 1] - start[d], shift - 8);
+}
+
+/* Sorts the entries by node, the last entry for a node winning (as in
+ * DevTools' map), in place: drop the earlier duplicates (a bitset over the
+ * nodes), then sort what is left. */
+static int sort_by_node(const struct heap_snapshot *s, struct heap_loc *l, uint32_t *m) {
+  uint8_t *has = calloc((size_t)s->node_count / 8 + 1, 1);
+  if (!has) return -1;
+  uint32_t k = *m;
+  for (uint32_t i = *m; i-- > 0;) { /* from the end: the last one stays */
+    uint32_t v = l[i].node;
+    if ((has[v >> 3] >> (v & 7)) & 1) continue;
+    has[v >> 3] |= (uint8_t)(1u << (v & 7));
+    l[--k] = l[i];
+  }
+  free(has);
+  memmove(l, l + k, (size_t)(*m - k) * sizeof *l);
+  *m -= k;
+  int shift = 0;
+  while (shift < 24 && (s->node_count - 1) >> (shift + 8))
+    shift += 8;
+  msd_sort(l, *m, shift);
+  return 0;
+}
+
 int heap_locs_finish(struct heap_snapshot *s, struct heap_locs_builder *b) {
   struct heap_loc *locs = b->locs;
-  uint32_t *script_node = b->script_node;
-  if (b->n >= UINT32_MAX) {
-    heap_locs_discard(b);
-    return -1;
-  }
-  uint32_t m = (uint32_t)b->n;
+  struct heap_script *scripts = b->scripts;
+  uint32_t m = (uint32_t)b->n, ns = b->nscripts;
+  free(b->found);
   memset(b, 0, sizeof *b);
-  if (!m) {
-    free(locs);
-    free(script_node);
-    return 0;
-  }
-  /* sort by node (stable: the last entry for a node wins, as in DevTools'
-   * map): two 16-bit LSD radix passes through one spare pair of arrays */
   int sorted = 1;
   for (uint32_t i = 1; i < m && sorted; i++)
     sorted = locs[i - 1].node < locs[i].node;
-  if (!sorted) {
-    struct heap_loc *l2 = malloc((size_t)m * sizeof *l2);
-    uint32_t *s2 = malloc((size_t)m * 4), *cnt = malloc(65536 * 4);
-    if (!l2 || !s2 || !cnt) {
-      free(l2);
-      free(s2);
-      free(cnt);
-      goto fail;
-    }
-    for (int sh = 0; sh < 32; sh += 16) {
-      memset(cnt, 0, 65536 * 4);
-      for (uint32_t i = 0; i < m; i++)
-        cnt[(locs[i].node >> sh) & 0xFFFF]++;
-      for (uint32_t d = 0, sum = 0; d < 65536; d++) {
-        uint32_t c = cnt[d];
-        cnt[d] = sum;
-        sum += c;
-      }
-      for (uint32_t i = 0; i < m; i++) {
-        uint32_t at = cnt[(locs[i].node >> sh) & 0xFFFF]++;
-        l2[at] = locs[i];
-        s2[at] = script_node[i];
-      }
-      struct heap_loc *tl = locs;
-      uint32_t *ts = script_node;
-      locs = l2;
-      script_node = s2;
-      l2 = tl;
-      s2 = ts;
-    }
-    free(l2);
-    free(s2);
-    free(cnt);
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < m; i++) {
-      if (i + 1 < m && locs[i + 1].node == locs[i].node) continue; /* last one wins */
-      locs[k] = locs[i];
-      script_node[k++] = script_node[i];
-    }
-    m = k;
+  if (!sorted && sort_by_node(s, locs, &m)) {
+    free(locs);
+    free(scripts);
+    return -1;
   }
-
-  /* scripts: from script_object_index, else from the closures' shared info */
-  struct names nm;
-  find_names(s, &nm);
-  struct heap_script *scripts = malloc((size_t)m * sizeof *scripts + sizeof *scripts);
-  if (!scripts) goto fail;
-  uint32_t ns = 0;
-  for (uint32_t i = 0; i < m; i++) {
-    uint32_t sc = script_node[i];
-    if (sc == HEAP_NO_NODE) sc = script_of_closure(s, &nm, locs[i].node);
-    if (sc == HEAP_NO_NODE) continue;
-    if (ns && scripts[ns - 1].id == locs[i].script_id) continue; /* cheap dedupe of runs */
-    const char *url = script_url(s, &nm, sc);
-    if (url) scripts[ns++] = (struct heap_script){locs[i].script_id, url};
-  }
-  free(script_node);
-  script_node = NULL;
-  qsort(scripts, ns, sizeof *scripts, by_script_id);
-  uint32_t k = 0;
-  for (uint32_t i = 0; i < ns; i++)
-    if (!k || scripts[k - 1].id != scripts[i].id) scripts[k++] = scripts[i];
+  if (ns) qsort(scripts, ns, sizeof *scripts, by_script_id);
   s->locs = locs;
   s->loc_count = m;
   s->scripts = scripts;
-  s->script_count = k;
+  s->script_count = ns;
   return 0;
-fail:
-  free(locs);
-  free(script_node);
-  return -1;
 }
 
 uint32_t heap_location_index(const struct heap_snapshot *s, uint32_t n) {

@@ -957,12 +957,18 @@ static const luaL_Reg snap_methods[] = {{"info", l_info},
                                         {"close", l_close},
                                         {NULL, NULL}};
 
-/* _tune(split_min_bytes) -> previous value; for the specs only. */
+/* _tune(split_min_bytes[, narrow_below_nodes]) -> the previous values;
+ * for the specs only (the two-thread parse, the 3-byte dominator arrays). */
 static int l_tune(lua_State *L) {
   lua_Integer v = luaL_checkinteger(L, 1);
   lua_pushinteger(L, (lua_Integer)heap_split_min);
+  lua_pushinteger(L, (lua_Integer)heap_lt_narrow_below);
   heap_split_min = v < 1 ? 1 : (size_t)v;
-  return 1;
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer w = luaL_checkinteger(L, 2);
+    heap_lt_narrow_below = w < 0 ? 0 : w > 0xFFFFFF ? 0xFFFFFFu : (uint32_t)w;
+  }
+  return 2;
 }
 
 static const luaL_Reg funcs[] = {{"load", l_load},

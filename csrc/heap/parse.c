@@ -211,10 +211,27 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   s->node_id = scan_realloc(sc, s->node_id, cap * 4);
   s->self32 = scan_realloc(sc, s->self32, cap * 4);
   s->first_edge = scan_realloc(sc, s->first_edge, (cap + 1) * 4);
-  if (has_role(P->node_role, P->nf, R_TRACE))
-    s->trace_node = scan_realloc(sc, s->trace_node, cap * 4);
-  if (has_role(P->node_role, P->nf, R_DETACH))
-    s->detachedness = scan_realloc(sc, s->detachedness, cap);
+  /* zero-filled, and only non-zero values are written: Node fills
+   * trace_node_id with 0 unless it tracked allocations, and detachedness
+   * outside browsers, and a column never written then takes no memory */
+  if (has_role(P->node_role, P->nf, R_TRACE)) {
+    if (!s->trace_node) {
+      s->trace_node = calloc(cap, 4);
+      if (!s->trace_node) scan_fail(sc, HEAP_ENOMEM, "out of memory allocating %zu bytes", cap * 4);
+    } else {
+      s->trace_node = scan_realloc(sc, s->trace_node, cap * 4);
+      memset(s->trace_node + P->node_cap, 0, (cap - P->node_cap) * 4);
+    }
+  }
+  if (has_role(P->node_role, P->nf, R_DETACH)) {
+    if (!s->detachedness) {
+      s->detachedness = calloc(cap, 1);
+      if (!s->detachedness) scan_fail(sc, HEAP_ENOMEM, "out of memory allocating %zu bytes", cap);
+    } else {
+      s->detachedness = scan_realloc(sc, s->detachedness, cap);
+      memset(s->detachedness + P->node_cap, 0, cap - P->node_cap);
+    }
+  }
   P->node_cap = cap;
 }
 
@@ -340,6 +357,8 @@ parsed:
   s->first_edge[n] = (uint32_t)sum;
 }
 
+static void *words_thread(void *arg);
+
 static void grow_edges(struct parser *P, uint64_t cap) {
   struct heap_snapshot *s = P->s;
   struct scanner *sc = &P->sc;
@@ -421,12 +440,34 @@ parsed:
         "at byte %zu: the edges array holds %llu edges but the nodes' edge counts add up to %llu",
         scan_offset(sc) - 1, (unsigned long long)n, (unsigned long long)want);
   s->edge_count = (uint32_t)n;
-  if (heap_build_edge_words(s, P->etype, P->ename))
-    scan_fail(sc, HEAP_ENOMEM, "out of memory storing the edge names");
+  /* the edge words need nothing that comes after the edges: build them
+   * on a second thread while this one reads the rest of the file */
+  P->words_running = s->node_count > 100000 && pthread_create(&P->words_th, NULL, words_thread, P) == 0;
+  if (!P->words_running) {
+    words_thread(P);
+    parser_join_words(P);
+  }
+}
+
+static void *words_thread(void *arg) {
+  struct parser *P = arg;
+  P->words_failed = heap_build_edge_words(P->s, P->etype, P->ename) != 0;
   free(P->etype);
   free(P->ename);
   P->etype = NULL;
   P->ename = NULL;
+  return NULL;
+}
+
+void parser_join_words(struct parser *P) {
+  if (P->words_running) {
+    pthread_join(P->words_th, NULL);
+    P->words_running = 0;
+  }
+  if (P->words_failed) {
+    P->words_failed = 0;
+    scan_fail(&P->sc, HEAP_ENOMEM, "out of memory storing the edge names");
+  }
 }
 
 static void trace_push_level(struct parser *P, uint32_t parent) {
@@ -506,6 +547,7 @@ void finish_v8(struct parser *P) {
   struct scanner *sc = &P->sc;
   struct heap_snapshot *s = P->s;
   size_t end = scan_offset(sc);
+  parser_join_words(P);
   if (!P->snapshot)
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"snapshot\" key: not a V8 heap snapshot", end);
   if (!P->have_nodes) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: no \"nodes\" array", end);
@@ -704,6 +746,10 @@ void parse_top(struct parser *P) {
 }
 
 void parser_cleanup(struct parser *P) {
+  if (P->words_running) {
+    pthread_join(P->words_th, NULL);
+    P->words_running = 0;
+  }
   jval_free(P->snapshot);
   free(P->ids.v);
   free(P->pool.v);

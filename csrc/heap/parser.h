@@ -4,6 +4,8 @@
 #ifndef MEMDBG_HEAP_PARSER_H
 #define MEMDBG_HEAP_PARSER_H
 
+#include <pthread.h>
+
 #include "scan.h"
 
 #define MAX_FIELDS 64
@@ -28,6 +30,8 @@ struct parser {
   uint64_t node_cap, edge_cap;
   uint8_t *etype;  /* edge types and names as read; shapes.c packs them, then they go */
   uint32_t *ename;
+  pthread_t words_th; /* packing them beside the rest of the parse (strings, locations...) */
+  int words_running, words_failed;
   struct bytes pool;
   struct u64vec str_off;
   struct u32vec trace_fn;
@@ -109,11 +113,11 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
     }
     s->first_edge[n] = (uint32_t)v;
     break;
-  case R_TRACE:
-    s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+  case R_TRACE: /* zero-filled columns (parse.c): a zero is not written, its page not touched */
+    if (v) s->trace_node[n] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     break;
   case R_DETACH:
-    s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
+    if (v) s->detachedness[n] = v > 255 ? 255 : (uint8_t)v;
     break;
   default:
     break;
@@ -158,6 +162,9 @@ static inline void store_edge_value(struct scanner *sc, struct parser *P, int ro
 void parser_init(struct parser *P, const char *buf, size_t len, char *err, size_t errlen,
                  heap_progress_fn progress, void *ud);
 void parser_cleanup(struct parser *P);
+/* Waits for the edge words (started once the edges are read); fails with
+ * ENOMEM when they could not be built. parser_cleanup() waits too. */
+void parser_join_words(struct parser *P);
 void parse_top(struct parser *P); /* the top-level object, V8 or JSC */
 void finish_v8(struct parser *P); /* checks and hand-over after a V8 parse */
 /* Reads the source locations the parse found (once; no progress reports).

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MARK_STEP ((size_t)32 << 20) /* report progress / drop pages every 32 MB */
+#define MARK_STEP ((size_t)1 << 20) /* report progress / drop pages every 1 MB */
 
 void scan_fail(struct scanner *sc, int code, const char *fmt, ...) {
   va_list ap;
@@ -36,7 +36,7 @@ void scan_checkpoint(struct scanner *sc) {
     /* The mapping is private and read-only: dropping consumed pages keeps
      * peak RSS down to the arrays we build, not the file text. */
     long pg = sysconf(_SC_PAGESIZE);
-    uintptr_t upto = ((uintptr_t)sc->p - (1 << 20)) & ~(uintptr_t)(pg - 1);
+    uintptr_t upto = ((uintptr_t)sc->p - (256 << 10)) & ~(uintptr_t)(pg - 1);
     uintptr_t from = (uintptr_t)sc->released;
     if (upto > from) {
       madvise((void *)from, upto - from, MADV_DONTNEED);

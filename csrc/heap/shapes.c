@@ -12,8 +12,17 @@
  * of its own. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "heap.h"
+
+/* Gives back the whole pages of [from, to): read once, never again. */
+static void release(const void *from, const void *to) {
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)from + pg - 1) & ~(pg - 1), b = (uintptr_t)to & ~(pg - 1);
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
 
 static uint64_t hash_words(const uint32_t *w, uint32_t n) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -102,9 +111,14 @@ int heap_build_edge_words(struct heap_snapshot *s, uint8_t *type, uint32_t *name
   x.max = n / 24 + 1024;
   int rc = -1;
   if (!shape || !words || index_grow(&x)) goto out;
-  uint32_t used = 0;
+  uint32_t used = 0, rel = 0; /* the columns are read once, front to back: give them back */
   for (uint32_t v = 0; v < n; v++) {
     uint32_t f = s->first_edge[v], c = s->first_edge[v + 1] - f;
+    if (f - rel >= (1u << 20)) {
+      release(type + rel, type + f);
+      release(name + rel, name + f);
+      rel = f;
+    }
     if (c == 0) {
       shape[v] = 0;
       continue;
