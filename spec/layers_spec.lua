@@ -78,6 +78,33 @@ describe("the layers of lua/memdbg", function()
     assert.are.same({}, wrong)
   end)
 
+  it("only transport/session.lua touches a session's private fields (session._*)", function()
+    -- the private names are those session.lua itself uses
+    local private = {}
+    local own = read("lua/memdbg/transport/session.lua")
+    for name in own:gsub('"[^"\n]*"', '""'):gmatch("[%.:]_(%a[%w]*)") do private[name] = true end
+    for name in own:gmatch('"_(%a[%w]*)"') do private[name] = true end
+    assert.is_true(private.conn and private.pending and private.closed and private.pump, "no private names found")
+    local wrong = {}
+    local files = lua_files()
+    local p = assert(io.popen("ls scripts/*.lua"))
+    for line in p:lines() do files[#files + 1] = line end
+    p:close()
+    for _, path in ipairs(files) do
+      if path ~= "lua/memdbg/transport/session.lua" then
+        local n = 0
+        for line in read(path):gmatch("[^\n]*") do
+          n = n + 1
+          local code = line:gsub("%-%-.*$", ""):gsub('"[^"]*"', '""'):gsub("'[^']*'", "''")
+          for name in code:gmatch("[%.:]_(%a[%w]*)") do
+            if private[name] then wrong[#wrong + 1] = string.format("%s:%d: _%s", path, n, name) end
+          end
+        end
+      end
+    end
+    assert.are.same({}, wrong)
+  end)
+
   it("the check sees a require that reaches up", function()
     assert.are.same({ "memdbg.cli.args", "memdbg.util.json" },
       requires('local a = require("memdbg.cli.args")\nlocal j = require "memdbg.util.json" -- require("x")'))

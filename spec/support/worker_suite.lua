@@ -333,7 +333,7 @@ function M.define(kind, B)
         end
         local closed = (not s:isOpen()) and s or (s2 and not s2:isOpen() and s2)
         assert.is_truthy(closed, "neither client was closed")
-        local msg = closed._closed[1]
+        local _, msg = closed:poll(0) -- a closed session says why
         assert.matches("one inspector client at a time", msg)
         if kind == "wrangler" then
           -- wrangler's proxy refuses the newcomer and keeps the first

@@ -25,7 +25,6 @@
 --                    rejects (Bun exits on an unhandled rejection), then
 --                    Runtime.awaitPromise; its objects are released afterwards
 --                    (object group "memdbg") so they never show up in a heap.
-local core = require("memdbg._core")
 local json = require("memdbg.util.json")
 
 local bun = {}
@@ -165,105 +164,57 @@ end
 
 ------------------------------------------------------------------ snapshots
 
--- sinkStatus that survives a connection closed under us: bytes, chunks, err, code.
-local function sink_status(conn)
-  local ok, b, c, e, code = pcall(conn.sinkStatus, conn)
-  if not ok then return 0, 0 end
-  return b, c, e, code
-end
-
--- Waits until done() (or an error): the shared loop of the snapshot routes.
--- A snapshot arrives whole, in one message: o.timeout bounds the wait for it.
-local function wait_snapshot(self, o, done, id)
-  local s, conn = self.session, self.session._conn
-  local t0, nextHook = core.now(), core.now()
-  while true do
-    local ok, msg, code = done()
-    if ok then return true end
-    if ok == false then return nil, msg, code end
-    if o.whileWaiting and core.now() >= nextHook then
-      nextHook = core.now() + 0.25
-      o.whileWaiting()
-    end
-    s:_pump(0.1)
-    if o.partial then
-      local _, _, emsg, ecode = sink_status(conn)
-      if emsg then
-        if id then s._pending[id] = nil end
-        return nil, emsg, ecode or "EPROTO"
-      end
-    end
-    if not s:isOpen() then
-      local c = s._closed or {}
-      return nil, c[1] or "the connection was lost", c[2] or "ECLOSED"
-    end
-    if core.now() - t0 > o.timeout then
-      if id then s._pending[id] = nil end
-      return nil, string.format("Bun sent no snapshot within %g s", o.timeout), "ETIMEDOUT"
-    end
-  end
-end
-
-local function failed(o, msg, code, bytes)
+local function failed(o, msg, code, bytes, kept)
   local where = ""
   if o.partial then
-    where = o.kept and ("; the partial file is kept at " .. o.kept) or ("; nothing was written to " .. o.path)
+    where = kept and ("; the partial file is kept at " .. kept) or ("; nothing was written to " .. o.path)
   end
   return nil, string.format("heap snapshot failed: %s (%d bytes had arrived%s)", tostring(msg), bytes or 0, where), code
 end
 
--- Ends a sink: renamed to o.path on success, removed (or kept) otherwise.
-local function finish_sink(conn, o, success)
-  if success then
-    local bytes, err, code = conn:sinkFinish(o.path, o.keepPartial)
-    if not bytes then return nil, err, code end
-    return bytes
-  end
-  local ok, _, kept = pcall(conn.sinkFinish, conn, nil, o.keepPartial)
-  if ok then o.kept = kept end
-  return true
+-- Waits on the stream until done(); a snapshot arrives whole, in one
+-- message: o.timeout bounds the whole wait.
+local function wait(st, o, done)
+  return st:wait { done = done, deadline = o.timeout, whileWaiting = o.whileWaiting, keepPartial = o.keepPartial,
+    stalled = string.format("Bun sent no snapshot within %g s", o.timeout) }
+end
+
+-- The stream's failure: the partial file dropped (or kept), the message.
+local function give_up(st, o, msg, code)
+  local bytes = st:status()
+  return failed(o, msg, code, bytes, st:abandon(o.keepPartial))
 end
 
 function Adapter:takeHeapSnapshot(o)
   local ok, msg, code = self:enableHeap()
   if not ok then return nil, msg, code end
-  local s, conn = self.session, self.session._conn
+  local s = self.session
   local reply
   local id, serr, scode = s:sendCommand { method = "Heap.snapshot", timeout = 1e9,
     callback = function(r, err, ecode) reply = { r, err, ecode } end }
   if not id then return failed(o, serr or "sending Heap.snapshot failed", scode or "ECLOSED") end
-  if o.partial then
-    -- The command is only queued: its reply cannot arrive before the next
-    -- service, so the sink is in place in time.
-    local sok, sinkErr, sinkCode = conn:sinkStart { path = o.partial, replyId = id, field = "snapshotData",
-      noClobber = o.noClobber }
-    if not sok then
-      s._pending[id] = nil
-      return nil, sinkErr, sinkCode
-    end
-  end
-  ok, msg, code = wait_snapshot(self, o, function()
+  -- The command is only queued: its reply cannot arrive before the next
+  -- wait, so the sink is in place in time.
+  local st, sinkErr, sinkCode = s:stream(o.partial and { path = o.partial, replyId = id, field = "snapshotData",
+    noClobber = o.noClobber, command = id } or { command = id })
+  if not st then return nil, sinkErr, sinkCode end
+  ok, msg, code = wait(st, o, function()
     if not reply then return nil end
     if not reply[1] then return false, reply[2], reply[3] end
     return true
-  end, id)
-  if not ok then
-    local bytes = o.partial and sink_status(conn) or 0
-    if o.partial then finish_sink(conn, o, false) end
-    return failed(o, msg, code, bytes)
-  end
+  end)
+  if not ok then return give_up(st, o, msg, code) end
   local r = reply[1]
   if o.partial then
     if r.ok ~= true or type(r.memdbgSinkBytes) ~= "number" then
-      local b, _, emsg, ecode = sink_status(conn)
-      finish_sink(conn, o, false)
-      return failed(o, emsg or "the reply to Heap.snapshot held no snapshotData string", ecode or "EPROTO", b)
+      return give_up(st, o, "the reply to Heap.snapshot held no snapshotData string", "EPROTO")
     end
-    local bytes, ferr, fcode = finish_sink(conn, o, true)
+    local bytes, ferr, fcode = st:finish(o.path)
     if not bytes then return failed(o, ferr, fcode, r.memdbgSinkBytes) end
     if o.onBytes then o.onBytes(bytes, 1) end
     return { bytes = bytes, chunks = 1, timestamp = r.timestamp }
   end
+  st:finish()
   if type(r.snapshotData) ~= "string" then
     return failed(o, "the reply to Heap.snapshot held no snapshotData string", "EPROTO")
   end
@@ -279,20 +230,17 @@ end
 function Adapter:startTracking()
   local ok, msg, code = self:enableHeap()
   if not ok then return nil, msg, code end
-  local conn = self.session._conn
+  local s = self.session
   -- Heap.trackingStart carries a whole snapshot that nobody asked for: sink
   -- it into a private temporary file and drop it, so it never reaches Lua.
   local tmp = os.tmpname()
-  local sinking = conn:sinkStart { path = tmp, method = "Heap.trackingStart", field = "snapshotData" }
+  local st = s:stream { path = tmp, method = "Heap.trackingStart", field = "snapshotData" }
   local r
   r, msg, code = self:send("Heap.startTracking", nil, SLOW)
-  if sinking then
+  if st then
     -- the event comes before the reply: give a late one a moment anyway
-    local deadline = core.now() + 1
-    while r and select(2, sink_status(conn)) == 0 and core.now() < deadline and self.session:isOpen() do
-      self.session:_pump(0.05)
-    end
-    pcall(conn.sinkFinish, conn, nil)
+    if r then st:wait { done = function() return st:status() > 0 or nil end, deadline = 1 } end
+    st:abandon()
   end
   os.remove(tmp)
   if not r then return nil, msg, code end
@@ -301,13 +249,12 @@ function Adapter:startTracking()
 end
 
 function Adapter:stopTracking(o)
-  local s, conn = self.session, self.session._conn
+  local s = self.session
   local reply, data, sub
-  if o.partial then
-    local sok, sinkErr, sinkCode = conn:sinkStart { path = o.partial, method = "Heap.trackingComplete",
-      field = "snapshotData", noClobber = o.noClobber }
-    if not sok then return nil, sinkErr, sinkCode end
-  else
+  local st, sinkErr, sinkCode = s:stream(o.partial and { path = o.partial, method = "Heap.trackingComplete",
+    field = "snapshotData", noClobber = o.noClobber } or {})
+  if not st then return nil, sinkErr, sinkCode end
+  if not o.partial then
     sub = s:subscribe("Heap.trackingComplete", function(p)
       if type(p.snapshotData) == "string" then data = p.snapshotData end
     end)
@@ -319,25 +266,24 @@ function Adapter:stopTracking(o)
   if not id then
     ok, msg, code = nil, serr or "sending Heap.stopTracking failed", scode or "ECLOSED"
   else
-    ok, msg, code = wait_snapshot(self, o, function()
+    st:command(id)
+    -- the snapshot comes in an event, before or after the reply
+    ok, msg, code = wait(st, o, function()
       if reply and not reply[1] then return false, reply[2], reply[3] end
       if not reply then return nil end
-      if o.partial then return select(2, sink_status(conn)) > 0 or nil end
+      if o.partial then return st:status() > 0 or nil end
       return data ~= nil or nil
-    end, id)
+    end)
   end
   if sub then sub:cancel() end
-  if not ok then
-    local bytes = o.partial and sink_status(conn) or 0
-    if o.partial then finish_sink(conn, o, false) end
-    return failed(o, msg, code, bytes)
-  end
+  if not ok then return give_up(st, o, msg, code) end
   if o.partial then
-    local bytes, ferr, fcode = finish_sink(conn, o, true)
+    local bytes, ferr, fcode = st:finish(o.path)
     if not bytes then return failed(o, ferr, fcode) end
     if o.onBytes then o.onBytes(bytes, 1) end
     return { bytes = bytes, chunks = 1 }
   end
+  st:finish()
   o.onChunk(data)
   if o.onBytes then o.onBytes(#data, 1) end
   return { bytes = #data, chunks = 1 }

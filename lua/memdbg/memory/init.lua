@@ -48,20 +48,21 @@
 --   adapter:collectGarbage{whileWaiting=, timeout=} -> true
 --   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
 --       options above with o.partial (PATH.partial) set when o.path is; the
---       adapter streams through the C sink (conn:sinkStart{path = o.partial,
+--       adapter streams through the C sink (session:stream{path = o.partial,
 --       noClobber = o.noClobber, ...}: a new private file, o.partial being only
 --       the name a kept partial gets) or to o.onChunk, calls o.onProgress and
 --       o.onBytes, honours o.timeout as an idle timeout, and on success
---       links the file in as o.path (conn:sinkFinish(o.path)) only once the
---       runtime's reply arrived; on failure conn:sinkFinish(nil, o.keepPartial)
+--       links the file in as o.path (stream:finish(o.path)) only once the
+--       runtime's reply arrived; on failure stream:abandon(o.keepPartial)
 --       drops it (or keeps it, returning where).
 --       memory.stream(session, o, start) below does this for runtimes that
 --       send chunks as events, given a start(callback) that sends the command.
 --       A runtime that sends the whole snapshot in one reply (Bun's
---       Heap.snapshot -> result.snapshotData) uses the C sink's reply form
---       instead: conn:sinkStart{path = o.partial, replyId = session._nextId,
---       field = "snapshotData"} right before sending, then the reply is
---       {memdbgSinkBytes = N, ok = true} and conn:sinkFinish(o.path) renames.
+--       Heap.snapshot -> result.snapshotData) uses the stream's reply form
+--       instead: session:stream{path = o.partial, replyId = id, field =
+--       "snapshotData"} right after queueing the command (its reply cannot
+--       arrive before the next wait), then the reply is {memdbgSinkBytes = N,
+--       ok = true} and stream:finish(o.path) links the file in.
 --   adapter:startSampling{samplingInterval=, includeObjectsCollectedByMajorGC=,
 --       includeObjectsCollectedByMinorGC=} -> true
 --   adapter:getSamplingProfile{whileWaiting=, timeout=} -> profile so far (running on)
@@ -297,123 +298,86 @@ function Memory:close()
   if a and a.close then pcall(a.close, a) end
 end
 
---- memory.stream(session, o, start): the event-streamed snapshot loop shared
---- by adapters whose runtime sends chunks as events (CDP).
+--- memory.stream(session, o, start): the event-streamed snapshot shared
+--- by adapters whose runtime sends chunks as events (CDP), on session:stream.
 ---   o.chunkMethod, o.progressMethod: event names; o.path + o.partial or o.onChunk
 ---   start(callback): sends the command with that callback, returns id or nil, msg, code
---- Returns {bytes=, chunks=} or nil, msg, code; on failure o.partial is
---- closed (removed unless o.keepPartial).
+--- Returns {bytes=, chunks=, result=} or nil, msg, code; on failure (an
+--- error raised meanwhile too) the partial file goes, unless o.keepPartial.
 function memory.stream(session, o, start)
-  local conn = session._conn
-  local bytes, chunks = 0, 0
-  local last = core.now()
+  local st, serr, scode = session:stream(o.partial and { path = o.partial, method = o.chunkMethod, field = "chunk",
+    noClobber = o.noClobber } or {})
+  if not st then return nil, serr, scode end
+  local bytes, chunks = 0, 0 -- the onChunk route's counts (the sink keeps its own)
   local reply -- {result} or {nil, err, code}
   local subs = {}
-  local sinking = false
-
   local function cleanup()
     for _, s in ipairs(subs) do s:cancel() end
   end
-
-  if o.partial then
-    local ok, err, code = conn:sinkStart { path = o.partial, method = o.chunkMethod, field = "chunk",
-      noClobber = o.noClobber }
-    if not ok then return nil, err, code end
-    sinking = true
-  else
+  if not o.partial then
     subs[#subs + 1] = session:subscribe(o.chunkMethod, function(params)
       local text = params.chunk
       if type(text) ~= "string" then return end
       bytes, chunks = bytes + #text, chunks + 1
-      last = core.now()
+      st:touch()
       o.onChunk(text)
       if o.onBytes then o.onBytes(bytes, chunks) end
     end)
   end
   if o.progressMethod then
     subs[#subs + 1] = session:subscribe(o.progressMethod, function(params)
-      last = core.now()
+      st:touch()
       if o.onProgress and type(params.done) == "number" then o.onProgress(params.done, params.total) end
     end)
   end
 
+  local function counts()
+    if o.partial then return st:status() end
+    return bytes, chunks
+  end
   local function fail(msg, code)
     cleanup()
-    local kept
-    if sinking then
-      local b, c = conn:sinkStatus()
-      bytes, chunks = b, c
-      local okf, _, k = pcall(conn.sinkFinish, conn, nil, o.keepPartial)
-      if okf then kept = k end
-    end
+    local b, c = counts()
+    local kept = st:abandon(o.keepPartial)
     local where = ""
     if o.partial then
       where = kept and ("; the partial file is kept at " .. kept) or ("; nothing was written to " .. o.path)
     end
-    return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived%s)",
-      msg, bytes, chunks, where), code
+    return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived%s)", msg, b, c, where), code
   end
 
-  local id, serr, scode = start(function(result, err, code, detail)
-    reply = { result, err, code, detail }
+  local id, err, code = start(function(result, rerr, rcode, detail)
+    reply = { result, rerr, rcode, detail }
   end)
-  if not id and not reply then return fail(serr or "sending the command failed", scode or "ECLOSED") end
-
-  -- The wait runs under pcall: an error raised meanwhile (Ctrl-C becomes
-  -- "interrupted!" in the lua interpreter) must not leave a partial file.
-  local function wait()
-    local nextHook = core.now()
-    while not reply do
-      if o.whileWaiting and core.now() >= nextHook then
-        nextHook = core.now() + 0.25
-        o.whileWaiting()
-      end
-      session:_pump(0.1)
-      if sinking then
-        local b, c, emsg, ecode = conn:sinkStatus()
-        if b ~= bytes or c ~= chunks then
-          bytes, chunks, last = b, c, core.now()
-          if o.onBytes then o.onBytes(bytes, chunks) end
-        end
-        if emsg then
-          session._pending[id] = nil
-          return fail(emsg, ecode or "EPROTO")
-        end
-      end
-      if not reply then
-        if not session:isOpen() then
-          local c = session._closed or {}
-          return fail(c[1] or "the connection was lost", c[2] or "ECLOSED")
-        end
-        if core.now() - last > o.timeout then
-          session._pending[id] = nil
-          return fail(string.format("the snapshot stalled: nothing arrived for %g s", o.timeout), "ETIMEDOUT")
-        end
-      end
-    end
-  end
-  local okw, r1, r2, r3 = pcall(wait)
+  if not id and not reply then return fail(err or "sending the command failed", code or "ECLOSED") end
+  st:command(id)
+  -- an error raised while waiting (Ctrl-C: "interrupted!") drops the partial file (the stream does) and
+  -- the subscriptions, then goes on up
+  local okw, ok
+  okw, ok, err, code = pcall(st.wait, st, {
+    done = function() return reply ~= nil or nil end,
+    idle = o.timeout, stalled = string.format("the snapshot stalled: nothing arrived for %g s", o.timeout),
+    whileWaiting = o.whileWaiting, onBytes = o.partial and o.onBytes or nil, keepPartial = o.keepPartial,
+  })
   if not okw then
     cleanup()
-    if sinking then pcall(conn.sinkFinish, conn, nil, o.keepPartial) end
-    session._pending[id] = nil
-    error(r1, 0)
+    error(ok, 0)
   end
-  if r1 == nil and r2 ~= nil then return r1, r2, r3 end
-  if not reply[1] then
-    return fail(reply[2], reply[3])
-  end
+  if not ok then return fail(err, code) end
+  if not reply[1] then return fail(reply[2], reply[3]) end
   cleanup()
-  if sinking then
-    local b, c = conn:sinkStatus()
-    local fb, ferr, fcode = conn:sinkFinish(o.path, o.keepPartial)
-    if not fb then
-      return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived)", ferr, b, c), fcode
-    end
-    bytes, chunks = fb, c
-    if o.onBytes then o.onBytes(bytes, chunks) end
+  local b, c = counts()
+  local fb, ferr, fcode
+  if o.partial then
+    fb, ferr, fcode = st:finish(o.path)
+  else
+    fb = st:finish() and b
   end
-  return { bytes = bytes, chunks = chunks, result = reply[1] }
+  if not fb then
+    return nil, string.format("heap snapshot failed: %s (%d bytes in %d chunks had arrived)", ferr, b, c), fcode
+  end
+  if o.partial and o.onBytes then o.onBytes(fb, c) end
+  return { bytes = fb, chunks = c, result = reply[1] }
 end
 
 return memory

@@ -365,6 +365,21 @@ function methods:isOpen()
   return not self._closed
 end
 
+--- stream{path=, method=, field=, replyId=, noClobber=, command=} -> stream | nil, message, code
+--- A snapshot's worth of data on this session: the C sink writes the
+--- `field` of `method`'s events (or of the reply to command replyId) to a
+--- new private file named after path; {} when Lua takes the data itself.
+--- The stream waits, links the file in or drops it (transport/stream.lua).
+function methods:stream(o)
+  if type(o) ~= "table" then error("stream takes a table {path=, method=, field=}", 2) end
+  return require("memdbg.transport.stream").open({
+    conn = self._conn,
+    pump = function(wait) self:_pump(wait) end,
+    forget = function(id) self._pending[id] = nil end,
+    closed = function() return self._closed end,
+  }, o)
+end
+
 --- close(): idempotent; pending commands fail with ECLOSED (an attached
 --- session's own, and on the root every attached session's too).
 function methods:close()
