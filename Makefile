@@ -70,7 +70,7 @@ SPEC_ENV := MEMDBG_BUILD=$(BUILD) $(SAN_ENV)
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 
-.PHONY: FORCE all modules deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
+.PHONY: FORCE all modules paths deps check test test-luajit valgrind sanitize install lint format clean fuzz bench demo
 
 all: $(CORE_SO) $(HEAP_SO) $(MOCK_BIN)
 
@@ -103,6 +103,12 @@ $(MOCK_BIN): $(MOCK_SRC) $(HDRS) $(FLAGS) | $(BUILD)/memdbg
 
 $(BUILD)/memdbg:
 	mkdir -p $@
+
+# `eval "$(make -s paths)"`: LUA_PATH and LUA_CPATH for this checkout's build,
+# so scripts/*.lua (and copies of them) find memdbg as they do once installed.
+paths:
+	@echo "export LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;'"
+	@echo "export LUA_CPATH='$(CURDIR)/$(BUILD)/?.so;;'"
 
 # Installs the Debian packages the build and the tests need (as root, with apt).
 deps:

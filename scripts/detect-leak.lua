@@ -5,10 +5,8 @@
 -- Without --action it runs the Lua function `action` below: edit it to drive
 -- your app (HTTP requests, a test scenario...). `traffic` runs while waiting
 -- on GC and snapshots (workers that only collect while they serve requests).
--- Runs from a checkout after `make`: the paths below are relative to this file.
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+-- Copy it anywhere: memdbg comes from the Lua paths (README, "Install with
+-- LuaRocks": eval "$(luarocks path ...)"; in a checkout: eval "$(make -s paths)").
 
 local frame = require("memdbg.cli.frame")
 local detect_leak = require("memdbg.workflows.detect_leak")

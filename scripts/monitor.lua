@@ -3,10 +3,8 @@
 -- the heap limit (or grows after GC, --gc-every N), save the series as CSV and an SVG plot.
 --   lua5.4 scripts/monitor.lua --endpoint http://127.0.0.1:9229 --duration 60 --csv heap.csv --svg heap.svg
 -- Copy this file and edit the alert below (page someone, take a snapshot...).
--- Runs from a checkout after `make`: the paths below are relative to this file.
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+-- Copy it anywhere: memdbg comes from the Lua paths (README, "Install with
+-- LuaRocks": eval "$(luarocks path ...)"; in a checkout: eval "$(make -s paths)").
 
 local frame = require("memdbg.cli.frame")
 local format = require("memdbg.util.format")

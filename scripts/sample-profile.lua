@@ -3,10 +3,8 @@
 --   lua5.4 scripts/sample-profile.lua --endpoint http://127.0.0.1:9229 --duration 10 --prefix alloc
 -- writes alloc.heapprofile (open in DevTools > Memory) and alloc.folded
 -- (flamegraph.pl alloc.folded > alloc.svg, or drop it on speedscope.app).
--- Runs from a checkout after `make`: the paths below are relative to this file.
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+-- Copy it anywhere: memdbg comes from the Lua paths (README, "Install with
+-- LuaRocks": eval "$(luarocks path ...)"; in a checkout: eval "$(make -s paths)").
 
 local frame = require("memdbg.cli.frame")
 local sample = require("memdbg.workflows.sample_profile")

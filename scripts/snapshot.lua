@@ -2,10 +2,8 @@
 -- Heap snapshot to a timestamped file: DIR/heap-<UTC time>.heapsnapshot
 --   lua5.4 scripts/snapshot.lua --endpoint http://127.0.0.1:9229 --dir snapshots --gc
 -- Open it in DevTools > Memory > Load, or analyse it with `memdbg summary FILE`.
--- Runs from a checkout after `make`: the paths below are relative to this file.
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+-- Copy it anywhere: memdbg comes from the Lua paths (README, "Install with
+-- LuaRocks": eval "$(luarocks path ...)"; in a checkout: eval "$(make -s paths)").
 
 local frame = require("memdbg.cli.frame")
 local format = require("memdbg.util.format")

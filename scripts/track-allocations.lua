@@ -2,10 +2,8 @@
 -- Allocation tracking: record allocation stacks for a while (or around an
 -- action), save the timeline snapshot and list the top allocation sites.
 --   lua5.4 scripts/track-allocations.lua --endpoint http://127.0.0.1:9229 --duration 10
--- Runs from a checkout after `make`: the paths below are relative to this file.
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+-- Copy it anywhere: memdbg comes from the Lua paths (README, "Install with
+-- LuaRocks": eval "$(luarocks path ...)"; in a checkout: eval "$(make -s paths)").
 
 local frame = require("memdbg.cli.frame")
 local format = require("memdbg.util.format")

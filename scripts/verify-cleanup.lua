@@ -2,10 +2,8 @@
 -- Does cleanup give memory back? Measure, allocate, clean up, GC a few
 -- times, measure again.
 --   lua5.4 scripts/verify-cleanup.lua --endpoint http://127.0.0.1:9229 --allocate 'allocate(20)' --cleanup 'release()'
--- Runs from a checkout after `make`: the paths below are relative to this file.
-local here = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/.."
-package.path = here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("MEMDBG_BUILD") or (here .. "/build/lua5.4")) .. "/?.so;" .. package.cpath
+-- Copy it anywhere: memdbg comes from the Lua paths (README, "Install with
+-- LuaRocks": eval "$(luarocks path ...)"; in a checkout: eval "$(make -s paths)").
 
 local frame = require("memdbg.cli.frame")
 local verify = require("memdbg.workflows.verify_cleanup")

@@ -1,7 +1,8 @@
 -- The install a Lua user takes (issue 14): README.md's LuaRocks commands, run
 -- exactly as written for Lua 5.4, Lua 5.1 and LuaJIT one after the other in
 -- this checkout (each into a fresh tree), then `memdbg usage` from the tree
--- against a real Node app, in another folder than the checkout.
+-- and a copy of scripts/monitor.lua run by the flavour's interpreter against
+-- a real Node app, in another folder than the checkout.
 -- It builds its own modules for all three, so it runs in the Lua 5.4 pass only.
 local node = require("support.node")
 local run = require("support.run")
@@ -52,8 +53,11 @@ local why = not has_luarocks and "luarocks not installed: "
   or not plain54 and "runs in the Lua 5.4 pass only (it builds its own modules for 5.4, 5.1 and LuaJIT): " or ""
 
 suite(why .. "luarocks make as the README says, for Lua 5.4, Lua 5.1 and LuaJIT", function()
-  local app, dir
+  local app, dir, checkout
   setup(function()
+    local p = io.popen("pwd")
+    checkout = p:read("*l")
+    p:close()
     app = node.start { source = "globalThis.keep = []; setInterval(() => keep.push({}), 1000); console.log('ready')",
       ready = "ready" }
     dir = run.tmpdir()
@@ -76,10 +80,15 @@ suite(why .. "luarocks make as the README says, for Lua 5.4, Lua 5.1 and LuaJIT"
         local tree = dir .. "/tree-" .. INTERPRETER[flavour.name]
         local elsewhere = dir .. "/elsewhere"
         os.execute("mkdir -p " .. q(elsewhere))
+        local copy = "cp " .. q(checkout .. "/scripts/monitor.lua") .. " monitor.lua && "
+          .. INTERPRETER[flavour.name] .. " monitor.lua --endpoint " .. app.endpoint .. " --count 2 --interval 0"
         local code, out, err, install = install_and_run(flavour, tree, elsewhere,
-          "command -v memdbg; memdbg usage --json --endpoint " .. app.endpoint)
+          "command -v memdbg; memdbg usage --json --endpoint " .. app.endpoint .. "; " .. copy)
         assert.equal(0, code, install .. out .. err)
-        local path, doc = out:match("^([^\n]+)\n(.*)$")
+        local path, doc, script = out:match("^([^\n]+)\n([^\n]+)\n(.*)$")
+        -- the copied script: its samples and summary
+        assert.matches("Heap: [%d.]+ [KMG]i?B / [%d.]+ [KMG]i?B", script)
+        assert.matches("2 samples", script)
         assert.equal(tree .. "/bin/memdbg", path)
         local usage = json.decode(doc)
         assert.equal("node", usage.runtime)

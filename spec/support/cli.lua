@@ -6,13 +6,17 @@ local cli = {}
 local q = files.quote
 
 -- `LUA SCRIPT ARGS...` with the interpreter of the build under test:
--- exit code, stdout, stderr.
+-- exit code, stdout, stderr. A workflow script finds memdbg as the README
+-- says for a checkout: eval "$(make -s paths)" first.
 function cli.lua54(script, ...)
   local build = os.getenv("MEMDBG_BUILD") or "build/lua5.4"
-  local argv = { require("support.run").interpreter(), script, ... }
+  local lua = require("support.run").interpreter()
+  local argv = { lua, script, ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
+  local paths = script:match("%.lua$") and ('eval "$(env -u LD_PRELOAD make -s paths LUA=' .. lua .. " BUILD=" .. q(build) .. ')" && ')
+    or ""
   local errf = os.tmpname()
-  local p = assert(io.popen("MEMDBG_BUILD=" .. q(build) .. " " .. table.concat(argv, " ") .. " 2>" .. q(errf)
+  local p = assert(io.popen(paths .. "MEMDBG_BUILD=" .. q(build) .. " " .. table.concat(argv, " ") .. " 2>" .. q(errf)
     .. "; printf '\\nEXIT:%d' $?"))
   local out = p:read("*a")
   p:close()
