@@ -22,8 +22,9 @@ Alert rules:
           by --trend-min bytes or more in all (default 1048576)
 --openmetrics HOST:PORT serves the latest sample as OpenMetrics (or Prometheus
 text 0.0.4, by the scraper's Accept header) at http://HOST:PORT/metrics while
-it runs (loopback only unless --allow-remote; port 0 picks a free one, printed
-on stderr), labelled with the target (runtime, endpoint, target, url);
+it runs, until stopped (Ctrl-C, SIGTERM) without --count or --duration
+(loopback only unless --allow-remote; port 0 picks a free one, printed on
+stderr), labelled with the target (runtime, endpoint, target, url);
 --openmetrics alone prints the whole series with timestamps at the end instead
 (promtool tsdb create-blocks-from openmetrics).
 A sample the runtime does not answer within --timeout seconds (default 10; it
@@ -123,7 +124,9 @@ M.def = {
     local series = opts.openmetrics == true
     local report = series and io.stderr or io.stdout
     local res, err, code, partial = workflow.run(session, {
-      interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
+      -- an exporter runs until stopped unless told otherwise
+      interval = opts.interval, duration = opts.duration, timeout = opts.timeout,
+      count = opts.count or (opts.listen and not opts.duration and math.huge or nil),
       threshold = opts.threshold / 100, limit = opts.limit, gcEvery = opts["gc-every"], trend = opts.trend,
       trendMin = opts["trend-min"], csv = opts.csv, svg = opts.svg, noClobber = opts["no-clobber"],
       print = not opts.json and report or false, keepSamples = false, onSample = onSample,
