@@ -250,6 +250,42 @@ function Snapshot:__tostring()
   return tostring(self._ud)
 end
 
+--- heap.trackingSites(path[, {top = 20}]) -> sites | nil, message, code: the
+--- allocation sites (functions) of a snapshot taken with allocation tracking,
+--- most bytes allocated first: {functionName, url, line, column, count, self
+--- (bytes allocated while the top frame), total (while on the stack),
+--- liveCount, liveSize} (snap:allocationFunctions under the names
+--- profile.format_sites reads; top = 0 for all). A snapshot without
+--- allocation traces (JSC, or tracking was off) is ENOTRACES.
+function heap.trackingSites(path, opts)
+  opts = opt_table(opts, "heap.trackingSites")
+  local snap, err, code = heap.load(path)
+  if not snap then return nil, err, code end
+  if not snap.hasAllocationTraces then
+    snap:close()
+    return nil, path .. " holds no allocation traces (no trace_tree: not taken while tracking allocations)",
+      "ENOTRACES"
+  end
+  local rows = snap:allocationFunctions()
+  snap:close()
+  -- what a function allocated first (a tracking run's question), then what of it lives
+  table.sort(rows, function(a, b)
+    if a.size ~= b.size then return a.size > b.size end
+    if a.liveSize ~= b.liveSize then return a.liveSize > b.liveSize end
+    return a.functionName < b.functionName
+  end)
+  local sites, top = {}, opts.top == nil and 20 or opts.top
+  for _, r in ipairs(rows) do
+    if top > 0 and #sites >= top then break end
+    if r.functionName ~= "(root)" then -- the trace tree's root is no site
+      sites[#sites + 1] = { functionName = r.functionName ~= "" and r.functionName or "(anonymous)", url = r.url,
+        line = r.line, column = r.column, count = r.count, self = r.size, total = r.totalSize,
+        liveCount = r.liveCount, liveSize = r.liveSize }
+    end
+  end
+  return sites
+end
+
 -- A retainer path as text, one string a step: the first step is the node the path starts from,
 -- each later one "edge (edgeType) → Class @id". A run of collapsing steps (element indexes,
 -- Map/Set table slots, linked-list links such as `_idleNext`) through one class is one step:

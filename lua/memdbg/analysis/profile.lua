@@ -1,9 +1,9 @@
--- Sampling heap profiles (CDP's SamplingHeapProfile: {head, samples}) and the
--- allocation sites of a tracking snapshot's trace_tree.
+-- Sampling heap profiles (CDP's SamplingHeapProfile: {head, samples}). The
+-- allocation sites of a tracking snapshot are the heap engine's
+-- (heap.trackingSites).
 --   profile.save_heapprofile(p, "x.heapprofile")  -- loads in DevTools' Memory panel
 --   profile.save_folded(p, "x.folded")            -- flamegraph.pl / speedscope
 --   profile.format_sites(profile.top_sites(p, 20)) -- a text table
---   profile.tracking_sites("track.heapsnapshot", 20)
 local json = require("memdbg.util.json")
 
 local profile = {}
@@ -169,7 +169,7 @@ end
 
 local bytes = require("memdbg.util.format").bytes
 
---- A text table of sites (from top_sites or tracking_sites).
+--- A text table of sites (from top_sites or heap.trackingSites).
 function profile.format_sites(rows)
   local out = { string.format("%10s %10s  %-32s %s\n", "SELF", "TOTAL", "FUNCTION", "URL:LINE") }
   for _, r in ipairs(rows) do
@@ -178,168 +178,6 @@ function profile.format_sites(rows)
     out[#out + 1] = string.format("%10s %10s  %-32s %s%s\n", bytes(r.self), bytes(r.total), r.functionName, where, extra)
   end
   return table.concat(out)
-end
-
------------------------------------------- tracking snapshot: trace_tree sites
-
--- Reads a top-level array that follows `key` in a snapshot file without
--- loading the file: blocks are scanned for the key, then brackets balanced.
-local Reader = {}
-Reader.__index = Reader
-
-local BLOCK = 1048576
-
-local function reader(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  return setmetatable({ f = f, buf = "" }, Reader)
-end
-
-function Reader:seek_key(key)
-  while true do
-    local s, e = self.buf:find(key, 1, true)
-    if s then
-      self.buf = self.buf:sub(e + 1)
-      return true
-    end
-    local blk = self.f:read(BLOCK)
-    if not blk then return false end
-    self.buf = self.buf:sub(-#key) .. blk
-  end
-end
-
--- The balanced [...] at the start of buf (after whitespace); arrays of numbers only.
-function Reader:array(limit)
-  local parts, depth, total = {}, 0, 0
-  local buf = self.buf
-  local pos = buf:find("[", 1, true)
-  while not pos do
-    local blk = self.f:read(BLOCK)
-    if not blk then return nil end
-    buf = buf .. blk
-    pos = buf:find("[", 1, true)
-  end
-  buf = buf:sub(pos)
-  while true do
-    local i = 1
-    while true do
-      local b = buf:find("[%[%]]", i)
-      if not b then break end
-      if buf:byte(b) == 91 then depth = depth + 1 else depth = depth - 1 end
-      if depth == 0 then
-        parts[#parts + 1] = buf:sub(1, b)
-        self.buf = buf:sub(b + 1)
-        return table.concat(parts)
-      end
-      i = b + 1
-    end
-    parts[#parts + 1] = buf
-    total = total + #buf
-    if limit and total > limit then return nil, "too large" end
-    buf = self.f:read(BLOCK)
-    if not buf then return nil end
-  end
-end
-
-function Reader:rest(limit)
-  local parts, total = { self.buf }, #self.buf
-  while true do
-    local blk = self.f:read(BLOCK)
-    if not blk then break end
-    total = total + #blk
-    if total > limit then return nil end
-    parts[#parts + 1] = blk
-  end
-  return table.concat(parts)
-end
-
-function Reader:close() self.f:close() end
-
-local function count_fields(head, key)
-  local list = head:match('"' .. key .. '"%s*:%s*(%b[])')
-  if not list then return nil end
-  local n = 0
-  for _ in list:gmatch('"[^"]*"') do n = n + 1 end
-  return n
-end
-
---- tracking_sites(path, top) -> {sites = {{functionName, url, line, count, self, total}...},
---- nodes = trace nodes, functions = trace functions} | nil, msg
---- Function names need the snapshot's strings: they are read when the strings
---- section is under 256 MB, otherwise sites are named by index.
-function profile.tracking_sites(path, top)
-  local r, err = reader(path)
-  if not r then return nil, err end
-  local head = r.f:read(65536) or ""
-  r.buf = head
-  local nf = count_fields(head, "trace_function_info_fields") or 6
-  local nt = count_fields(head, "trace_node_fields") or 5
-  if not r:seek_key('"trace_function_infos"') then r:close() return nil, "no trace_function_infos in " .. path end
-  local infos_text = r:array()
-  if not r:seek_key('"trace_tree"') then r:close() return nil, "no trace_tree in " .. path end
-  local tree_text = r:array(268435456)
-  local strings
-  if r:seek_key('"strings"') then
-    local rest = r:rest(268435456)
-    if rest then
-      local doc = json.decode('{"strings"' .. rest)
-      strings = type(doc) == "table" and doc.strings or nil
-    end
-  end
-  r:close()
-  local infos = infos_text and json.decode(infos_text)
-  local tree = tree_text and json.decode(tree_text)
-  if type(infos) ~= "table" or type(tree) ~= "table" then return nil, "unreadable trace sections in " .. path end
-
-  local function s(i)
-    if strings and strings[i + 1] then return strings[i + 1] end
-    return "#" .. tostring(i)
-  end
-  local sites, nfun = {}, math.floor(#infos / nf)
-  local function site(fi)
-    local st = sites[fi]
-    if not st then
-      local b = fi * nf
-      local name = s(infos[b + 2])
-      if name == "" then name = "(anonymous)" end
-      local line = infos[b + 5]
-      st = { functionName = name, url = s(infos[b + 3]), line = (type(line) == "number" and line > 0) and math.floor(line) or nil,
-        count = 0, self = 0, total = 0 }
-      sites[fi] = st
-    end
-    return st
-  end
-  local nodes, active = 0, {}
-  local function walk(arr)
-    local sum = 0
-    for i = 1, #arr - nt + 1, nt do
-      nodes = nodes + 1
-      local fi, count, size, kids = arr[i + 1], arr[i + 2], arr[i + 3], arr[i + 4]
-      local st = site(fi)
-      st.count = st.count + count
-      st.self = st.self + size
-      local outer = not active[fi]
-      active[fi] = true
-      local sub = size + (type(kids) == "table" and walk(kids) or 0)
-      if outer then
-        active[fi] = nil
-        st.total = st.total + sub
-      end
-      sum = sum + sub
-    end
-    return sum
-  end
-  walk(tree)
-  local out = {}
-  for _, st in pairs(sites) do
-    if st.self > 0 and st.functionName ~= "(root)" then out[#out + 1] = st end
-  end
-  table.sort(out, function(a, b)
-    if a.self ~= b.self then return a.self > b.self end
-    return a.functionName < b.functionName
-  end)
-  if top and #out > top then for i = #out, top + 1, -1 do out[i] = nil end end
-  return { sites = out, nodes = nodes, functions = nfun }
 end
 
 return profile
