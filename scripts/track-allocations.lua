@@ -8,7 +8,6 @@
 local frame = require("memdbg.cli.frame")
 local format = require("memdbg.util.format")
 local track = require("memdbg.workflows.track_allocations")
-local profile = require("memdbg.analysis.profile")
 
 os.exit(frame.script({
   help = [[
@@ -23,7 +22,7 @@ usage: lua5.4 scripts/track-allocations.lua [-e URL] [--duration S | --action EX
       top = 15 })
     if not r then return nil, err, code end
     print(string.format("Wrote %s (%s)", r.path, format.bytes(r.bytes)))
-    io.write(r.sites and profile.format_sites(r.sites) or ("no allocation sites: " .. tostring(r.sitesError) .. "\n"))
+    io.write(r.sites and track.format_sites(r.sites) or ("no allocation sites: " .. tostring(r.sitesError) .. "\n"))
     return 0
   end,
 }, arg))

@@ -4,7 +4,6 @@ local args = require("memdbg.cli.args")
 local format = require("memdbg.util.format")
 local json = require("memdbg.util.json")
 local workflow = require("memdbg.workflows.track_allocations")
-local profile = require("memdbg.analysis.profile")
 
 return frame.command {
   name = "track",
@@ -14,15 +13,18 @@ usage: memdbg track [-e URL] [--duration S | --action EXPR] [-o FILE | --dir DIR
 Tracks heap allocations with their stacks for S seconds (default 10) or around
 a JavaScript expression, then streams the timeline snapshot (with trace_tree;
 open it in DevTools' Memory panel) to FILE (default DIR/track-<time>.heapsnapshot)
-and prints the top allocation sites.
+and prints the top allocation sites: per function, what it allocated (objects
+and bytes while it was the top frame, bytes with its callees) and what of that
+is still alive in the snapshot, with its url:line:column.
   --duration S         how long to track (default 10)
   --action EXPR        track around this expression instead (awaiting a promise)
   -o, --out FILE       where the timeline snapshot goes
   --dir DIR            a new timestamped file in DIR
   --top N              how many sites to print (default 20)
   --timeout S          fail when the snapshot stalls for S seconds (default 30)
-  --json               {"path", "bytes", "seconds", "sites": [{"functionName", "url", "line", "count",
-                       "selfSize", "totalSize"}]} (bytes)
+  --json               {"path", "bytes", "seconds", "sites": [{"functionName", "url", "line", "column",
+                       "count", "selfSize", "totalSize", "liveCount", "liveSize"}]} (bytes; line and
+                       column 1-based, absent when unknown)
 ]],
   options = { duration = "number", action = "string", out = "string", dir = "string", top = { "count", 20 },
     timeout = { "number", 30 } },
@@ -49,13 +51,17 @@ and prints the top allocation sites.
     if opts.json then
       local sites = json.array()
       for i, s in ipairs(r.sites or {}) do
-        sites[i] = { functionName = s.functionName, url = s.url, line = s.line, count = s.count,
-          selfSize = s.self, totalSize = s.total }
+        sites[i] = { functionName = s.functionName, url = s.url, line = s.line, column = s.column, count = s.count,
+          selfSize = s.self, totalSize = s.total, liveCount = s.liveCount, liveSize = s.liveSize }
       end
       frame.print_json { path = r.path, bytes = r.bytes, seconds = r.seconds, sites = sites }
     else
       print(string.format("Wrote %s (%s in %.1f s)", r.path, format.bytes(r.bytes), r.seconds))
-      if r.sites then io.write(profile.format_sites(r.sites)) else print("No allocation sites: " .. tostring(r.sitesError)) end
+      if r.sites then
+        io.write(workflow.format_sites(r.sites))
+      else
+        print("No allocation sites: " .. tostring(r.sitesError))
+      end
     end
     return 0
   end,

@@ -3,10 +3,18 @@
 -- trace_tree) to a file and summarise its allocation sites.
 --   local track = require "memdbg.workflows.track_allocations"
 --   local r = track.run(session, { action = "handleRequests(100)", dir = "." })
---   -- r = {path=, bytes=, seconds=, sites = {{functionName, url, line, count, self, total}, ...}}
+--   -- r = {path=, bytes=, seconds=, sites = {{functionName, url, line, column, count, self, total,
+--   --       liveCount, liveSize}, ...}}
+--   io.write(track.format_sites(r.sites))
+--
+-- A site is a function: what was allocated while it was the top frame
+-- (count objects, self bytes; total: while it was anywhere on the stack) and,
+-- of that, what is still alive in the timeline snapshot (liveCount objects,
+-- liveSize bytes). Lines and columns are 1-based, absent when V8 has none.
 local steps = require("memdbg.workflows.steps")
 local snapshot = require("memdbg.workflows.snapshot")
 local core = require("memdbg._core")
+local format = require("memdbg.util.format")
 
 local track = {}
 
@@ -47,6 +55,20 @@ function track.run(session, opts)
   end
   if not r then return nil, err, code end
   return r
+end
+
+--- format_sites(sites) -> a text table, one row a site.
+function track.format_sites(sites)
+  return format.table({
+    { title = "ALLOCATED", key = "self", align = "right", format = format.bytes },
+    { title = "OBJECTS", key = "count", align = "right" },
+    { title = "WITH CALLEES", key = "total", align = "right", format = format.bytes },
+    { title = "LIVE", key = "liveSize", align = "right", format = format.bytes },
+    { title = "LIVE OBJECTS", key = "liveCount", align = "right" },
+    { title = "FUNCTION", key = "functionName", align = "left", max = 40 },
+    { title = "WHERE", align = "left",
+      get = function(s) return (s.url or "") == "" and "(native)" or format.where(s) end },
+  }, sites)
 end
 
 return track
