@@ -13,7 +13,11 @@ function cli.lua54(script, ...)
   local lua = require("support.run").interpreter()
   local argv = { lua, script, ... }
   for i, a in ipairs(argv) do argv[i] = q(a) end
-  local paths = script:match("%.lua$") and ('eval "$(env -u LD_PRELOAD make -s paths LUA=' .. lua .. " BUILD=" .. q(build) .. ')" && ')
+  -- make's variables go: the user types this in a shell, and under CI's
+  -- `make check` an inherited MAKEFLAGS=w adds "Entering directory" lines.
+  local paths = script:match("%.lua$")
+      and ('eval "$(env -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s paths LUA=' .. lua
+        .. " BUILD=" .. q(build) .. ')" && ')
     or ""
   local errf = os.tmpname()
   local p = assert(io.popen(paths .. "MEMDBG_BUILD=" .. q(build) .. " " .. table.concat(argv, " ") .. " 2>" .. q(errf)
