@@ -1,7 +1,8 @@
 // bench/capture's chrome-remote-interface client: node bench/capture-cri.js PORT PATH
 // streams a heap snapshot to PATH the way its README suggests, prints "bytes seconds".
 "use strict";
-const CDP = require("chrome-remote-interface");
+// pinned in tools/js (tools/install-runtimes.sh)
+const CDP = require(require("node:path").join(__dirname, "..", "tools", "js", "node_modules", "chrome-remote-interface"));
 const fs = require("node:fs");
 
 (async () => {

@@ -3,7 +3,8 @@
 // the way a chrome-remote-interface script would (each worker message parsed
 // with JSON.parse), prints "bytes seconds".
 "use strict";
-const CDP = require("chrome-remote-interface");
+// pinned in tools/js (tools/install-runtimes.sh)
+const CDP = require(require("node:path").join(__dirname, "..", "tools", "js", "node_modules", "chrome-remote-interface"));
 const fs = require("node:fs");
 
 (async () => {

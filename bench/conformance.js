@@ -43,7 +43,7 @@ if (!file) {
   process.exit(2);
 }
 const root = path.join(__dirname, '..');
-const { getFullHeapFromFile } = require(path.join(root, 'node_modules', '@memlab', 'heap-analysis'));
+const { getFullHeapFromFile } = require(path.join(root, 'tools', 'js', 'node_modules', '@memlab', 'heap-analysis'));
 // V8 names the edge "<n> / part of key (K @k) -> value (V @v) pair in WeakMap (table @t)"
 // (an auto index first); hand-written fixtures may leave the index out
 const EPHEMERON = /^(?:\d+ \/ )?part of key \(.* @\d+\) -> value \(.* @\d+\) pair in WeakMap \(table @(\d+)\)$/;
@@ -231,7 +231,7 @@ function className(node) {
     }
   }
 
-  const TraceFinder = require(path.join(root, 'node_modules', '@memlab', 'core', 'dist', 'paths', 'TraceFinder.js')).default;
+  const TraceFinder = require(path.join(root, 'tools', 'js', 'node_modules', '@memlab', 'core', 'dist', 'paths', 'TraceFinder.js')).default;
   const dt = new TraceFinder().computeDominatorsAndRetainedSizes(heap, dtPage);
   let dtDiffer = 0, pageOwned = 0;
   const dtClasses = new Map();

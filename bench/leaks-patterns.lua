@@ -43,7 +43,7 @@ end
 local function memlab(files, class)
   local t0 = core.now()
   local out = sh(string.format(
-    "%s/node_modules/.bin/memlab find-leaks --baseline %s --target %s --final %s --trace-all-objects 2>&1",
+    "%s/tools/js/node_modules/.bin/memlab find-leaks --baseline %s --target %s --final %s --trace-all-objects 2>&1",
     q(root), q(files[1]), q(files[2]), q(files[3])))
   local secs = core.now() - t0
   local clusters, first, big = 0, nil, 0

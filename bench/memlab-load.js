@@ -18,7 +18,7 @@ if (!file) {
   console.error('usage: node bench/memlab-load.js FILE [--dump OUT.json]');
   process.exit(2);
 }
-const modules = path.join(__dirname, '..', 'node_modules');
+const modules = path.join(__dirname, '..', 'tools', 'js', 'node_modules'); // pinned in tools/js
 const { getFullHeapFromFile } = require(path.join(modules, '@memlab', 'heap-analysis'));
 
 (async () => {

@@ -9,9 +9,11 @@ local fx = require "support.heapfixture"
 local cjson = require "cjson"
 
 local root = "."
-local have = fx.have_node() and io.open(root .. "/node_modules/chrome-devtools-frontend/package.json") ~= nil
-  and io.open(root .. "/node_modules/esbuild/package.json") ~= nil
-local describe_dt = have and describe or pending
+-- both pinned in tools/js (tools/install-runtimes.sh)
+local have = fx.have_node() and io.open(root .. "/tools/js/node_modules/chrome-devtools-frontend/package.json") ~= nil
+  and io.open(root .. "/tools/js/node_modules/esbuild/package.json") ~= nil
+local describe_dt = have and describe
+  or function(name) pending(name .. ": needs node and tools/js/node_modules (tools/install-runtimes.sh)") end
 
 local function sh(cmd)
   -- node must not inherit a sanitizer preload

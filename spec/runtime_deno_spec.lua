@@ -1,4 +1,4 @@
--- memdbg against a real Deno (npm `deno`, node_modules/.bin/deno, started by
+-- memdbg against a real Deno (npm `deno`, tools/js/node_modules/.bin/deno, started by
 -- spec/support/runtimes.lua with --inspect=127.0.0.1:0 and
 -- spec/apps/deno/app.js): the same Lua API, workflows and `memdbg` commands
 -- as on Node. The app also serves HTTP, so some actions are Lua functions

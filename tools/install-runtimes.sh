@@ -1,8 +1,13 @@
 #!/bin/sh
 # Installs the JavaScript runtimes memdbg's specs run against, from the repo's
-# own files: Debian's chromium (apt, needs root) and, from package-lock.json,
-# deno, bun, wrangler + workerd, chrome-remote-interface and memlab into
-# ./node_modules. Node itself is expected on the machine.
+# own files: Debian's chromium (apt, needs root) and, with `npm ci` from each
+# folder's package-lock.json:
+#   tools/js/         deno, bun, wrangler + workerd, and the benchmark tools
+#                     (chrome-remote-interface, memlab, chrome-devtools-frontend,
+#                     esbuild) into tools/js/node_modules;
+#   spec/apps/leaks/  the leak demo apps' own dependency (effect) into
+#                     spec/apps/leaks/node_modules, where Node and Deno find it.
+# Node itself is expected on the machine. memdbg itself needs no npm package.
 #
 # Safe to run again: does nothing when everything is already in place.
 # Quiet on success. Names whatever could not be installed; exits non-zero only
@@ -11,8 +16,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
-NM="$ROOT/node_modules"
-STAMP="$NM/.memdbg-install-stamp"
+NM="$ROOT/tools/js/node_modules"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 failed=0       # a real failure: exit 1
@@ -38,24 +42,32 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-# --- npm packages from package-lock.json ------------------------------------
+# --- npm packages, per folder, from its package-lock.json --------------------
 if ! command -v npm >/dev/null 2>&1; then
-  say "npm: not found: deno, bun, wrangler, workerd, chrome-remote-interface, memlab cannot be installed"
+  say "npm: not found: deno, bun, wrangler, workerd, chrome-remote-interface, memlab, effect cannot be installed"
   exit 1
 fi
-lockhash=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$lockhash" ]; then
-  :   # node_modules matches the lockfile already
-else
-  rm -f "$STAMP"
-  if PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 \
-     npm ci --no-audit --no-fund --loglevel=error >"$LOG" 2>&1; then
-    echo "$lockhash" >"$STAMP"
+# npm_ci DIR WHAT: `npm ci` in DIR unless DIR/node_modules/.memdbg-install-stamp
+# holds the hash of DIR's package.json + package-lock.json (written after a
+# successful npm ci, removed when something in DIR does not run).
+npm_ci() {
+  dir=$ROOT/$1
+  stamp=$dir/node_modules/.memdbg-install-stamp
+  hash=$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+    return 0   # node_modules matches the lockfile already
+  fi
+  rm -f "$stamp"
+  if (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 \
+      npm ci --no-audit --no-fund --loglevel=error) >"$LOG" 2>&1; then
+    echo "$hash" >"$stamp"
   else
-    say "npm ci failed: deno, bun, wrangler, workerd, chrome-remote-interface, memlab not installed:"; showlog
+    say "npm ci in $1 failed: $2 not installed:"; showlog
     exit 1
   fi
-fi
+}
+npm_ci tools/js "deno, bun, wrangler, workerd, chrome-remote-interface, memlab"
+npm_ci spec/apps/leaks "effect (the leak apps' fibers pattern)"
 
 # --- check the binaries really run (offline) --------------------------------
 check() { # name, command...
@@ -65,18 +77,20 @@ check() { # name, command...
     missing="$missing $name"; failed=1
   fi
 }
-# Bun's postinstall hard-links the binary behind node_modules/.bin/bun; when
+# Bun's postinstall hard-links the binary behind tools/js/node_modules/.bin/bun; when
 # install scripts are ignored it stays in the platform package.
 if [ -x "$NM/.bin/bun" ] && "$NM/.bin/bun" --version >/dev/null 2>&1; then :
 elif [ -x "$NM/@oven/bun-linux-x64/bin/bun" ]; then check bun "$NM/@oven/bun-linux-x64/bin/bun" --version
-else say "bun: binary not found (node_modules/.bin/bun, node_modules/@oven/bun-linux-x64/bin/bun)"; missing="$missing bun"; failed=1
+else say "bun: binary not found (tools/js/node_modules/.bin/bun, tools/js/node_modules/@oven/bun-linux-x64/bin/bun)"; missing="$missing bun"; failed=1
 fi
 check deno env DENO_NO_UPDATE_CHECK=1 \
   "$NM/.bin/deno" eval --quiet "if (1 + 1 !== 2) Deno.exit(1)"
 check workerd "$NM/.bin/workerd" --version
 check wrangler node "$NM/wrangler/bin/wrangler.js" --version
-check chrome-remote-interface node -e "require('chrome-remote-interface')"
+check chrome-remote-interface node -e "require('$NM/chrome-remote-interface')"
+# as the fibers app imports it: resolved from spec/apps/leaks/
+check effect sh -c 'cd "$1" && node --input-type=module -e "await import(\"effect\")"' sh "$ROOT/spec/apps/leaks"
 if ! [ -f "$NM/memlab/package.json" ]; then say "memlab: not installed"; missing="$missing memlab"; fi
 [ -n "$missing" ] && say "not usable:$missing"
-[ "$failed" -eq 0 ] || rm -f "$STAMP"
+[ "$failed" -eq 0 ] || rm -f "$NM/.memdbg-install-stamp" "$ROOT/spec/apps/leaks/node_modules/.memdbg-install-stamp"
 exit "$failed"

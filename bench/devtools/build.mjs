@@ -4,12 +4,13 @@
 // a stub stands in (the worker never translates anything). Node 20 lacks
 // Promise.withResolvers, which the worker uses: a banner polyfills it.
 //   node bench/devtools/build.mjs
+import {createRequire} from 'node:module';
 import * as path from 'node:path';
 import {fileURLToPath} from 'node:url';
 
-import * as esbuild from 'esbuild';
-
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// esbuild is pinned in tools/js (tools/install-runtimes.sh): resolve it there
+const esbuild = createRequire(path.join(root, 'tools/js/package.json'))('esbuild');
 const localesStub = {
   name: 'locales-stub',
   setup(build) {

@@ -9,8 +9,8 @@ import {
   HeapSnapshotProgress,
   JSHeapSnapshot,
   SecondaryInitManager,
-} from '../../node_modules/chrome-devtools-frontend/front_end/entrypoints/heap_snapshot_worker/HeapSnapshot.js';
-import {HeapSnapshotLoader} from '../../node_modules/chrome-devtools-frontend/front_end/entrypoints/heap_snapshot_worker/HeapSnapshotLoader.js';
+} from '../../tools/js/node_modules/chrome-devtools-frontend/front_end/entrypoints/heap_snapshot_worker/HeapSnapshot.js';
+import {HeapSnapshotLoader} from '../../tools/js/node_modules/chrome-devtools-frontend/front_end/entrypoints/heap_snapshot_worker/HeapSnapshotLoader.js';
 
 export {HeapSnapshotProgress, JSHeapSnapshot};
 

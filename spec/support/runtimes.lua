@@ -43,7 +43,8 @@ end
 
 M.root = repo_root()
 M.apps = M.root .. "/spec/apps"
-local NM = M.root .. "/node_modules"
+-- deno, bun, wrangler and workerd: npm packages pinned in tools/js (docs/runtimes.md)
+local NM = M.root .. "/tools/js/node_modules"
 
 local q = proc.quote
 local unpack = table.unpack or _G.unpack
@@ -163,7 +164,7 @@ local finders = {
   end,
   deno = function()
     return first_exec(pack(os.getenv("MEMDBG_DENO"), NM .. "/.bin/deno")) or on_path("deno"),
-      "no node_modules/.bin/deno: " .. INSTALL_HINT
+      "no tools/js/node_modules/.bin/deno: " .. INSTALL_HINT
   end,
   bun = function()
     -- bun's postinstall hard-links the binary behind .bin/bun; with scripts
@@ -174,18 +175,18 @@ local finders = {
       local p = cands[i]
       if p and is_exec(p) and run(q(p) .. " --version >/dev/null 2>&1") then return p end
     end
-    return on_path("bun"), "no working bun in node_modules: " .. INSTALL_HINT
+    return on_path("bun"), "no working bun in tools/js/node_modules: " .. INSTALL_HINT
   end,
   wrangler = function()
     local js = NM .. "/wrangler/bin/wrangler.js"
     local f = io.open(js)
     if f then f:close() return js end
-    return nil, "no node_modules/wrangler: " .. INSTALL_HINT
+    return nil, "no tools/js/node_modules/wrangler: " .. INSTALL_HINT
   end,
   workerd = function()
     return first_exec(pack(os.getenv("MEMDBG_WORKERD"), NM .. "/.bin/workerd",
       NM .. "/@cloudflare/workerd-linux-64/bin/workerd")) or on_path("workerd"),
-      "no node_modules/.bin/workerd: " .. INSTALL_HINT
+      "no tools/js/node_modules/.bin/workerd: " .. INSTALL_HINT
   end,
 }
 
