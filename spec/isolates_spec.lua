@@ -1,6 +1,7 @@
 -- Every isolate (issue 16), against the real runtimes: Node worker_threads
 -- and Deno Workers through the NodeWorker domain, a Chromium page's dedicated
--- worker and cross-site iframe through flat Target sessions; children(),
+-- worker and cross-site iframe through flat Target sessions, its service
+-- and shared workers (browser-level targets); children(),
 -- attach(), every memory operation on a child (the snapshot through the C
 -- sink), --target by a child's title, `usage --all`, `targets --children`,
 -- `leaks --all`, children that go away; and what Bun and workerd say.
@@ -406,6 +407,154 @@ if pending_file("Chromium page with a dedicated worker and a cross-site iframe",
       assert.equal("worker", kids[1].type)
       assert.is_true(assert(assert(s:attach(kids[1].id)).memory:getHeapUsage()).usedSize > 0)
     end)
+  end)
+end
+
+-- Service and shared workers are browser-level targets: a page's
+-- Target.setAutoAttach attaches the service worker whose scope covers it,
+-- never a shared worker (children() attaches those of the page's origin).
+-- Served over loopback HTTP: http://127.0.0.1 is a secure context.
+if pending_file("Chromium page with a service worker and a shared worker", "chromium") then
+  describe("Chromium page with a service worker and a shared worker", function()
+    local app, rt, s, dir
+
+    setup(function()
+      app = runtimes.start("node", { script = APP, app = "isolates" })
+      rt = runtimes.start("chromium", { url = app.http .. "/workers.html", title = "memdbg workers" })
+      s = assert(memdbg.connect { endpoint = rt.endpoint, target = rt.target.id })
+      dir = assert(files.tempdir("memdbg-isolates"))
+    end)
+    teardown(function()
+      stop(rt, s, dir)
+      stop(app)
+    end)
+
+    it("children() lists both; each answers as its own isolate and its snapshot holds its own records", function()
+      local kids = assert(s:children())
+      assert.equal(2, #kids)
+      local sw, sh = find(kids, of_type("service_worker")), find(kids, of_type("shared_worker"))
+      assert.equal(app.http .. "/sw.js", sw.url)
+      assert.equal("leaky-shared", sh.title)
+      assert.equal(app.http .. "/shared.js", sh.url)
+      -- a second call attaches nothing twice
+      assert.equal(2, #assert(s:children()))
+      local w, h = assert(s:attach(sw.id)), assert(s:attach(sh.id))
+      assert.equal("undefined", assert(w.memory:evaluate("typeof document")))
+      assert.equal(500, assert(w.memory:evaluate("held.length")))
+      assert.equal(300, assert(h.memory:evaluate("kept.length")))
+      assert.equal(500, assert(s.memory:evaluate("swCount()")))
+      for _, c in ipairs { { w, "SwRecord", 500, "SharedRecord" }, { h, "SharedRecord", 300, "SwRecord" } } do
+        local path = dir .. "/" .. c[2] .. ".heapsnapshot"
+        local info = assert(c[1].memory:takeHeapSnapshot { path = path })
+        assert.equal(info.bytes, file_size(path))
+        assert.equal("600", mode_of(path))
+        local snap = assert(heap.load(path))
+        local rows = snap:summary {}
+        snap:close()
+        assert.equal(c[3], assert(class_row(rows, c[2]), c[2]).count)
+        assert.is_nil(class_row(rows, c[4]))
+        assert.is_true(assert(c[1].memory:getHeapUsage()).usedSize > 0)
+      end
+    end)
+
+    it("CLI: targets --children, usage --all, --target by title and by URL", function()
+      local code, out, err = cli("targets", "--children", "--json", "--endpoint", rt.endpoint)
+      assert.equal(0, code, err)
+      local page = find(json.decode(out).targets, function(t) return t.id == rt.target.id end)
+      local types = {}
+      for i, k in ipairs(page.children) do types[i] = k.type end
+      table.sort(types)
+      assert.same({ "service_worker", "shared_worker" }, types)
+
+      code, out, err = cli("usage", "--all", "--json", "--endpoint", rt.endpoint, "--target", rt.target.id)
+      assert.equal(0, code, err)
+      local doc = json.decode(out)
+      types = {}
+      local used = 0
+      for i, iso in ipairs(doc.isolates) do
+        types[i] = iso.type
+        assert.is_true(iso.usedSize > 0, iso.type)
+        used = used + iso.usedSize
+      end
+      table.sort(types)
+      assert.same({ "page", "service_worker", "shared_worker" }, types)
+      assert.equal(used, doc.total.usedSize)
+
+      for _, c in ipairs { { "leaky-shared", "SharedRecord" }, { "/sw.js", "SwRecord" } } do
+        local path = dir .. "/cli-" .. c[2] .. ".heapsnapshot"
+        code, out, err = cli("snapshot", "--target", c[1], "--endpoint", rt.endpoint, "--out", path)
+        assert.equal(0, code, err .. out)
+        local snap = assert(heap.load(path))
+        assert.is_table(class_row(snap:summary {}, c[2]), c[1])
+        snap:close()
+      end
+    end)
+
+    it("leaks --all names SharedRecord under the shared worker only", function()
+      local code, out, err = cli("leaks", "--all", "--action", "sendShared(200)", "--json", "--endpoint", rt.endpoint,
+        "--target", rt.target.id, "--dir", dir .. "/hunt")
+      assert.equal(1, code, err)
+      local doc = json.decode(out)
+      assert.equal(3, #doc.isolates)
+      for _, iso in ipairs(doc.isolates) do
+        if iso.type == "shared_worker" then
+          local g = iso.leaks[1]
+          assert.equal("SharedRecord", g.class, out)
+          assert.equal(200, g.count)
+          assert.same({ 200, 200 }, g.growth)
+          assert.equal(app.http .. "/shared.js", g.location.url)
+        else
+          assert.same({}, counted(iso.leaks), iso.type)
+        end
+      end
+    end)
+
+    -- Runtime.evaluate awaiting the page's promise, with a deadline of its own
+    local function await(expr)
+      local r, err, code = s:sendCommand { method = "Runtime.evaluate", timeout = 10,
+        params = { expression = expr, awaitPromise = true, returnByValue = true } }
+      assert.is_table(r, tostring(err) .. " " .. tostring(code))
+      return r.result.value
+    end
+
+    it("workers that end: the child fails with ECLOSED at once; started again, each is a new child that runs",
+      function()
+        -- a shared worker started after the first children() is listed by the next
+        assert.equal(300, await("startShared('short-lived')"))
+        local k = find(assert(s:children()), function(x) return x.title == "short-lived" end)
+        assert.equal("shared_worker", k.type)
+        local h = assert(s:attach(k.id))
+        assert.equal(300, assert(h.memory:evaluate("kept.length")))
+        -- it closes itself: Chromium says only Inspector.targetCrashed on its session
+        assert(s.memory:evaluate("closeShared('short-lived')"))
+        assert.is_true(poll_until(s, function() return not h:isOpen() end))
+        local none, err, code = h.memory:getHeapUsage()
+        assert.is_nil(none)
+        assert.equal("ECLOSED", code, err)
+        assert.truthy(err:find("went away", 1, true), err)
+        assert.equal(2, #assert(s:children()))
+        -- the same name again: it runs (no session of ours left for it to wait for)
+        assert.equal(300, await("startShared('short-lived')"))
+        local again = find(assert(s:children()), function(x) return x.title == "short-lived" end)
+        assert.is_true(again.id ~= k.id)
+        assert.equal(300, assert(assert(s:attach(again.id)).memory:evaluate("kept.length")))
+
+        -- the service worker, stopped by the browser, then started by a message
+        local sw = find(assert(s:children()), of_type("service_worker"))
+        local w = assert(s:attach(sw.id))
+        assert(s:sendCommand { method = "ServiceWorker.enable" })
+        assert(s:sendCommand { method = "ServiceWorker.stopAllWorkers" })
+        assert.is_true(poll_until(s, function() return not w:isOpen() end))
+        none, err, code = w.memory:evaluate("1")
+        assert.is_nil(none)
+        assert.equal("ECLOSED", code, err)
+        assert.equal(500, await("swCount()"))
+        assert.is_true(poll_until(s, function() return find(assert(s:children()), of_type("service_worker")) end))
+        local sw2 = find(assert(s:children()), of_type("service_worker"))
+        assert.is_true(sw2.id ~= sw.id)
+        assert.equal(500, assert(assert(s:attach(sw2.id)).memory:evaluate("held.length")))
+        assert.equal(2, assert(s.memory:evaluate("1+1")))
+      end)
   end)
 end
 

@@ -66,6 +66,49 @@ function children.discover(s, known)
   if cmd.method == "NodeWorker.enable" and not await_listed(s, known) then
     s:sendCommand { method = "Runtime.getHeapUsage" } -- one more round trip
   end
+  return children.adopt(s, known)
+end
+
+local function origin(url)
+  return tostring(url or ""):match("^(https?://[^/?#]+)")
+end
+
+-- The kinds of browser-level worker a page's auto-attach may leave out.
+local SHARED = { shared_worker = true, service_worker = true }
+-- Target.getTargets's own default: once someone turns discovery on, a call
+-- without a filter takes discovery's (the protocol says so).
+local ALL = { { type = "browser", exclude = true }, { type = "tab", exclude = true }, {} }
+
+--- adopt(session, known) -> true | nil, message, code: on Chromium,
+--- attaches the shared workers (and service workers out of the page's
+--- scope) of the session's origin. They are browser-level targets: a page's
+--- Target.setAutoAttach attaches its dedicated workers, its out-of-process
+--- iframes and the service workers whose scope covers it, never a shared
+--- worker (Target.getTargets lists it "attached": false), whose clients may
+--- be any page of its origin. Target.attachToTarget{flatten} from the page's
+--- session announces it there with Target.attachedToTarget like the others
+--- (its end: see children.ended).
+function children.adopt(s, known)
+  if s.runtime ~= "chrome" then return true end
+  local me = s.isolate or s.target
+  local own = type(me) == "table" and tostring(me.id or me.targetId) or nil
+  local r, err, code = s:sendCommand { method = "Target.getTargets", params = { filter = ALL } }
+  if not r then return nil, err, code end
+  local infos = type(r.targetInfos) == "table" and r.targetInfos or {}
+  local self_info
+  for _, t in ipairs(infos) do if t.targetId == own then self_info = t end end
+  if not self_info or (self_info.type ~= "page" and self_info.type ~= "iframe") then return true end
+  local home = origin(self_info.url)
+  for _, t in ipairs(infos) do
+    -- (an attached service worker is the page's auto-attach's, or on its way)
+    if SHARED[t.type] and home and origin(t.url) == home and t.browserContextId == self_info.browserContextId
+      and not known(tostring(t.targetId)) and not (t.type == "service_worker" and t.attached) then
+      local a, aerr, acode = s:sendCommand { method = "Target.attachToTarget",
+        params = { targetId = t.targetId, flatten = true } }
+      -- one that went away since the list is not an error
+      if not a and acode ~= "ECOMMAND" then return nil, aerr, acode end
+    end
+  end
   return true
 end
 
@@ -85,6 +128,15 @@ function children.event(_, m, p)
     if type(p.sessionId) == "string" then return nil, p.sessionId end
   end
   return nil
+end
+
+--- ended(method) -> true when an event on an attached session says that its
+--- isolate ended though no Target.detachedFromTarget will come: a Chromium
+--- shared worker that closes says only Inspector.targetCrashed on its own
+--- session, and Chromium keeps the session for a worker started again under
+--- the same name and URL, which then waits for this debugger to let it run.
+function children.ended(method)
+  return method == "Inspector.targetCrashed"
 end
 
 --- The message the pending commands of a child that went away fail with.
@@ -118,7 +170,7 @@ end
 --- attaches to any target it lists (Target.attachToTarget with flatten);
 --- closing such a session detaches it.
 function children.attach_target(s, target)
-  local list, err, code = s:sendCommand { method = "Target.getTargets" }
+  local list, err, code = s:sendCommand { method = "Target.getTargets", params = { filter = ALL } }
   if not list then return nil, err, code end
   local chosen
   for _, t in ipairs(list.targetInfos or {}) do

@@ -562,6 +562,18 @@ function route_children(self, msg)
     end
     return true
   end
+  local route = rawget(self, "_route")
+  if route and route.kind == "flat" and children.ended(m) then
+    -- let go of it, or the same worker started again waits for us
+    local parent = self.parent
+    forget_kid(parent, route.sessionId)
+    close_attached(self, children.gone_message(self.isolate, m), "ECLOSED")
+    if parent:isOpen() then
+      parent:sendCommand { method = "Target.detachFromTarget", params = { sessionId = route.sessionId },
+        callback = function() end }
+    end
+    return false
+  end
   local info, gone = children.event(self, m, params)
   if info then
     forget_kid(self, info.route.sessionId)
@@ -580,19 +592,24 @@ end
 
 --- children() -> { {id, type, title, url}, ... } | nil, message, code
 --- The isolates under this session: Node's and Deno's worker_threads /
---- Workers, Chromium's dedicated and service workers and out-of-process
---- iframes. The first call turns discovery on (NodeWorker.enable, or
---- Target.setAutoAttach with flatten); the list follows the runtime's events
---- from then on. EUNSUPPORTED where the runtime has no such thing (Bun,
---- workerd, a Node worker's own workers).
+--- Workers, Chromium's dedicated, shared and service workers and
+--- out-of-process iframes. The first call turns discovery on
+--- (NodeWorker.enable, or Target.setAutoAttach with flatten); the list
+--- follows the runtime's events from then on, and each call on Chromium
+--- attaches the shared workers of the page's origin that have come since.
+--- EUNSUPPORTED where the runtime has no such thing (Bun, workerd, a Node
+--- worker's own workers).
 function methods:children()
   if self._closed then return nil, self._closed[1], self._closed[2] end
+  local function known(id) return children.find(kids(self), id) ~= nil end
   if not rawget(self, "_kidsOn") then
-    local ok, err, code = children.discover(self, function(id)
-      return children.find(kids(self), id) ~= nil
-    end)
+    local ok, err, code = children.discover(self, known)
     if not ok then return nil, err, code end
     rawset(self, "_kidsOn", true)
+  else
+    -- shared workers come from no page's events: look for new ones
+    local ok, err, code = children.adopt(self, known)
+    if not ok then return nil, err, code end
   end
   local out = {}
   for _, k in ipairs(kids(self)) do out[#out + 1] = { id = k.id, type = k.type, title = k.title, url = k.url } end

@@ -10,7 +10,7 @@
 //   workerCount()  -> how many workers run
 //   writeWorkerSnapshot(file) -> Promise of ms: Node's own worker.getHeapSnapshot()
 // It serves the Chromium pages of the isolates spec too (page.html,
-// worker.js, frame.html) and prints
+// worker.js, frame.html; workers.html, sw.js, shared.js) and prints
 //   memdbg-app ready mode=isolates http=http://127.0.0.1:PORT
 "use strict";
 const { Worker, isMainThread, parentPort } = require("node:worker_threads");
@@ -81,7 +81,10 @@ if (!isMainThread) {
     }));
   };
 
-  const FILES = { "/page.html": "text/html", "/worker.js": "text/javascript", "/frame.html": "text/html" };
+  const FILES = {
+    "/page.html": "text/html", "/worker.js": "text/javascript", "/frame.html": "text/html",
+    "/workers.html": "text/html", "/sw.js": "text/javascript", "/shared.js": "text/javascript",
+  };
   const server = http.createServer((req, res) => {
     const p = new URL(req.url, "http://app").pathname;
     if (!FILES[p]) {
