@@ -23,36 +23,6 @@ local function default_snapshot_path(dir, prefix)
 end
 M.default_snapshot_path = default_snapshot_path
 
--- The sink fsyncs the file once the snapshot is complete, inside a service
--- pass: with 100 MB of dirty pages that alone can hold the editor for 100 ms
--- or more. So while the data arrives, flush it from libuv's thread pool every
--- `every` bytes (fdatasync on a second descriptor of the same file), leaving
--- the final fsync little to do.
-local function background_sync(partial, every)
-  local next_at, busy = every, false
-  return function(bytes)
-    if busy or bytes < next_at then return end
-    busy, next_at = true, bytes + every
-    uv.fs_open(partial, "r", 0, function(oerr, fd)
-      if oerr or not fd then busy = false return end
-      uv.fs_fdatasync(fd, function()
-        uv.fs_close(fd, function() busy = false end)
-      end)
-    end)
-  end
-end
-M.background_sync = background_sync
-
--- onBytes for a snapshot streamed to path: the background fdatasync, then the user's callback.
-local function on_bytes(task, path, opts)
-  local user = deliver(task, opts.onBytes)
-  local sync = opts.syncEvery ~= false and background_sync(path .. ".partial", opts.syncEvery or 16 * 1048576)
-  return function(n, chunks)
-    if sync then sync(n) end
-    if user then user(n, chunks) end
-  end
-end
-
 function M.snapshot(opts, callback)
   local path = opts.path or default_snapshot_path(opts.dir)
   local task
@@ -63,9 +33,10 @@ function M.snapshot(opts, callback)
     end
     local info, err, code = session.memory:takeHeapSnapshot {
       path = path,
+      noClobber = opts.noClobber,
       timeout = opts.timeout,
       onProgress = deliver(task, opts.onProgress),
-      onBytes = on_bytes(task, path, opts),
+      onBytes = deliver(task, opts.onBytes),
     }
     if not info then return nil, err, code end
     task.created = info.path -- memdbg made this file: a cancel may remove it
@@ -210,12 +181,13 @@ function M.track(opts, callback)
       duration = opts.seconds,
       action = act and act.fn(session, task) or nil,
       path = path,
+      noClobber = opts.noClobber,
       top = opts.top,
       timeout = opts.timeout,
       sites = false, -- read back in a child process: ~1 s for 100 MB
       onTick = deliver(task, opts.onTick),
       onProgress = deliver(task, opts.onProgress),
-      onBytes = on_bytes(task, path, opts),
+      onBytes = deliver(task, opts.onBytes),
     })
     if not r then return nil, err, code end
     task.created = r.path
