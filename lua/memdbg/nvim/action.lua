@@ -5,12 +5,12 @@
 --   actionCommand = "shell command"     run through sh -c; a non-zero exit fails the hunt
 --   actionHttp = { url=, requests=, concurrency=, method=, body= }   HTTP requests from outside
 --   duration = seconds                  nothing: the app's own traffic meanwhile
--- The workflows' own command and HTTP actions (workflows/actions.lua) wait in
--- blocking slices, which would hold the editor for the whole action; here the
--- shell command runs as a libuv child process and the requests go out through
--- the same core.httpLoad stepped without waiting, while the task's coroutine
--- services the session through its waiter. Validation is the workflow's
--- (actions.from), so the rules and messages are the CLI's.
+-- HTTP requests and durations run through the workflows' own actions.run,
+-- with a wait that yields to the editor's loop (the task's coroutine services
+-- the session through its waiter meanwhile); their validation is
+-- actions.from's, so the rules and messages are the CLI's. A shell command
+-- runs here as a libuv child process: the workflows' core.spawn forwards the
+-- command's output to this process's stderr, which in Neovim is the screen.
 local M = {}
 
 local uv = vim.uv or vim.loop
@@ -58,45 +58,23 @@ function M.command(cmd, timeout)
   end
 end
 
---- http(spec, allowRemote, timeout) -> function(session): sends the requests
---- of actionHttp = spec (actions.from's rules: loopback unless allowRemote),
---- stepping core.httpLoad without blocking between session:poll slices;
---- raises when none is answered or past timeout.
-function M.http(spec, allowRemote, timeout)
+-- wait for actions.run: one slice of the session's poll, which yields to
+-- the loop through the driver's waiter (a closed session ends the action).
+local function yielding(session)
+  return function(seconds)
+    local ok, err = session:poll(seconds)
+    if not ok then error(err, 0) end
+  end
+end
+
+--- run(act, timeout) -> function(session): the workflows' own action
+--- (actions.run: HTTP requests, a duration of the app's traffic), waiting
+--- through the driver; raises its failure (the workflow reports EACTION).
+function M.run(act, timeout)
   return function(session)
     local actions = require("memdbg.workflows.actions")
-    local core = require("memdbg._core")
-    local act, aerr = actions.from({ actionHttp = spec, allowRemote = allowRemote })
-    if not act then error(aerr, 0) end
-    local load, err = core.httpLoad { host = act.host, port = act.port, path = act.path, method = act.method,
-      body = act.body, contentType = act.contentType, hostHeader = act.hostHeader, requests = act.requests,
-      concurrency = act.concurrency }
-    if not load then error("the action's URL " .. act.url .. ": " .. tostring(err), 0) end
-    if not act.allowRemote and not core.isLoopback(load:address()) then
-      load:close()
-      error(string.format("the action's URL %s resolves to %s, which is not loopback (allowRemote)", act.url,
-        tostring(load:address())), 0)
-    end
-    timeout = timeout or actions.DEFAULT_TIMEOUT
-    local t0 = uv.hrtime() / 1e9
-    local ok, perr = pcall(function()
-      while not load:step(0) do
-        local okp, e = session:poll(0.005)
-        if not okp then error(e, 0) end
-        if uv.hrtime() / 1e9 - t0 > timeout then
-          error(string.format("the HTTP action did not finish within %g s", timeout), 0)
-        end
-      end
-    end)
-    local r = load:result()
-    load:close()
-    if not ok then error(perr, 0) end
-    local answered = 0
-    for _, n in pairs(r.statuses or {}) do answered = answered + n end
-    if answered == 0 then
-      error(string.format("none of the %d requests to %s got an answer (%s)", act.requests, act.url,
-        tostring(r.firstError)), 0)
-    end
+    local r, err = actions.run(session, act, { timeout = timeout, wait = yielding(session) })
+    if not r then error(err, 0) end
     return true
   end
 end
@@ -118,27 +96,23 @@ function M.resolve(opts, who)
   local v = opts[kind]
   if kind == "action" and (type(v) ~= "string" or v == "") and type(v) ~= "function" then
     error(who .. ": action must be a JavaScript expression (e.g. \"handleRequests(100)\")", 3)
-  elseif kind == "actionCommand" and (type(v) ~= "string" or v == "") then
+  elseif kind == "actionCommand" and (type(v) ~= "string" or v:match("^%s*$")) then
     error(who .. ": actionCommand must be a shell command", 3)
-  elseif kind == "actionHttp" and (type(v) ~= "table" or type(v.url) ~= "string") then
-    error(who .. ": actionHttp must be a table {url=, requests=, concurrency=, method=, body=}", 3)
-  elseif kind == "duration" and (type(v) ~= "number" or v <= 0) then
-    error(who .. ": duration must be a positive number of seconds", 3)
+  end
+  -- HTTP requests and durations: the workflows' rules and messages
+  local act
+  if kind == "actionHttp" or kind == "duration" then
+    -- through memdbg.nvim.load: memdbg.workflows.actions needs the C core, which only it finds
+    local actions, lerr = require("memdbg.nvim.load").require("memdbg.workflows.actions")
+    if not actions then error(who .. ": " .. lerr, 3) end
+    local aerr
+    act, aerr = actions.from({ [kind] = v, allowRemote = opts.allowRemote })
+    if not act then error(who .. ": " .. aerr, 3) end
   end
   local r = {}
   function r.fn()
     if kind == "actionCommand" then return M.command(v, opts.actionTimeout) end
-    if kind == "actionHttp" then return M.http(v, opts.allowRemote, opts.actionTimeout) end
-    if kind == "duration" then
-      return function(session)
-        local deadline = uv.hrtime() / 1e9 + v
-        while uv.hrtime() / 1e9 < deadline do
-          local ok, err = session:poll(math.min(0.25, math.max(0, deadline - uv.hrtime() / 1e9)))
-          if not ok then error(err, 0) end
-        end
-        return true
-      end
-    end
+    if act then return M.run(act, opts.actionTimeout) end
     return v
   end
   -- options for detect_leak.run: the action as above

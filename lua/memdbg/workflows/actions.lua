@@ -192,7 +192,7 @@ function actions.check_host(act)
   return true
 end
 
-local function run_http(session, act, timeout)
+local function run_http(session, act, timeout, wait)
   local load, err, code = core.httpLoad {
     host = act.host, port = act.port, path = act.path, method = act.method, body = act.body,
     contentType = act.contentType, hostHeader = act.hostHeader, requests = act.requests,
@@ -207,8 +207,9 @@ local function run_http(session, act, timeout)
   end
   local t0 = core.now()
   local ok, done = pcall(function()
-    while not load:step(0.1) do
+    while not load:step(wait and 0 or 0.1) do
       if core.now() - t0 > timeout then return false end
+      if wait then wait(0.005) end
     end
     return true
   end)
@@ -285,12 +286,18 @@ local function run_wait(session, act, traffic)
   return { kind = "wait", seconds = core.now() - t0 }
 end
 
---- run(session, act, {timeout = 300, traffic = fn}) -> result | nil, message, code
+--- run(session, act, {timeout = 300, traffic = fn, wait = fn(seconds)}) -> result | nil, message, code
+--- wait: how an HTTP action waits between non-blocking steps of its requests
+--- (an editor passes one that yields to its loop and services the session);
+--- without it the requests' own poll blocks in 0.1 s slices. (A command's
+--- output goes to this process's stderr, which in an editor is its screen:
+--- the Neovim plugin runs commands as libuv children of its own.)
 function actions.run(session, act, o)
   local timeout = (o and o.timeout) or actions.DEFAULT_TIMEOUT
+  local wait = o and o.wait
   if act.kind == "wait" then return run_wait(session, act, o and o.traffic) end
   if act.kind == "command" then return run_command(act, timeout) end
-  if act.kind == "http" then return run_http(session, act, timeout) end
+  if act.kind == "http" then return run_http(session, act, timeout, wait) end
   if act.kind == "expression" then return run_expression(session, act, timeout) end
   local t0 = core.now()
   local v, err, code = steps.run_action(session, act.fn, "action")
