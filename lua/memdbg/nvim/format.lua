@@ -8,12 +8,9 @@ local qf = require("memdbg.nvim.qf")
 
 local M = {}
 
+-- sizes as the CLI prints them: KiB/MiB/GiB, "-" when missing
 local fmt = require("memdbg.util.format")
-
--- sizes as the CLI prints them (a JSON number, or nothing: 0 B)
-local function bytes(n)
-  return fmt.bytes(tonumber(n) or 0)
-end
+local bytes, signed_bytes = fmt.bytes, fmt.signed_bytes
 M.bytes = bytes
 
 local function tbl(v) return type(v) == "table" and v or nil end -- vim.json's null is vim.NIL
@@ -126,11 +123,11 @@ local function sampling_leaks(report, what)
   for i, site in ipairs(list) do
     local loc = qf.location(site)
     local growth = tbl(site.growth) or {}
-    local at = v:add(string.format("%d. %s  +%s, +%s  live %s  %s", i, tostring(str(site.functionName) or "(anonymous)"),
-      bytes(growth[1]), bytes(growth[2]), bytes(site.liveBytes), short(loc)), loc and { loc = loc } or nil)
+    local at = v:add(string.format("%d. %s  %s, %s  live %s  %s", i, tostring(str(site.functionName) or "(anonymous)"),
+      signed_bytes(growth[1]), signed_bytes(growth[2]), bytes(site.liveBytes), short(loc)), loc and { loc = loc } or nil)
     if i == 1 then v.open = at end
-    v:entry(loc, string.format("%s: live %s, +%s and +%s after each action", tostring(site.functionName),
-      bytes(site.liveBytes), bytes(growth[1]), bytes(growth[2])))
+    v:entry(loc, string.format("%s: live %s, %s and %s after each action", tostring(site.functionName),
+      bytes(site.liveBytes), signed_bytes(growth[1]), signed_bytes(growth[2])))
     for _, k in ipairs({ "note", "confidence" }) do
       if str(site[k]) then v:add("    " .. str(site[k])) end
     end
@@ -263,9 +260,9 @@ function M.verify(r, what)
   v:add("")
   v:add(r.released and "RELEASED" or "NOT RELEASED")
   v:add(string.format("    before              %12s", bytes(r.before)))
-  v:add(string.format("    after allocate      %12s  (+%s)", bytes(r.allocated), bytes(r.grew)))
-  v:add(string.format("    after cleanup, GC   %12s  (%s%s vs before, tolerance %s)", bytes(r.after),
-    (r.retained or 0) >= 0 and "+" or "", bytes(r.retained), bytes(r.tolerance)))
+  v:add(string.format("    after allocate      %12s  (%s)", bytes(r.allocated), signed_bytes(r.grew)))
+  v:add(string.format("    after cleanup, GC   %12s  (%s vs before, tolerance %s)", bytes(r.after),
+    signed_bytes(r.retained), bytes(r.tolerance)))
   return v
 end
 
@@ -301,7 +298,7 @@ function M.diff(doc, a, b)
     local loc = qf.location(r)
     v:add(string.format("%-40s %8d %8d %+8d %11s  %s", tostring(r.name):sub(1, 40), tonumber(r.new) or 0,
       tonumber(r.deleted) or 0, tonumber(r.delta) or 0,
-      ((tonumber(r.sizeDelta) or 0) > 0 and "+" or "") .. bytes(r.sizeDelta), short(loc)), row_item(r, b))
+      signed_bytes(r.sizeDelta), short(loc)), row_item(r, b))
     if loc then v:entry(loc, string.format("%s %+d objects, %s", tostring(r.name), tonumber(r.delta) or 0,
       bytes(r.sizeDelta))) end
   end

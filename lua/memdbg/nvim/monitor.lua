@@ -3,7 +3,7 @@
 -- buffer memdbg://monitor (newest sample first, a bar per sample) and into
 -- status() for a statusline, until :MemdbgMonitor stop or :MemdbgCancel.
 local mn = require("memdbg.nvim")
-local format = require("memdbg.nvim.format")
+local format = require("memdbg.util.format") -- sizes and percentages as the CLI prints them
 local results = require("memdbg.nvim.results")
 
 local M = {}
@@ -25,8 +25,8 @@ local function render(status)
   if last then
     local peak = 0
     for _, x in ipairs(s) do peak = math.max(peak, x.usedSize) end
-    v.lines[2] = string.format("now %s / %s (%.0f%%), peak %s, %d alert%s", format.bytes(last.usedSize),
-      format.bytes(last.totalSize), 100 * last.ratio, format.bytes(peak), state.alerts, state.alerts == 1 and "" or "s")
+    v.lines[2] = string.format("now %s / %s (%s), peak %s, %s", format.bytes(last.usedSize),
+      format.bytes(last.totalSize), format.percent(last.ratio), format.bytes(peak), format.count(state.alerts, "alert"))
   else
     v.lines[2] = "waiting for the first sample"
   end
@@ -58,13 +58,14 @@ function M.start(opts)
   end
   opts.onAlert = function(sample)
     state.alerts = state.alerts + 1
-    vim.notify(string.format("memdbg: heap at %.0f%% of its total (%s)", 100 * sample.ratio,
+    vim.notify(string.format("memdbg: heap at %s of its total (%s)", format.percent(sample.ratio),
       format.bytes(sample.usedSize)), vim.log.levels.WARN)
   end
   local ok, h = pcall(mn.monitor, opts, function(_, err, code)
     if state.handle ~= handle then return end
     state.handle = nil
-    local status = code == "ECANCELLED" and "stopped" or (err and ("failed: " .. tostring(err)) or "done")
+    local status = code == "ECANCELLED" and "stopped"
+      or (err and ("failed: " .. tostring(err):match("^[^\n]*")) or "done")
     results.show("monitor", render(status), code == "ECANCELLED" and "cancelled" or (err and "failed" or "done"),
       { open = false })
     if err and code ~= "ECANCELLED" then vim.notify("memdbg monitor: " .. tostring(err), vim.log.levels.ERROR) end
@@ -89,7 +90,7 @@ function M.stop()
   return false
 end
 
---- status() -> "heap 12.3 MB / 20.0 MB" while a monitor runs, else ""
+--- status() -> "heap 12.3 MiB / 20.0 MiB" while a monitor runs, else ""
 function M.status()
   if not state.handle or not state.last then return "" end
   return string.format("heap %s / %s", format.bytes(state.last.usedSize), format.bytes(state.last.totalSize))

@@ -42,10 +42,10 @@ function M.location(t)
   return { url = loc.url, line = line, column = tonumber(loc.column) or tonumber(loc.col) }
 end
 
---- where(loc) -> "url:line:col" for display
+--- where(loc) -> "url:line:column" for display, as the CLI writes it
 function M.where(loc)
   if not loc then return nil end
-  return string.format("%s:%d%s", tostring(loc.url or "?"), loc.line, loc.column and (":" .. loc.column) or "")
+  return require("memdbg.util.format").where(loc)
 end
 
 --- item(loc, text) -> a quickfix entry (filename and position when the file is here)
