@@ -240,8 +240,9 @@ describe("the Neovim driver", function()
         local path = dir .. "/app.heapsnapshot"
         finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
         local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path, MEMDBG_DIR = dir,
-          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,leaks,leaksr,leakscmd,leaksfail,sampletime,sample,track,"
-            .. "verify,summary,diff,top,retainers,close,monitor,target" }, 150)
+          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,leaks,leaksr,leaksignore,leaksgrowth,"
+            .. "badargs,leakscmd,leaksfail,sampletime,sample,track,verify,summary,diff,top,retainers,close,monitor,target" },
+          150)
         ok_run(app, r, status, log)
         for name, defined in pairs(r.defined) do assert.is_true(defined, name) end
         local st = r.steps
@@ -273,10 +274,52 @@ describe("the Neovim driver", function()
         assert.equal("done", st.leaksr.status, table.concat(st.leaksr.lines, "\n"))
         assert.truthy(table.concat(st.leaksr.lines, "\n"):match("3%-final[^\n]*\n.*→ .*@%d+"),
           table.concat(st.leaksr.lines, "\n"))
+        -- --ignore FILE: the known group stays in the results, marked, and leaves the quickfix list
+        local ignore = st.leaksignore
+        local itext = table.concat(ignore.lines, "\n")
+        assert.equal("done", ignore.status, itext)
+        assert.truthy(ignore.signature, text("leaks"))
+        local known_at, counted = nil, 0
+        for n, l in ipairs(ignore.lines) do
+          if l:match("^    signature " .. ignore.signature:gsub("%p", "%%%0") .. "$") then known_at = n end
+        end
+        assert.truthy(known_at, itext)
+        local head
+        for n = known_at, 1, -1 do
+          if ignore.lines[n]:match("^%d+%. ") then head = ignore.lines[n] break end
+        end
+        assert.truthy(head and head:match("%(known: in the ignore file%)"), tostring(head))
+        for _, l in ipairs(ignore.lines) do
+          if l:match("^%d+%. ") and not l:match("%(known: in the ignore file%)") and not l:match("%(runtime%-internal%)") then
+            counted = counted + 1
+          end
+        end
+        assert.truthy(itext:match("\nNew leaks: " .. counted .. " %(not counted: 1 known %(in [^\n]*known%.txt%)"), itext)
+        assert.equal(1 + counted, ignore.qf.count) -- the report, then the groups that count
+        -- --max-growth N: groups that grew by fewer than N per action do not count either
+        local growth = st.leaksgrowth
+        local gtext = table.concat(growth.lines, "\n")
+        assert.equal("done", growth.status, gtext)
+        local new = tonumber(gtext:match("\nNew leaks: (%d+) %(not counted: [^\n]*%d+ grew by fewer than 21 objects per action"))
+        assert.truthy(new, gtext)
+        assert.truthy(gtext:match("%(below max growth%)"), gtext)
+        assert.equal(1 + new, growth.qf.count)
+        if new == 0 then assert.truthy(gtext:match("removed, as nothing new leaked"), gtext) end
+        -- bad arguments: one message each, never a traceback; nothing started, no file replaced
+        for _, m in ipairs(st.badargs.messages) do
+          assert.equal(1, #m.said, m.command .. ": " .. table.concat(m.said, " | "))
+          assert.truthy(m.said[1]:match("^memdbg"), m.command .. ": " .. m.said[1])
+          assert.is_nil(m.said[1]:match("traceback") or m.said[1]:match("%.lua:%d+"), m.command .. ": " .. m.said[1])
+        end
+        assert.equal(19, #st.badargs.messages)
+        assert.equal(0, st.badargs.started)
+        assert.is_true(st.badargs.untouched)
+        assert.truthy(st.badargs.messages[2].said[1]:match("fifo, not a regular file"), st.badargs.messages[2].said[1])
+        assert.truthy(st.badargs.messages[11].said[1]:match("exists %(add ! to replace it%)"), st.badargs.messages[11].said[1])
         -- the action as a shell command: it ran; a failing one fails the hunt with its status and stderr
         assert.is_true(st.leakscmd.ran)
         -- nothing leaked: its temporary directory is gone, as the CLI does
-        assert.truthy(text("leakscmd"):match("removed, as nothing leaked"), text("leakscmd"))
+        assert.truthy(text("leakscmd"):match("removed, as nothing n?e?w? ?leaked"), text("leakscmd"))
         assert.equal("failed", st.leaksfail.status)
         assert.truthy(text("leaksfail"):match("status 3") and text("leaksfail"):match("oops%-from%-the%-command"),
           text("leaksfail"))

@@ -8,10 +8,21 @@ local config = require("memdbg.nvim.config")
 
 local M = {}
 
--- kinds: "word" (one word), "text" (to the next option), "number", "flag", "file"
+-- kinds: "word" (one word), "text" (to the next option), "flag", "file", and
+-- numbers checked here as the CLI checks them (NUMBERS)
 local CONNECT = { endpoint = "word", target = "word", ["allow-remote"] = "flag" }
-local ACTION = { action = "text", ["action-cmd"] = "text", ["action-http"] = "word", requests = "number",
-  concurrency = "number", method = "word", data = "text", ["action-timeout"] = "number", duration = "number" }
+local ACTION = { action = "text", ["action-cmd"] = "text", ["action-http"] = "word", requests = "count1",
+  concurrency = "count1", method = "word", data = "text", ["action-timeout"] = "seconds", duration = "seconds" }
+
+-- kind -> { test(n), what it takes }
+local NUMBERS = {
+  count = { function(n) return n >= 0 and n == math.floor(n) end, "a whole number, 0 or more" },
+  count1 = { function(n) return n >= 1 and n == math.floor(n) end, "a whole number of at least 1" },
+  amount = { function(n) return n >= 0 end, "a number, 0 or more" },
+  seconds = { function(n) return n > 0 end, "a positive number of seconds" },
+  percent = { function(n) return n > 0 and n <= 100 end, "a percentage in (0, 100]" },
+}
+M.NUMBERS = NUMBERS
 
 local function with(...)
   local t = {}
@@ -47,9 +58,13 @@ function M.parse(text, spec)
     else
       local word, rest = value:match("^(%S+)%s*(.*)$")
       if not word then return nil, "--" .. m.name .. " needs a value" end
-      if kind == "number" then
-        if not tonumber(word) then return nil, "--" .. m.name .. " takes a number, not " .. word end
-        word = tonumber(word)
+      local rule = NUMBERS[kind]
+      if rule then
+        local n = tonumber(word)
+        if not n or n ~= n or not rule[1](n) or n >= 2 ^ 53 then
+          return nil, "--" .. m.name .. " takes " .. rule[2] .. ", not " .. word
+        end
+        word = n
       end
       opts[m.name] = word
       pos[#pos + 1] = rest
@@ -71,8 +86,20 @@ local function connection(o)
   return { endpoint = o.endpoint, target = o.target, allowRemote = o["allow-remote"] or nil }
 end
 
--- The action options of a leak hunt, sampling or tracking.
+-- The action options of a leak hunt, sampling or tracking: one action (the
+-- CLI's rules and words), the request options only with --action-http.
 local function action_of(o, positional, into)
+  local given = {}
+  if positional and positional ~= "" then given[1] = "an expression (" .. positional .. ")" end
+  for _, k in ipairs({ "action", "action-cmd", "action-http", "duration" }) do
+    if o[k] then given[#given + 1] = "--" .. k end
+  end
+  if #given > 1 then error("give one action, not " .. table.concat(given, " and "), 0) end
+  if not o["action-http"] then
+    for _, k in ipairs({ "requests", "concurrency", "method", "data" }) do
+      if o[k] ~= nil then error("--" .. k .. " goes with --action-http", 0) end
+    end
+  end
   if o["action-http"] then
     into.actionHttp = { url = o["action-http"], requests = o.requests, concurrency = o.concurrency,
       method = o.method, body = o.data }
@@ -100,21 +127,31 @@ local ui = function() return require("memdbg.nvim.ui") end
 
 M.commands = {}
 
-local function command(name, spec, nargs, desc, fn, complete_positional)
+local function command(name, spec, nargs, desc, fn, complete_positional, bang)
   M.commands[name] = { spec = spec, complete = complete_positional }
   vim.api.nvim_create_user_command(name, function(c)
     local o, rest = M.parse(c.args, spec)
     if not o then return err(name .. ": " .. rest) end
     local ok, e = pcall(fn, o, rest, c)
     if not ok then err(name .. ": " .. tostring(e):gsub("^[^:]*:%d+: ", "")) end
-  end, { nargs = nargs, desc = desc,
+  end, { nargs = nargs, desc = desc, bang = bang or nil,
     complete = nargs ~= 0 and function(lead, line, pos) return M.complete(name, lead, line, pos) end or nil })
 end
 
-local function seconds(rest, who)
+-- An output file named by the user: as :write does, an existing file is
+-- replaced only with ! (then atomically, docs/files.md); without it the
+-- operation is also asked not to clobber (checked again when the file is linked in).
+local function out_file(w, c)
+  local p = vim.fn.fnamemodify(vim.fn.expand(w), ":p")
+  if not c.bang and (vim.uv or vim.loop).fs_lstat(p) then error(p .. " exists (add ! to replace it)", 0) end
+  return p, not c.bang
+end
+
+local function seconds(rest)
   local w = words(rest)
-  if #w > 1 then error(who .. " takes one number of seconds, not " .. rest, 0) end
-  if w[1] and not tonumber(w[1]) then error(who .. " takes a number of seconds, not " .. w[1], 0) end
+  if #w > 1 then error("takes one number of seconds, not " .. rest, 0) end
+  local n = w[1] and tonumber(w[1])
+  if w[1] and not (n and n > 0 and n < 1e9) then error("takes a positive number of seconds, not " .. w[1], 0) end
   return w[1] and tonumber(w[1]) or nil
 end
 
@@ -125,49 +162,72 @@ function M.define()
   end)
 
   command("MemdbgSnapshot", with(CONNECT, { gc = "flag" }), "*", "memdbg: stream a heap snapshot to FILE",
-    function(o, rest)
+    function(o, rest, c)
       local w = words(rest)
       if #w > 1 then error("takes one FILE", 0) end
       local opts = connection(o)
       opts.gc = o.gc
-      opts.path = w[1] and vim.fn.fnamemodify(vim.fn.expand(w[1]), ":p") or nil
+      if w[1] then opts.path, opts.noClobber = out_file(w[1], c) end
       ui().snapshot(opts)
-    end, "file")
+    end, "file", true)
 
-  command("MemdbgLeaks", with(CONNECT, ACTION, { top = "number", ["gc-rounds"] = "number", dir = "file",
-    ["track-allocations"] = "flag", sampling = "flag", ["sampling-interval"] = "number", ["no-gc"] = "flag" }), "+",
+  command("MemdbgLeaks", with(CONNECT, ACTION, { top = "count", ["gc-rounds"] = "count1", dir = "file",
+    ["track-allocations"] = "flag", sampling = "flag", ["sampling-interval"] = "count1", ["no-gc"] = "flag",
+    ignore = "file", ["max-growth"] = "amount" }), "+",
     "memdbg: leak hunt around an action (JS expression, --action-cmd, --action-http)", function(o, rest)
       local opts = action_of(o, rest, connection(o))
       opts.top, opts.gcRounds, opts.trackAllocations = o.top, o["gc-rounds"], o["track-allocations"]
       opts.sampling, opts.samplingInterval, opts.noGC = o.sampling, o["sampling-interval"], o["no-gc"]
       opts.dir = o.dir and vim.fn.fnamemodify(vim.fn.expand(o.dir), ":p") or nil
+      opts.ignore = o.ignore and vim.fn.fnamemodify(vim.fn.expand(o.ignore), ":p") or nil
+      opts.maxGrowth = o["max-growth"]
+      -- the CLI's rules and words for the gate's options
+      if o.sampling and (o.ignore or o["max-growth"]) then
+        error("--ignore and --max-growth gate the snapshot hunt's leak groups, not --sampling", 0)
+      end
+      if opts.ignore then
+        local ok, ierr = require("memdbg.nvim.ops").read_ignore(opts.ignore)
+        if not ok then error("--ignore: " .. ierr, 0) end
+      end
       if not (opts.action or opts.actionCommand or opts.actionHttp or opts.duration) then
         error("give the action: a JavaScript expression, --action-cmd CMD, --action-http URL or --duration S", 0)
       end
       ui().leaks(opts)
     end)
 
-  command("MemdbgSample", with(CONNECT, ACTION, { interval = "number", top = "number" }), "*",
+  command("MemdbgSample", with(CONNECT, ACTION, { interval = "count1", top = "count" }), "*",
     "memdbg: sampling heap profiler for SECONDS or around an action", function(o, rest)
       local opts = connection(o)
-      if o.action or o["action-cmd"] or o["action-http"] then action_of(o, nil, opts)
-      else opts.seconds = seconds(rest, "MemdbgSample") end
+      opts.seconds = seconds(rest)
+      if o.action or o["action-cmd"] or o["action-http"] then
+        if opts.seconds or o.duration then error("give SECONDS or an action, not both", 0) end
+        action_of(o, nil, opts)
+      elseif o.duration then
+        if opts.seconds then error("give SECONDS or --duration, not both", 0) end
+        opts.seconds = o.duration
+      end
       opts.interval, opts.top = o.interval, o.top
       ui().sample(opts)
     end, { "5", "10", "30", "60" })
 
-  command("MemdbgTrack", with(CONNECT, ACTION, { top = "number", out = "file" }), "*",
-    "memdbg: allocation tracking for SECONDS or around an action", function(o, rest)
+  command("MemdbgTrack", with(CONNECT, ACTION, { top = "count", out = "file" }), "*",
+    "memdbg: allocation tracking for SECONDS or around an action", function(o, rest, c)
       local opts = connection(o)
-      if o.action or o["action-cmd"] or o["action-http"] then action_of(o, nil, opts)
-      else opts.seconds = seconds(rest, "MemdbgTrack") end
+      opts.seconds = seconds(rest)
+      if o.action or o["action-cmd"] or o["action-http"] then
+        if opts.seconds or o.duration then error("give SECONDS or an action, not both", 0) end
+        action_of(o, nil, opts)
+      elseif o.duration then
+        if opts.seconds then error("give SECONDS or --duration, not both", 0) end
+        opts.seconds = o.duration
+      end
       opts.top = o.top
-      opts.path = o.out and vim.fn.fnamemodify(vim.fn.expand(o.out), ":p") or nil
+      if o.out then opts.path, opts.noClobber = out_file(o.out, c) end
       ui().track(opts)
-    end, { "5", "10", "30", "60" })
+    end, { "5", "10", "30", "60" }, true)
 
-  command("MemdbgVerify", with(CONNECT, { allocate = "text", cleanup = "text", tolerance = "number",
-    ["gc-rounds"] = "number" }), "+", "memdbg: is what --allocate EXPR added released after --cleanup EXPR?",
+  command("MemdbgVerify", with(CONNECT, { allocate = "text", cleanup = "text", tolerance = "amount",
+    ["gc-rounds"] = "count1" }), "+", "memdbg: is what --allocate EXPR added released after --cleanup EXPR?",
     function(o, rest)
       if rest ~= "" then error("unexpected argument " .. rest .. " (give --allocate EXPR --cleanup EXPR)", 0) end
       if not o.allocate or not o.cleanup then error("give --allocate EXPR and --cleanup EXPR", 0) end
@@ -177,7 +237,7 @@ function M.define()
       ui().verify(opts)
     end)
 
-  command("MemdbgMonitor", with(CONNECT, { threshold = "number" }), "*",
+  command("MemdbgMonitor", with(CONNECT, { threshold = "percent" }), "*",
     "memdbg: live heap usage every INTERVAL seconds (:MemdbgMonitor stop)", function(o, rest)
       local mon = require("memdbg.nvim.monitor")
       if rest == "stop" then
@@ -185,19 +245,19 @@ function M.define()
         return
       end
       local opts = connection(o)
-      opts.interval = seconds(rest, "MemdbgMonitor")
+      opts.interval = seconds(rest)
       opts.threshold = o.threshold
       mon.start(opts)
     end, { "stop", "1", "2", "5" })
 
-  command("MemdbgSummary", { top = "number" }, "+", "memdbg: a snapshot file by class", function(o, rest)
+  command("MemdbgSummary", { top = "count" }, "+", "memdbg: a snapshot file by class", function(o, rest)
     local w = words(rest)
     if #w ~= 1 then error("takes one snapshot FILE", 0) end
     local file = assert(file_arg(w[1], "MemdbgSummary"))
     ui().summary({ file = file, top = o.top or config.get().files.top })
   end, "snapshot")
 
-  command("MemdbgDiff", { top = "number" }, "+", "memdbg: what changed per class between two snapshot files",
+  command("MemdbgDiff", { top = "count" }, "+", "memdbg: what changed per class between two snapshot files",
     function(o, rest)
       local w = words(rest)
       if #w ~= 2 then error("takes two snapshot files: BASE FILE", 0) end
@@ -206,7 +266,7 @@ function M.define()
       ui().diff({ base = a, file = b, top = o.top or config.get().files.top })
     end, "snapshot")
 
-  command("MemdbgTop", { n = "number" }, "+", "memdbg: largest objects by retained size in a snapshot file",
+  command("MemdbgTop", { n = "count" }, "+", "memdbg: largest objects by retained size in a snapshot file",
     function(o, rest)
       local w = words(rest)
       if #w ~= 1 then error("takes one snapshot FILE", 0) end
@@ -227,16 +287,20 @@ function M.define()
       ui().pick_target({ endpoint = w[1], allowRemote = o["allow-remote"] or nil })
     end, "endpoint")
 
+  local KINDS = { "leaks", "sample", "track", "summary", "diff", "top", "retainers", "verify", "snapshot", "usage",
+    "monitor" }
   command("MemdbgResults", {}, "?", "memdbg: show a results buffer again", function(_, rest)
     local kind = rest ~= "" and rest or nil
+    if kind and not vim.tbl_contains(KINDS, kind) then
+      error("no results named " .. kind .. " (" .. table.concat(KINDS, ", ") .. ")", 0)
+    end
     local results = require("memdbg.nvim.results")
-    for _, k in ipairs(kind and { kind } or { "leaks", "sample", "track", "summary", "diff", "top", "retainers",
-      "verify", "snapshot", "usage", "monitor" }) do
+    for _, k in ipairs(kind and { kind } or KINDS) do
       local buf = results.bufnr(k)
       if buf then return vim.cmd("botright sbuffer " .. buf) end
     end
     vim.notify("memdbg: no results yet", vim.log.levels.WARN)
-  end, { "leaks", "sample", "track", "summary", "diff", "top", "retainers", "verify", "snapshot", "usage", "monitor" })
+  end, KINDS)
 
   command("MemdbgCancel", {}, 0, "memdbg: cancel the running operations", function()
     local n = require("memdbg.nvim").cancel_all()

@@ -103,8 +103,32 @@ local function group_head(i, g)
     parts[#parts + 1] = string.format("(+%d after the second run)", g.grown)
   end
   if g.nested == true then parts[#parts + 1] = "(held inside a group above)" end
-  if g.ignored == true then parts[#parts + 1] = "(ignored)" end
+  if g.ignored == true then parts[#parts + 1] = "(known: in the ignore file)" end
+  if g.belowMaxGrowth == true then parts[#parts + 1] = "(below max growth)" end
+  if str(g.runtimeInternal) then parts[#parts + 1] = "(runtime-internal)" end
   return table.concat(parts, "  ")
+end
+
+-- Does the group count as a leak (workflows/leak_gate.lua)? Only these go to the quickfix list.
+local function counts(g) return g.ignored ~= true and g.belowMaxGrowth ~= true and not str(g.runtimeInternal) end
+
+-- "New leaks: 1 (not counted: 2 known (in FILE), ...)" as `memdbg leaks` says it, when something was not counted.
+local function gate_line(report, leaks)
+  local known, small, internal = 0, 0, 0
+  for _, g in ipairs(leaks) do
+    if g.ignored == true then known = known + 1 end
+    if g.belowMaxGrowth == true then small = small + 1 end
+    if str(g.runtimeInternal) then internal = internal + 1 end
+  end
+  if not (str(report.ignoreFile) or tonumber(report.maxGrowth) or internal > 0) then return nil end
+  local why = {}
+  if known > 0 then why[#why + 1] = string.format("%d known (in %s)", known, tostring(report.ignoreFile)) end
+  if small > 0 then
+    why[#why + 1] = string.format("%d grew by fewer than %g objects per action", small, report.maxGrowth)
+  end
+  if internal > 0 then why[#why + 1] = string.format("%d runtime-internal", internal) end
+  return string.format("New leaks: %d%s", tonumber(report.newLeaks) or 0,
+    #why > 0 and (" (not counted: " .. table.concat(why, ", ") .. ")") or "")
 end
 
 -- The sampling hunt's report: {mode = "sampling", samplingInterval, sites =
@@ -153,9 +177,12 @@ function M.leaks(report, what)
   if #leaks == 0 then
     v:add("No leaks: nothing allocated by the action stayed alive and grew.")
   else
-    v:add(string.format("%d leak group%s, largest retained first   <CR> source  r retainer path  q close  zo/zc fold",
-      #leaks, #leaks == 1 and "" or "s"))
+    local total = tonumber(report.total) or #leaks
+    v:add(string.format("%d leak group%s%s, largest retained first   <CR> source  r retainer path  q close  zo/zc fold",
+      #leaks, #leaks == 1 and "" or "s", total > #leaks and string.format(" of %d", total) or ""))
   end
+  local gl = gate_line(report, leaks)
+  if gl then v:add(gl) end
   v:add("")
   for i, g in ipairs(leaks) do
     local loc = qf.location(g)
@@ -164,8 +191,10 @@ function M.leaks(report, what)
     local head = group_head(i, g)
     local at = v:add(head .. (loc and ("  " .. short(loc)) or ""), { loc = loc, id = example, snapshot = final })
     if i == 1 then v.open = at end
-    v:entry(loc, string.format("%s x%d retained %s: constructor of the leaking objects", tostring(g.class),
-      tonumber(g.count) or 0, bytes(g.retainedSize)))
+    if counts(g) then
+      v:entry(loc, string.format("%s x%d retained %s: constructor of the leaking objects", tostring(g.class),
+        tonumber(g.count) or 0, bytes(g.retainedSize)))
+    end
     if not loc then v:add("    (no source location in the snapshot)") end
     local holder = tbl(g.holder)
     if holder then
@@ -195,6 +224,7 @@ function M.leaks(report, what)
       v:add("    retainer path (GC root first):")
       add_path(v, path, "      ", final)
     end
+    if str(g.runtimeInternal) then v:add("    runtime-internal: " .. str(g.runtimeInternal)) end
     if str(g.signature) then v:add("    signature " .. str(g.signature)) end
   end
   local grown = tbl(report.grown)
@@ -218,7 +248,8 @@ function M.leaks(report, what)
   end
   v:add("")
   if report.removed then
-    v:add("Snapshots: removed, as nothing leaked (give a dir to keep them)")
+    v:add(string.format("Snapshots: removed, as nothing %sleaked (give a dir to keep them)",
+      #leaks > 0 and "new " or ""))
   else
     v:add("Snapshots")
     for _, p in ipairs(tbl(report.snapshots) or {}) do v:add("  " .. p) end

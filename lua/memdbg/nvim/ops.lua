@@ -82,8 +82,56 @@ local function sampling_hunt(opts, callback, act)
   return task
 end
 
+--- read_ignore(path) -> set of signatures | nil, message: the gate's ignore
+--- file (workflows/leak_gate.lua); anything but a regular file is refused
+--- before it is opened (a FIFO would block the editor in open()).
+function M.read_ignore(path)
+  local st = uv.fs_stat(path)
+  if not st then return nil, "cannot read the ignore file: " .. path .. ": No such file or directory" end
+  if st.type ~= "file" then return nil, string.format("the ignore file %s is a %s, not a regular file", path, st.type) end
+  return require("memdbg.workflows.leak_gate").load_ignore(path)
+end
+
+-- The CI gate's options, as the CLI's --ignore FILE and --max-growth N
+-- (workflows/leak_gate.lua): the ignore file is read now, so a mistake is an
+-- error before anything runs. Returns the gate's options or nil.
+local function gate_options(opts, who)
+  if opts.ignore == nil and opts.maxGrowth == nil then return nil end
+  if opts.sampling then
+    error(who .. ": ignore and maxGrowth gate the snapshot hunt's leak groups, not sampling", 3)
+  end
+  local m = opts.maxGrowth
+  if m ~= nil and not (type(m) == "number" and m >= 0 and m < 2 ^ 53) then
+    error(who .. ": maxGrowth takes a number of objects, 0 or more", 3)
+  end
+  local set
+  if opts.ignore ~= nil then
+    if type(opts.ignore) ~= "string" or opts.ignore == "" then
+      error(who .. ": ignore takes a file (a previous `memdbg leaks --json` output or signatures, one a line)", 3)
+    end
+    local err
+    set, err = M.read_ignore(opts.ignore)
+    if not set then error(who .. ": ignore: " .. err, 3) end
+  end
+  return { ignore = set, maxGrowth = m }
+end
+
+-- The groups as `memdbg leaks` reports them: runtime-internal ones below the
+-- rest (workflows/leak_noise.lua), each marked by the gate (ignored,
+-- belowMaxGrowth; report.newLeaks counts the rest), then the first `top`.
+local function judge(report, leaks, gate, top)
+  require("memdbg.workflows.leak_noise").demote(leaks)
+  report.leaks = leaks
+  require("memdbg.workflows.leak_gate").apply(report, gate or {})
+  if top and top > 0 then
+    report.total = #leaks
+    for i = #leaks, top + 1, -1 do leaks[i] = nil end
+  end
+end
+
 function M.leaks(opts, callback)
   local act = action.resolve(opts, "memdbg.nvim.leaks")
+  local gate = gate_options(opts, "memdbg.nvim.leaks")
   if opts.sampling then return sampling_hunt(opts, callback, act) end
   local own_dir = opts.dir == nil
   local dir = opts.dir
@@ -119,7 +167,8 @@ function M.leaks(opts, callback)
     driver.main_loop(function()
       if t.finished then return end
       local s = report.snapshots
-      t.child = job.run("leak analysis", { "find-leaks", s[1], s[2], s[3], "--top", tostring(opts.top or 20) },
+      -- every group: the gate and the runtime-internal rules see them all, as the CLI's do
+      t.child = job.run("leak analysis", { "find-leaks", s[1], s[2], s[3], "--top", "0" },
         { analyser = opts.analyser, ok = { 0, 1 }, onProgress = analyse_progress },
         function(doc, err, code)
           t.job = nil
@@ -127,9 +176,10 @@ function M.leaks(opts, callback)
           if not doc or type(doc.leaks) ~= "table" then
             return driver.finish(t, nil, err or "the leak analysis gave no leaks array", code or "EANALYSE")
           end
-          report.leaks = doc.leaks
-          -- as the CLI does: a temporary directory goes when nothing leaked
-          if own_dir and #doc.leaks == 0 then
+          judge(report, doc.leaks, gate, opts.top or 20)
+          if gate then report.ignoreFile, report.maxGrowth = opts.ignore, opts.maxGrowth end
+          -- as the CLI does: a temporary directory goes when nothing (new) leaked
+          if own_dir and report.newLeaks == 0 then
             remove_tree(dir)
             report.removed = true
           end

@@ -104,6 +104,10 @@ end
 function M.show(kind, v, status, opts)
   local buf = buffer(kind)
   vim.bo[buf].modifiable = true
+  -- a line may quote a multi-line message (a runtime's error): a buffer line holds no newline
+  for i, l in ipairs(v.lines) do
+    if l:find("\n", 1, true) then v.lines[i] = l:gsub("\n", " ") end
+  end
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, v.lines)
   vim.bo[buf].modifiable = false
   vim.bo[buf].modified = false

@@ -100,8 +100,10 @@ function M.leaks(opts)
       local n = #(report.sites or {})
       return format.leaks(report, what), string.format("%d growing allocation site%s", n, n == 1 and "" or "s")
     end
-    local n = #(report.leaks or {})
-    return format.leaks(report, what), n == 0 and "no leaks" or string.format("%d leak group%s", n, n == 1 and "" or "s")
+    local n, new = tonumber(report.total) or #(report.leaks or {}), tonumber(report.newLeaks)
+    local summary = n == 0 and "no leaks" or string.format("%d leak group%s", n, n == 1 and "" or "s")
+    if n > 0 and new and new < n then summary = summary .. string.format(", %d new", new) end
+    return format.leaks(report, what), summary
   end)
   return h
 end
