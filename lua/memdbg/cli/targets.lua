@@ -7,8 +7,8 @@ local HELP = [[
 usage: memdbg targets [-e URL] [--children] [--json]
 Lists the targets (pages, workers, node processes) an inspector endpoint offers.
   --children           also connect to each page and runtime and list the isolates under
-                       it (worker_threads, Web Workers, out-of-process iframes), or why
-                       there are none
+                       it (worker_threads; dedicated, shared and service workers;
+                       out-of-process iframes), or why there are none
   --json               {"endpoint", "targets": [{"id", "type", "title", "url", "webSocketDebuggerUrl",
                        "children": [{"id", "type", "title", "url"}] (--children) or "childrenError"}]}
 ]]
