@@ -274,27 +274,25 @@ describe("the Neovim driver", function()
         assert.equal("done", st.leaksr.status, table.concat(st.leaksr.lines, "\n"))
         assert.truthy(table.concat(st.leaksr.lines, "\n"):match("3%-final[^\n]*\n.*→ .*@%d+"),
           table.concat(st.leaksr.lines, "\n"))
-        -- --ignore FILE: the known group stays in the results, marked, and leaves the quickfix list
+        -- --ignore FILE (the signatures of the `leaks` step's groups): a group whose signature is
+        -- in it stays in the results, marked, and leaves the quickfix list. (Whether a group keeps
+        -- its signature from one hunt to the next is the engine's: the node-memory app's groups
+        -- can be reached through either of two globals sharing a context, and the signature
+        -- follows the path.)
         local ignore = st.leaksignore
         local itext = table.concat(ignore.lines, "\n")
         assert.equal("done", ignore.status, itext)
-        assert.truthy(ignore.signature, text("leaks"))
-        local known_at, counted = nil, 0
-        for n, l in ipairs(ignore.lines) do
-          if l:match("^    signature " .. ignore.signature:gsub("%p", "%%%0") .. "$") then known_at = n end
+        assert.is_true(#ignore.known >= 1 and #ignore.groups >= 1, itext)
+        local in_file, known, counted = {}, 0, 0
+        for _, sig in ipairs(ignore.known) do in_file[sig] = true end
+        for _, g in ipairs(ignore.groups) do
+          assert.equal(in_file[g.signature] == true, g.known, tostring(g.signature) .. "\n" .. itext)
+          if g.known then known = known + 1 elseif not g.internal then counted = counted + 1 end
         end
-        assert.truthy(known_at, itext)
-        local head
-        for n = known_at, 1, -1 do
-          if ignore.lines[n]:match("^%d+%. ") then head = ignore.lines[n] break end
-        end
-        assert.truthy(head and head:match("%(known: in the ignore file%)"), tostring(head))
-        for _, l in ipairs(ignore.lines) do
-          if l:match("^%d+%. ") and not l:match("%(known: in the ignore file%)") and not l:match("%(runtime%-internal%)") then
-            counted = counted + 1
-          end
-        end
-        assert.truthy(itext:match("\nNew leaks: " .. counted .. " %(not counted: 1 known %(in [^\n]*known%.txt%)"), itext)
+        local line = itext:match("\n(New leaks: [^\n]*)")
+        assert.truthy(line, itext)
+        assert.equal(counted, tonumber(line:match("^New leaks: (%d+)")), line)
+        if known > 0 then assert.truthy(line:match("not counted: " .. known .. " known %(in [^)]*known%.txt%)"), line) end
         assert.equal(1 + counted, ignore.qf.count) -- the report, then the groups that count
         -- --max-growth N: groups that grew by fewer than N per action do not count either
         local growth = st.leaksgrowth
