@@ -22,7 +22,9 @@ for k, v in pairs(cols) do
   f:close()
 end
 local f = assert(io.open(out .. ".classes", "wb"))
-for i, name in ipairs(names) do f:write((name:gsub("[\t\n]", " ")), "\t", locs[i] or "-", "\n") end
+for i, name in ipairs(names) do
+  f:write((name:gsub("[\t\n]", " ")), "\t", locs[i] and table.concat(locs[i], ",") or "-", "\n")
+end
 f:close()
 -- the summary's retained sizes by DevTools' class key ("script,line,column,name", 0-based, or ",name")
 f = assert(io.open(out .. ".summary", "wb"))

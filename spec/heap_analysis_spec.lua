@@ -251,6 +251,27 @@ describe("heap analysis", function()
     end)
   end)
 
+    it("name closures and strings, quote strings and cut long ones on a UTF-8 boundary", function()
+      -- 59 ASCII bytes, then "é" across bytes 60-61: a cut at 60 bytes would split it, so 59 are kept
+      local long = ("a"):rep(59) .. "\xC3\xA9z"
+      local snap = load {
+        nodes = { { "synthetic", "", 1, 0 }, { "object", "Holder", 3, 16 }, { "closure", "onTick", 5, 32 },
+          { "string", long, 7, 80 }, { "string", "short", 9, 24 } },
+        edges = { { 1, 2, "property", "h" }, { 2, 3, "property", "fn" }, { 3, 4, "context", "text" },
+          { 2, 5, "element", 3 } },
+      }
+      local p = snap:retainerPath(7)
+      assert.are.equal("fn (property) → Function onTick @5", p[2].text)
+      local cls = snap:node(7).className
+      assert.are.equal(string.format('text (context) → %s "%s..." @7', cls, ("a"):rep(59)), p[3].text)
+      assert.are.equal(string.format('[3] (element) → %s "short" @9', cls), snap:retainerPath(9)[2].text)
+      assert.is_nil(snap:retainerPath(999))
+      assert.are.same({ nil, "no node with id 999 in this snapshot", "ERANGE" }, { snap:retainerPath(999) })
+      assert.are.equal("heap snapshot (V8, 5 nodes, 4 edges)", tostring(snap))
+      -- a JSC snapshot's nodes read by class alone (its names are the class names)
+      assert.are.equal("Foo @4", heap.label({ className = "Foo", name = "bar", type = "closure", id = 4 }, "jsc"))
+    end)
+
   describe("summary", function()
     -- Two Foo (one inside the other), a string, a closure, hidden and code nodes, a 0-size object.
     -- root -f1-> Foo(3):10 -inner-> Foo(5):20 -s-> "str"(7):30;  root -fn-> closure(9):40 -ctx-> hidden(11):5

@@ -55,7 +55,9 @@ describe_dt("conformance with Chrome DevTools' heap snapshot code", function()
     local cols, names, locs = snap._ud:_columns()
     for k, v in pairs(cols) do fx.write(dir .. "/m." .. k, v) end
     local lines = {}
-    for i, name in ipairs(names) do lines[i] = name:gsub("[\t\n]", " ") .. "\t" .. (locs[i] or "-") .. "\n" end
+    for i, name in ipairs(names) do
+      lines[i] = name:gsub("[\t\n]", " ") .. "\t" .. (locs[i] and table.concat(locs[i], ",") or "-") .. "\n"
+    end
     fx.write(dir .. "/m.classes", table.concat(lines))
     local rows = {} -- DevTools' class keys ("script,line,column,name", 0-based) and retained sizes
     for _, r in ipairs(snap:summary { top = 0 }) do

@@ -105,6 +105,23 @@ static void exercise(struct heap_snapshot *s) {
   if (heap_diff(s, s, &d, &nd) == 0) CHECK(nd == 0); /* a snapshot against itself changes nothing */
   free(d);
 
+  /* the binding's one-job analyses: detached nodes, allocation sites and their stacks */
+  struct heap_class_total *dt = NULL;
+  uint32_t ndt = 0;
+  if (heap_detached_classes(s, &dt, &ndt) == 0)
+    for (uint32_t i = 0; i < ndt; i++) CHECK(dt[i].cls < s->class_count && dt[i].count > 0);
+  free(dt);
+  struct heap_site *sites = NULL;
+  uint32_t nsites = 0;
+  if (heap_allocation_sites(s, &sites, &nsites) == 0)
+    for (uint32_t i = 0; i < nsites; i++) {
+      uint32_t frames[64];
+      CHECK(sites[i].trace < s->trace_tree_count && sites[i].live_count > 0);
+      uint32_t nf = heap_trace_stack(s, s->trace_tree[sites[i].trace].id, frames, 64);
+      for (uint32_t k = 0; k < nf; k++) CHECK(heap_trace_function(s, frames[k]) != NULL);
+    }
+  free(sites);
+
   /* leaks: the base holds the lower half of the ids, the target all of them */
   struct heap_side all, half;
   if (heap_side_of(s, &all) == 0) {

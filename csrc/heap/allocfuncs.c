@@ -12,27 +12,26 @@ int heap_allocation_functions(const struct heap_snapshot *s, struct heap_alloc_f
   uint32_t nt = s->trace_tree_count, nf = s->trace_fn_count;
   if (!s->trace_tree || !nt || !nf) return 0;
   struct heap_alloc_fn *rows = calloc(nf, sizeof *rows);
-  uint32_t *stamp =
-      malloc((size_t)nf * sizeof *stamp); /* the last trace node that counted a function */
-  uint32_t maxid = 0;
-  for (uint32_t i = 0; i < nt; i++)
-    if (s->trace_tree[i].id > maxid) maxid = s->trace_tree[i].id;
-  /* trace node id -> index (ids are small and dense in practice) */
-  uint32_t *idx = maxid <= 64u * 1024 * 1024 ? malloc(((size_t)maxid + 1) * sizeof *idx) : NULL;
-  if (!rows || !stamp || !idx) {
+  /* the last trace node that counted a function */
+  uint32_t *stamp = malloc((size_t)nf * sizeof *stamp);
+  uint32_t *live = calloc(nt, sizeof *live);
+  uint64_t *live_size = calloc(nt, sizeof *live_size);
+  if (!rows || !stamp || !live || !live_size || heap_trace_live(s, live, live_size)) {
     free(rows);
     free(stamp);
-    free(idx);
+    free(live);
+    free(live_size);
     return -1;
   }
   memset(stamp, 0xFF, (size_t)nf * sizeof *stamp);
-  memset(idx, 0xFF, ((size_t)maxid + 1) * sizeof *idx);
   for (uint32_t i = 0; i < nt; i++) {
     const struct heap_trace_node *t = &s->trace_tree[i];
-    idx[t->id] = i;
     if (t->function_info < nf) {
       rows[t->function_info].count += t->count;
       rows[t->function_info].size += t->size;
+      /* the objects still alive, counted against the function at the top */
+      rows[t->function_info].live_count += live[i];
+      rows[t->function_info].live_size += live_size[i];
     }
     /* inclusive: this node's bytes count once for every function on its stack */
     if (!t->size) continue;
@@ -44,18 +43,9 @@ int heap_allocation_functions(const struct heap_snapshot *s, struct heap_alloc_f
       }
     }
   }
-  if (s->trace_node) {
-    for (uint32_t v = 0; v < s->node_count; v++) {
-      uint32_t id = s->trace_node[v];
-      if (!id || id > maxid || idx[id] == UINT32_MAX) continue;
-      uint32_t f = s->trace_tree[idx[id]].function_info;
-      if (f >= nf) continue;
-      rows[f].live_count++;
-      rows[f].live_size += heap_self_size(s, v);
-    }
-  }
   free(stamp);
-  free(idx);
+  free(live);
+  free(live_size);
   uint32_t n = 0;
   for (uint32_t f = 0; f < nf; f++) {
     if (!rows[f].count && !rows[f].live_count) continue;

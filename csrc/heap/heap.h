@@ -418,6 +418,9 @@ uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e);
  * limit (0: no limit), *total how many there are. Caller frees *out. */
 int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, uint32_t **out,
                    uint32_t *count, uint32_t *total);
+/* Ordinals of the nodes v immediately dominates, largest retained size
+ * first. Caller frees *out. */
+int heap_dominated(struct heap_snapshot *s, uint32_t v, uint32_t **out, uint32_t *count);
 /* Indexes of the edges pointing to node v, in edge order (a scan of every
  * edge: the retainer index is dropped after loading). Caller frees. */
 int heap_node_retainers(const struct heap_snapshot *s, uint32_t v, uint32_t **edges,
@@ -489,5 +492,47 @@ uint64_t heap_path_shape(struct heap_snapshot *s, uint32_t v, uint32_t last);
 /* Whether edge e is one step of a run to collapse into one (an element,
  * a numbered internal edge, a linked-list link). */
 int heap_edge_collapses(const struct heap_snapshot *s, uint32_t e);
+
+/* ---- Lists of one analysis each (detached.c, sites.c, ids.c) ---- */
+struct heap_class_total {
+  uint32_t cls, count;
+  uint64_t size;
+};
+/* Detached DOM nodes (those the snapshot itself marks) per class: count and
+ * retained size, in class order. Caller frees *out; -1 when out of memory. */
+int heap_detached_classes(struct heap_snapshot *s, struct heap_class_total **out, uint32_t *n);
+struct heap_site {
+  uint32_t trace; /* index in trace_tree */
+  uint32_t live_count;
+  uint64_t live_size;
+};
+/* Adds the live objects each trace_tree node allocated (the nodes whose
+ * trace_node_id names it) into count[i] and size[i], arrays of
+ * trace_tree_count the caller zeroed; -1 when out of memory. */
+int heap_trace_live(const struct heap_snapshot *s, uint32_t *count, uint64_t *size);
+/* Live objects per trace_tree node of a snapshot taken with allocation
+ * tracking (none without one), in trace_tree order. Caller frees *out. */
+int heap_allocation_sites(const struct heap_snapshot *s, struct heap_site **out, uint32_t *n);
+/* trace_tree index of trace node `id`, or HEAP_NO_NODE. */
+uint32_t heap_trace_index(const struct heap_snapshot *s, uint32_t id);
+/* The trace_function_infos entry of trace_tree index t, or NULL. */
+const uint32_t *heap_trace_function(const struct heap_snapshot *s, uint32_t t);
+/* The allocation stack of trace node `id`, from the allocating function
+ * outwards, as trace_tree indexes (frames without a script left out): at
+ * most max of them into frames; returns how many. */
+uint32_t heap_trace_stack(const struct heap_snapshot *s, uint32_t id, uint32_t *frames,
+                          uint32_t max);
+struct heap_id_match {
+  uint32_t shared, disagree; /* ids in common, and of those naming another type or name */
+  int by_class;              /* renumbered: objects cannot be matched by id */
+};
+/* diff of cur against base: by id, or by class when the ids were renumbered
+ * (how says which and why). */
+int heap_diff_matched(struct heap_snapshot *cur, struct heap_snapshot *base,
+                      struct heap_diff_row **rows, uint32_t *n, struct heap_id_match *how);
+/* The first of the sides whose ids s does not share (another session or
+ * process), with how, or -1 when every side matches. */
+int heap_sides_renumbered(const struct heap_snapshot *s, const struct heap_side *const *sides,
+                          int nsides, struct heap_id_match *how);
 
 #endif

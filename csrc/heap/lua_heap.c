@@ -30,6 +30,14 @@ static int push_error(lua_State *L, int code, const char *msg) {
   return 3;
 }
 
+/* nil, nil, code: a failure heap.lua puts in words (ERANGE, EUNREACHABLE) */
+static int push_code(lua_State *L, const char *code) {
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushstring(L, code);
+  return 3;
+}
+
 /* Progress: call the Lua function at stack index `fn` (errors ignored, a
  * progress bar must not abort a load). */
 struct progress {
@@ -85,17 +93,6 @@ static int l_close(lua_State *L) {
   return 0;
 }
 
-static int l_tostring(lua_State *L) {
-  struct snap_ud *u = luaL_checkudata(L, 1, SNAP_MT);
-  if (!u->s)
-    lua_pushstring(L, "heap snapshot (closed)");
-  else
-    lua_pushfstring(L, "heap snapshot (%s, %d nodes, %d edges)",
-                    u->s->format == HEAP_FORMAT_JSC ? "JSC" : "V8", (int)u->s->node_count,
-                    (int)u->s->edge_count);
-  return 1;
-}
-
 static int l_info(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   lua_createtable(L, 0, 6);
@@ -118,27 +115,6 @@ static int l_info(lua_State *L) {
 
 static const char *node_type_name(const struct heap_snapshot *s, uint32_t v) {
   return s->node_type_names[s->node_type[v]];
-}
-
-/* Readable label of a node: its class, plus the name when the class does
- * not already say it (closures, strings, hidden nodes), and its id. */
-static void node_label(const struct heap_snapshot *s, uint32_t v, char *out, size_t outlen) {
-  const char *cls = heap_node_class(s, v);
-  const char *name = heap_str(s, s->node_name[v]);
-  uint8_t k = s->node_kind[s->node_type[v]];
-  if (s->format == HEAP_FORMAT_JSC || k == HT_OBJECT || k == HT_NATIVE || !name[0]) {
-    snprintf(out, outlen, "%s @%u", cls, s->node_id[v]);
-    return;
-  }
-  int quote = k == HT_STRING || k == HT_CONCAT_STRING || k == HT_SLICED_STRING;
-  size_t len = strlen(name), cut = len;
-  if (cut > 60) { /* cut long names (source strings) on a UTF-8 boundary */
-    cut = 60;
-    while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80)
-      cut--;
-  }
-  snprintf(out, outlen, "%s %s%.*s%s%s @%u", cls, quote ? "\"" : "", (int)cut, name,
-           cut < len ? "..." : "", quote ? "\"" : "", s->node_id[v]);
 }
 
 static void push_loc(lua_State *L, const struct heap_location *l) {
@@ -209,38 +185,24 @@ static uint32_t check_id(lua_State *L, struct heap_snapshot *s, int i) {
 static int l_node(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   uint32_t v = check_id(L, s, 2);
-  if (v == HEAP_NO_NODE) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
-    lua_pushstring(L, "ERANGE");
-    return 3;
-  }
-  heap_build_classes(s);
+  if (v == HEAP_NO_NODE) return push_code(L, "ERANGE");
+  if (heap_build_classes(s)) return luaL_error(L, "out of memory");
   push_node(L, s, v);
   return 1;
 }
 
-/* location(id) -> {url, line, column, scriptId} | nil (none) | nil, err, "ERANGE" */
+/* location(id) -> {url, line, column, scriptId} | nil (none) | nil, nil, "ERANGE" */
 static int l_location(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   uint32_t v = check_id(L, s, 2);
-  if (v == HEAP_NO_NODE) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
-    lua_pushstring(L, "ERANGE");
-    return 3;
-  }
+  if (v == HEAP_NO_NODE) return push_code(L, "ERANGE");
   if (!push_location(L, s, v)) lua_pushnil(L);
   return 1;
 }
 
 static uint32_t node_or_error(lua_State *L, struct heap_snapshot *s) {
   uint32_t v = check_id(L, s, 2);
-  if (v == HEAP_NO_NODE) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
-    lua_pushstring(L, "ERANGE");
-  }
+  if (v == HEAP_NO_NODE) push_code(L, "ERANGE");
   return v;
 }
 
@@ -321,26 +283,13 @@ static int l_dominator(lua_State *L) {
   return 1;
 }
 
-static const struct heap_snapshot *dominated_snap;
-static int by_key_desc(const void *a, const void *b) {
-  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  uint64_t rx = heap_retained_size(dominated_snap, x), ry = heap_retained_size(dominated_snap, y);
-  if (rx != ry) return rx < ry ? 1 : -1;
-  return x < y ? -1 : x > y;
-}
-
 /* dominated(id) -> ids of the nodes it immediately dominates, largest retained first */
 static int l_dominated(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   uint32_t v = node_or_error(L, s);
   if (v == HEAP_NO_NODE) return 3;
-  if (heap_build_dom_tree(s)) return luaL_error(L, "out of memory");
-  uint32_t n = s->dom_first[v + 1] - s->dom_first[v];
-  uint32_t *kids = malloc((size_t)n * 4 + 4);
-  if (!kids) return luaL_error(L, "out of memory");
-  memcpy(kids, s->dom_child + s->dom_first[v], (size_t)n * 4);
-  dominated_snap = s;
-  qsort(kids, n, sizeof *kids, by_key_desc);
+  uint32_t *kids, n;
+  if (heap_dominated(s, v, &kids, &n)) return luaL_error(L, "out of memory");
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     lua_pushinteger(L, s->node_id[kids[i]]);
@@ -388,12 +337,10 @@ static int l_diff(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   struct heap_snapshot *base = check_open(L, 2);
   struct heap_diff_row *rows = NULL;
-  uint32_t n = 0, shared, disagree;
-  heap_ids_compare(s, base, &shared, &disagree);
-  uint32_t fewer = s->node_count < base->node_count ? s->node_count : base->node_count;
-  int by_class = heap_ids_renumbered(shared, disagree, fewer);
-  int rc = by_class ? heap_diff_by_class(s, base, &rows, &n) : heap_diff(s, base, &rows, &n);
-  if (rc) return luaL_error(L, "out of memory computing the diff");
+  uint32_t n = 0;
+  struct heap_id_match how;
+  if (heap_diff_matched(s, base, &rows, &n, &how))
+    return luaL_error(L, "out of memory computing the diff");
   lua_createtable(L, (int)n, 0);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 7);
@@ -419,77 +366,58 @@ static int l_diff(lua_State *L) {
   }
   free(rows);
   lua_createtable(L, 0, 3);
-  lua_pushstring(L, by_class ? "class" : "id");
+  lua_pushstring(L, how.by_class ? "class" : "id");
   lua_setfield(L, -2, "matchedBy");
-  lua_pushinteger(L, shared);
+  lua_pushinteger(L, how.shared);
   lua_setfield(L, -2, "sharedIds");
-  lua_pushinteger(L, disagree);
+  lua_pushinteger(L, how.disagree);
   lua_setfield(L, -2, "disagreeingIds");
   return 2;
 }
 
-/* Pushes the path steps of node v: an array of tables
- * {text, id, name, className, type, edge, edgeType}; the first step is the
- * root's child (its text is the node label), the others read
- * "edge (edgeType) → label". Returns 0 when v is unreachable. */
-static int push_path(lua_State *L, struct heap_snapshot *s, uint32_t v, int strings_only) {
+/* Pushes the steps of the shortest path to node v: an array of tables
+ * {id, name, className, type, edge, edgeType, indexed, collapses,
+ * location?}; the first step is the root's child the path starts from. The
+ * text people read is heap.lua's. Returns the length, -1 (nothing pushed)
+ * when v is unreachable. */
+static int push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v, int locations) {
   uint32_t *edges;
   int len = heap_retainer_path(s, v, &edges);
-  if (len < 0) return 0;
+  if (len < 0) return -1;
   lua_createtable(L, len, 0);
   for (int i = 0; i < len; i++) {
     uint32_t e = edges[i], to = s->edge_to[e];
     char nbuf[32];
-    const char *ename = heap_edge_name(s, e, nbuf, sizeof nbuf);
-    const char *etype = s->edge_type_names[heap_edge_type(s, e)];
-    char label[256];
-    node_label(s, to, label, sizeof label);
-    if (!strings_only) lua_createtable(L, 0, 7);
-    if (i == 0)
-      lua_pushstring(L, label);
-    else if (heap_edge_is_indexed(s, e))
-      lua_pushfstring(L, "[%s] (%s) \xE2\x86\x92 %s", ename, etype, label);
-    else
-      lua_pushfstring(L, "%s (%s) \xE2\x86\x92 %s", ename, etype, label);
-    if (!strings_only) {
-      lua_setfield(L, -2, "text");
-      lua_pushinteger(L, s->node_id[to]);
-      lua_setfield(L, -2, "id");
-      lua_pushstring(L, heap_str(s, s->node_name[to]));
-      lua_setfield(L, -2, "name");
-      lua_pushstring(L, heap_node_class(s, to));
-      lua_setfield(L, -2, "className");
-      lua_pushstring(L, node_type_name(s, to));
-      lua_setfield(L, -2, "type");
-      lua_pushstring(L, ename);
-      lua_setfield(L, -2, "edge");
-      lua_pushstring(L, etype);
-      lua_setfield(L, -2, "edgeType");
-      if (push_location(L, s, to)) lua_setfield(L, -2, "location");
-    }
+    lua_createtable(L, 0, 9);
+    lua_pushinteger(L, s->node_id[to]);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, heap_str(s, s->node_name[to]));
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, heap_node_class(s, to));
+    lua_setfield(L, -2, "className");
+    lua_pushstring(L, node_type_name(s, to));
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, heap_edge_name(s, e, nbuf, sizeof nbuf));
+    lua_setfield(L, -2, "edge");
+    lua_pushstring(L, s->edge_type_names[heap_edge_type(s, e)]);
+    lua_setfield(L, -2, "edgeType");
+    lua_pushboolean(L, heap_edge_is_indexed(s, e));
+    lua_setfield(L, -2, "indexed");
+    lua_pushboolean(L, heap_edge_collapses(s, e));
+    lua_setfield(L, -2, "collapses");
+    if (locations && push_location(L, s, to)) lua_setfield(L, -2, "location");
     lua_rawseti(L, -2, i + 1);
   }
   free(edges);
-  return 1;
+  return len;
 }
 
 static int l_retainer_path(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
   uint32_t v = check_id(L, s, 2);
-  if (v == HEAP_NO_NODE) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "no node with id %s in this snapshot", lua_tostring(L, 2));
-    lua_pushstring(L, "ERANGE");
-    return 3;
-  }
+  if (v == HEAP_NO_NODE) return push_code(L, "ERANGE");
   if (heap_build_classes(s)) return luaL_error(L, "out of memory");
-  if (!push_path(L, s, v, 0)) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "node @%s is not reachable from a GC root without weak edges",
-                    lua_tostring(L, 2));
-    lua_pushstring(L, "EUNREACHABLE");
-    return 3;
-  }
+  if (push_steps(L, s, v, 1) < 0) return push_code(L, "EUNREACHABLE");
   return 1;
 }
 
@@ -509,43 +437,27 @@ static int l_top(lua_State *L) {
   return 1;
 }
 
-/* Detached DOM nodes (those the snapshot itself marks detached), grouped by class. */
+/* detached() -> {{name, count, retainedSize}, ...}: detached DOM nodes per class */
 static int l_detached(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
-  lua_newtable(L);
-  if (!s->detachedness) return 1;
-  if (heap_build_classes(s)) return luaL_error(L, "out of memory");
-  uint32_t *count = calloc(s->class_count + 1, 4);
-  uint64_t *size = calloc(s->class_count + 1, 8);
-  if (!count || !size) {
-    free(count);
-    free(size);
-    return luaL_error(L, "out of memory");
+  struct heap_class_total *rows;
+  uint32_t n;
+  if (heap_detached_classes(s, &rows, &n)) return luaL_error(L, "out of memory");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, heap_class_name(s, rows[i].cls));
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, rows[i].count);
+    lua_setfield(L, -2, "count");
+    lua_pushinteger(L, (lua_Integer)rows[i].size);
+    lua_setfield(L, -2, "retainedSize");
+    lua_rawseti(L, -2, (int)i + 1);
   }
-  for (uint32_t v = 0; v < s->node_count; v++)
-    if (s->detachedness[v] & HEAP_DETACHED_MARK) {
-      count[s->class_of[v]]++;
-      size[s->class_of[v]] += heap_retained_size(s, v);
-    }
-  int k = 0;
-  for (uint32_t c = 0; c < s->class_count; c++)
-    if (count[c]) {
-      lua_createtable(L, 0, 3);
-      lua_pushstring(L, heap_class_name(s, c));
-      lua_setfield(L, -2, "name");
-      lua_pushinteger(L, count[c]);
-      lua_setfield(L, -2, "count");
-      lua_pushinteger(L, (lua_Integer)size[c]);
-      lua_setfield(L, -2, "retainedSize");
-      lua_rawseti(L, -2, ++k);
-    }
-  free(count);
-  free(size);
+  free(rows);
   return 1;
 }
 
-/* Allocation sites: live objects per trace_tree node (when the snapshot was
- * taken with allocation tracking), with the function, script and line. */
 /* line and column of trace function info f: V8 writes them 1-based already
  * (AllocationTracker adds one), 0 for none, which is left out. */
 static void push_position(lua_State *L, const struct heap_snapshot *s, const uint32_t *f) {
@@ -559,7 +471,7 @@ static void push_position(lua_State *L, const struct heap_snapshot *s, const uin
   }
 }
 
-/* snap:allocation_functions() -> {{functionName, url, line?, column?, count, size,
+/* allocationFunctions() -> {{functionName, url, line?, column?, count, size,
  * totalSize, liveCount, liveSize}, ...} (allocfuncs.c) */
 static int l_allocation_functions(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
@@ -592,48 +504,24 @@ static int l_allocation_functions(lua_State *L) {
   return 1;
 }
 
+/* allocationSites() -> {{traceNodeId, liveCount, liveSize, functionName?, scriptName?, line?,
+ * column?}, ...}: live objects per trace_tree node (sites.c) */
 static int l_allocation_sites(lua_State *L) {
   struct heap_snapshot *s = check_open(L, 1);
-  lua_newtable(L);
-  if (!s->trace_node || !s->trace_tree_count) return 1;
-  uint32_t nt = s->trace_tree_count;
-  /* trace node id -> index (ids are small and dense in practice) */
-  uint32_t maxid = 0;
-  for (uint32_t i = 0; i < nt; i++)
-    if (s->trace_tree[i].id > maxid) maxid = s->trace_tree[i].id;
-  if (maxid > 64u * 1024 * 1024) return 1;
-  uint32_t *idx = malloc(((size_t)maxid + 1) * 4);
-  uint32_t *count = calloc(nt, 4);
-  uint64_t *size = calloc(nt, 8);
-  if (!idx || !count || !size) {
-    free(idx);
-    free(count);
-    free(size);
-    return luaL_error(L, "out of memory");
-  }
-  memset(idx, 0xFF, ((size_t)maxid + 1) * 4);
-  for (uint32_t i = 0; i < nt; i++)
-    idx[s->trace_tree[i].id] = i;
-  for (uint32_t v = 0; v < s->node_count; v++) {
-    uint32_t t = s->trace_node[v];
-    if (t && t <= maxid && idx[t] != UINT32_MAX) {
-      count[idx[t]]++;
-      size[idx[t]] += heap_self_size(s, v);
-    }
-  }
-  int k = 0;
-  for (uint32_t i = 0; i < nt; i++) {
-    if (!count[i]) continue;
-    const struct heap_trace_node *t = &s->trace_tree[i];
+  struct heap_site *rows;
+  uint32_t n;
+  if (heap_allocation_sites(s, &rows, &n)) return luaL_error(L, "out of memory");
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 7);
-    lua_pushinteger(L, t->id);
+    lua_pushinteger(L, s->trace_tree[rows[i].trace].id);
     lua_setfield(L, -2, "traceNodeId");
-    lua_pushinteger(L, count[i]);
+    lua_pushinteger(L, rows[i].live_count);
     lua_setfield(L, -2, "liveCount");
-    lua_pushinteger(L, (lua_Integer)size[i]);
+    lua_pushinteger(L, (lua_Integer)rows[i].live_size);
     lua_setfield(L, -2, "liveSize");
-    if (t->function_info < s->trace_fn_count) {
-      const uint32_t *f = s->trace_fn + (size_t)t->function_info * s->trace_fn_fields;
+    const uint32_t *f = heap_trace_function(s, rows[i].trace);
+    if (f) {
       if (s->trace_fn_name >= 0) {
         lua_pushstring(L, heap_str(s, f[s->trace_fn_name]));
         lua_setfield(L, -2, "functionName");
@@ -644,79 +532,27 @@ static int l_allocation_sites(lua_State *L) {
       }
       push_position(L, s, f);
     }
-    lua_rawseti(L, -2, ++k);
+    lua_rawseti(L, -2, (int)i + 1);
   }
-  free(idx);
-  free(count);
-  free(size);
+  free(rows);
   return 1;
 }
 
-/* Steps of the shortest path to v as tables {text, id, className, type,
- * edge, edgeType, collapses}; an empty table when v is unreachable. */
-static void push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v) {
-  uint32_t *edges;
-  int len = heap_retainer_path(s, v, &edges);
-  lua_createtable(L, len > 0 ? len : 0, 0);
-  for (int i = 0; i < len; i++) {
-    uint32_t e = edges[i], to = s->edge_to[e];
-    char nbuf[32], label[256];
-    node_label(s, to, label, sizeof label);
-    lua_createtable(L, 0, 8);
-    lua_pushstring(L, label);
-    lua_setfield(L, -2, "label");
-    lua_pushinteger(L, s->node_id[to]);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, heap_node_class(s, to));
-    lua_setfield(L, -2, "className");
-    lua_pushstring(L, heap_edge_name(s, e, nbuf, sizeof nbuf));
-    lua_setfield(L, -2, "edge");
-    lua_pushstring(L, s->edge_type_names[heap_edge_type(s, e)]);
-    lua_setfield(L, -2, "edgeType");
-    lua_pushboolean(L, heap_edge_is_indexed(s, e));
-    lua_setfield(L, -2, "indexed");
-    lua_pushboolean(L, heap_edge_collapses(s, e));
-    lua_setfield(L, -2, "collapses");
-    lua_rawseti(L, -2, i + 1);
-  }
-  if (len > 0) free(edges);
-}
-
-/* The allocation stack of trace node `id`: frames from the allocating
- * function outwards, {functionName, url, line, column} (1-based). */
+/* Pushes the allocation stack of trace node `id` (heap_trace_stack): frames
+ * from the allocating function outwards, {functionName, url, line?, column?}. */
 static void push_trace_frames(lua_State *L, struct heap_snapshot *s, uint32_t id) {
-  uint32_t t = HEAP_NO_NODE;
-  for (uint32_t i = 0; i < s->trace_tree_count; i++)
-    if (s->trace_tree[i].id == id) {
-      t = i;
-      break;
-    }
-  lua_newtable(L);
-  int k = 0;
-  while (t != HEAP_NO_NODE && t < s->trace_tree_count && k < 64) {
-    const struct heap_trace_node *tn = &s->trace_tree[t];
-    const uint32_t *f = tn->function_info < s->trace_fn_count
-                            ? s->trace_fn + (size_t)tn->function_info * s->trace_fn_fields
-                            : NULL;
-    const char *url = f && s->trace_fn_script >= 0 ? heap_str(s, f[s->trace_fn_script]) : "";
-    if (f && url[0]) { /* frames without a script are the tree's root and V8's own */
-      lua_createtable(L, 0, 4);
-      lua_pushstring(L, s->trace_fn_name >= 0 ? heap_str(s, f[s->trace_fn_name]) : "");
-      lua_setfield(L, -2, "functionName");
-      lua_pushstring(L, url);
-      lua_setfield(L, -2, "url");
-      /* V8 writes these 1-based already (AllocationTracker adds one), 0 for none */
-      if (s->trace_fn_line >= 0 && f[s->trace_fn_line] > 0) {
-        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_line]);
-        lua_setfield(L, -2, "line");
-      }
-      if (s->trace_fn_column >= 0 && f[s->trace_fn_column] > 0) {
-        lua_pushinteger(L, (lua_Integer)f[s->trace_fn_column]);
-        lua_setfield(L, -2, "column");
-      }
-      lua_rawseti(L, -2, ++k);
-    }
-    t = tn->parent;
+  uint32_t frames[64];
+  uint32_t n = heap_trace_stack(s, id, frames, 64);
+  lua_createtable(L, (int)n, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t *f = heap_trace_function(s, frames[i]);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, s->trace_fn_name >= 0 ? heap_str(s, f[s->trace_fn_name]) : "");
+    lua_setfield(L, -2, "functionName");
+    lua_pushstring(L, heap_str(s, f[s->trace_fn_script]));
+    lua_setfield(L, -2, "url");
+    push_position(L, s, f);
+    lua_rawseti(L, -2, (int)i + 1);
   }
 }
 
@@ -743,7 +579,7 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s,
   lua_setfield(L, -2, "exampleId");
   lua_pushboolean(L, (int)g->nested);
   lua_setfield(L, -2, "nested");
-  push_steps(L, s, g->example);
+  if (push_steps(L, s, g->example, 0) < 0) lua_newtable(L);
   lua_setfield(L, -2, "path");
   struct heap_location loc;
   if (heap_node_location(s, g->example, &loc)) {
@@ -758,25 +594,24 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s,
     lua_setfield(L, -2, "column");
     lua_setfield(L, -2, "location");
   }
-  char sig[17];
-  snprintf(sig, sizeof sig, "%016llx", (unsigned long long)g->signature);
-  lua_pushstring(L, sig);
+  /* two 32-bit halves: a Lua 5.1 number cannot hold 64 bits */
+  lua_createtable(L, 2, 0);
+  lua_pushinteger(L, (lua_Integer)(g->signature >> 32));
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, (lua_Integer)(g->signature & 0xFFFFFFFFu));
+  lua_rawseti(L, -2, 2);
   lua_setfield(L, -2, "signature");
   /* the holder */
-  lua_createtable(L, 0, 6);
-  /* a GC root ("(Global handles)", "(GC roots)") is named, not "(synthetic)" */
-  int synthetic = s->node_kind[s->node_type[g->holder]] == HT_SYNTHETIC &&
-                  heap_str(s, s->node_name[g->holder])[0];
-  lua_pushstring(L,
-                 synthetic ? heap_str(s, s->node_name[g->holder]) : heap_node_class(s, g->holder));
-  lua_setfield(L, -2, "class");
+  lua_createtable(L, 0, 9);
   lua_pushinteger(L, s->node_id[g->holder]);
   lua_setfield(L, -2, "id");
-  char label[256];
-  node_label(s, g->holder, label, sizeof label);
-  lua_pushstring(L, label);
-  lua_setfield(L, -2, "label");
-  push_steps(L, s, g->holder);
+  lua_pushstring(L, heap_str(s, s->node_name[g->holder]));
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, heap_node_class(s, g->holder));
+  lua_setfield(L, -2, "className");
+  lua_pushstring(L, node_type_name(s, g->holder));
+  lua_setfield(L, -2, "type");
+  if (push_steps(L, s, g->holder, 0) < 0) lua_newtable(L);
   lua_setfield(L, -2, "path");
   lua_createtable(L, 3, 0);
   for (int i = 0; i < 3; i++) {
@@ -802,19 +637,8 @@ static void push_leak_group(lua_State *L, struct heap_snapshot *s,
   }
 }
 
-static int ids_error(lua_State *L, const char *a, const char *b, uint32_t shared,
-                     uint32_t disagree) {
-  char err[ERRLEN];
-  snprintf(err, sizeof err,
-           "%s and %s do not number their objects alike (%u ids in common, %u of them name "
-           "objects of another type or name): node ids only match between snapshots of one "
-           "profiling session of one process",
-           a, b, shared, disagree);
-  return push_error(L, HEAP_EIDS, err);
-}
-
-/* find_leaks(baseline, target, final[, progress[, raw]]) -> groups, nodeCount, classes
- * | nil, err, code */
+/* findLeaks(baseline, target, final[, progress[, raw]]) -> groups, nodeCount, classes, format
+ * | nil, err, code | nil, nil, "EIDS", side (1 baseline, 2 target), shared, disagree */
 static int l_find_leaks(lua_State *L) {
   const char *pa = luaL_checkstring(L, 1), *pb = luaL_checkstring(L, 2),
              *pc = luaL_checkstring(L, 3);
@@ -835,20 +659,20 @@ static int l_find_leaks(lua_State *L) {
     return push_error(L, rc, err);
   }
   heap_drop_retainers(s);
-  /* Ids only match within one profiling session of one process (and JSC
-   * renumbers objects in every snapshot Bun.generateHeapSnapshot() takes) */
   const struct heap_side *sides[2] = {&a, &b};
-  const char *names[2] = {pa, pb};
-  for (int i = 0; i < 2; i++) {
-    uint32_t shared, disagree;
-    heap_side_compare(s, sides[i], &shared, &disagree);
-    uint32_t fewer = sides[i]->count < s->node_count ? sides[i]->count : s->node_count;
-    if (heap_ids_renumbered(shared, disagree, fewer)) {
-      heap_side_free(&a);
-      heap_side_free(&b);
-      heap_free(s);
-      return ids_error(L, names[i], pc, shared, disagree);
-    }
+  struct heap_id_match how;
+  int renumbered = heap_sides_renumbered(s, sides, 2, &how);
+  if (renumbered >= 0) {
+    heap_side_free(&a);
+    heap_side_free(&b);
+    heap_free(s);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushstring(L, heap_err_code(HEAP_EIDS));
+    lua_pushinteger(L, renumbered + 1);
+    lua_pushinteger(L, how.shared);
+    lua_pushinteger(L, how.disagree);
+    return 6;
   }
   struct heap_leak_result r;
   int frc = heap_find_leaks(s, &a, &b, &r);
@@ -878,8 +702,9 @@ static int l_find_leaks(lua_State *L) {
     lua_rawseti(L, -2, (int)i + 1);
   }
   heap_leak_result_free(&r);
+  lua_pushstring(L, s->format == HEAP_FORMAT_JSC ? "jsc" : "v8");
   heap_free(s);
-  return 3;
+  return 4;
 }
 
 static int l_ids_compare(lua_State *L) {
@@ -894,7 +719,7 @@ static int l_ids_compare(lua_State *L) {
 
 /* _columns() -> {id, self, retained, distance, dominator, class = binary
  * strings, one native-endian value per node (u32; self and retained f64)},
- * {class names}, {class locations (0-based "script,line,column") or false}.
+ * {class names}, {class locations ({script, line, column}, 0-based) or false}.
  * For bench/conformance-devtools: every node at once, without a table per
  * node. */
 static int l_columns(lua_State *L) {
@@ -928,7 +753,13 @@ static int l_columns(lua_State *L) {
     lua_rawseti(L, -3, (int)c + 1);
     if (s->class_loc[c] != HEAP_NO_NODE) {
       const struct heap_loc *l = &s->locs[s->class_loc[c]];
-      lua_pushfstring(L, "%d,%d,%d", (int)l->script_id, (int)l->line, (int)l->column);
+      lua_createtable(L, 3, 0);
+      lua_pushinteger(L, (lua_Integer)l->script_id);
+      lua_rawseti(L, -2, 1);
+      lua_pushinteger(L, (lua_Integer)l->line);
+      lua_rawseti(L, -2, 2);
+      lua_pushinteger(L, (lua_Integer)l->column);
+      lua_rawseti(L, -2, 3);
     } else {
       lua_pushboolean(L, 0);
     }
@@ -938,7 +769,7 @@ static int l_columns(lua_State *L) {
 }
 
 static const luaL_Reg snap_methods[] = {{"info", l_info},
-                                        {"ids_compare", l_ids_compare},
+                                        {"idsCompare", l_ids_compare},
                                         {"_columns", l_columns},
                                         {"summary", l_summary},
                                         {"diff", l_diff},
@@ -949,11 +780,11 @@ static const luaL_Reg snap_methods[] = {{"info", l_info},
                                         {"retainers", l_retainers},
                                         {"dominator", l_dominator},
                                         {"dominated", l_dominated},
-                                        {"retainer_path", l_retainer_path},
+                                        {"retainerPath", l_retainer_path},
                                         {"top", l_top},
                                         {"detached", l_detached},
-                                        {"allocation_sites", l_allocation_sites},
-                                        {"allocation_functions", l_allocation_functions},
+                                        {"allocationSites", l_allocation_sites},
+                                        {"allocationFunctions", l_allocation_functions},
                                         {"close", l_close},
                                         {NULL, NULL}};
 
@@ -973,7 +804,7 @@ static int l_tune(lua_State *L) {
 
 static const luaL_Reg funcs[] = {{"load", l_load},
                                  {"parse", l_parse},
-                                 {"find_leaks", l_find_leaks},
+                                 {"findLeaks", l_find_leaks},
                                  {"_tune", l_tune},
                                  {NULL, NULL}};
 
@@ -985,8 +816,6 @@ int luaopen_memdbg__heap(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, l_close);
     lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

@@ -1,6 +1,7 @@
 /* Queries for leak hunters (the Lua query API): the instances of a class,
- * largest retained size first; the edges into a node. Outgoing edges,
- * dominators and the dominator tree are plain reads of the model. */
+ * and the nodes a node immediately dominates, largest retained size first;
+ * the edges into a node. Outgoing edges and dominators are plain reads of
+ * the model. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,21 @@ int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, ui
   *total = k;
   *count = limit && limit < k ? limit : k;
   *out = ords;
+  return 0;
+}
+
+int heap_dominated(struct heap_snapshot *s, uint32_t v, uint32_t **out, uint32_t *count) {
+  *out = NULL;
+  *count = 0;
+  if (heap_build_dom_tree(s)) return -1;
+  uint32_t n = s->dom_first[v + 1] - s->dom_first[v];
+  uint32_t *kids = malloc((size_t)n * 4 + 4);
+  if (!kids) return -1;
+  memcpy(kids, s->dom_child + s->dom_first[v], (size_t)n * 4);
+  sort_snap = s;
+  qsort(kids, n, sizeof *kids, by_retained_desc);
+  *out = kids;
+  *count = n;
   return 0;
 }
 

@@ -78,6 +78,7 @@
 -- DOM state propagation); dominators and distances follow the rules above either way.
 -- For JSC snapshots the root is the node with id 0 ("<root>") and nodes are grouped by JSC class name.
 local core = require "memdbg._heap"
+local ARROW = require("memdbg.util.format").ARROW
 
 local heap = {}
 
@@ -156,13 +157,24 @@ function Snapshot:diff(base)
   return ud:diff(base._ud)
 end
 
-function Snapshot:node(id)
-  return ud_of(self, "node"):node(check_id(id, "node"))
+-- The engine answers an id it does not know (ERANGE) or cannot reach (EUNREACHABLE) with a code alone.
+local FAILURES = {
+  ERANGE = "no node with id %s in this snapshot",
+  EUNREACHABLE = "node @%s is not reachable from a GC root without weak edges",
+}
+local function by_id(fname, finish)
+  return function(self, id)
+    local ud = ud_of(self, fname)
+    id = check_id(id, fname)
+    local r, _, code = ud[fname](ud, id)
+    if r == nil and code then return nil, string.format(FAILURES[code], tostring(id)), code end
+    if finish and r ~= nil then return finish(self, r) end
+    return r
+  end
 end
 
-function Snapshot:location(id)
-  return ud_of(self, "location"):location(check_id(id, "location"))
-end
+Snapshot.node = by_id("node")
+Snapshot.location = by_id("location")
 
 function Snapshot:instances(className, opts)
   local ud = ud_of(self, "instances")
@@ -174,25 +186,18 @@ function Snapshot:instances(className, opts)
   return ud:instances(className, opts.limit and math.floor(opts.limit) or 0)
 end
 
-function Snapshot:edges(id)
-  return ud_of(self, "edges"):edges(check_id(id, "edges"))
-end
+Snapshot.edges = by_id("edges")
+Snapshot.retainers = by_id("retainers")
+Snapshot.dominator = by_id("dominator")
+Snapshot.dominated = by_id("dominated")
 
-function Snapshot:retainers(id)
-  return ud_of(self, "retainers"):retainers(check_id(id, "retainers"))
-end
-
-function Snapshot:dominator(id)
-  return ud_of(self, "dominator"):dominator(check_id(id, "dominator"))
-end
-
-function Snapshot:dominated(id)
-  return ud_of(self, "dominated"):dominated(check_id(id, "dominated"))
-end
-
-function Snapshot:retainerPath(id)
-  return ud_of(self, "retainerPath"):retainer_path(check_id(id, "retainerPath"))
-end
+Snapshot.retainerPath = by_id("retainerPath", function(self, steps)
+  for i, st in ipairs(steps) do
+    st.text = heap.stepText(st, i == 1, self.format)
+    st.indexed, st.collapses = nil, nil
+  end
+  return steps
+end)
 
 function Snapshot:top(opts)
   local ud = ud_of(self, "top")
@@ -208,7 +213,7 @@ end
 function Snapshot:allocationSites(opts)
   local ud = ud_of(self, "allocationSites")
   opts = opt_table(opts, "allocationSites")
-  local sites = ud:allocation_sites()
+  local sites = ud:allocationSites()
   table.sort(sites, function(a, b)
     if a.liveSize ~= b.liveSize then return a.liveSize > b.liveSize end
     return a.traceNodeId < b.traceNodeId
@@ -222,7 +227,7 @@ end
 function Snapshot:allocationFunctions(opts)
   local ud = ud_of(self, "allocationFunctions")
   opts = opt_table(opts, "allocationFunctions")
-  local rows = ud:allocation_functions()
+  local rows = ud:allocationFunctions()
   table.sort(rows, function(a, b)
     if a.liveSize ~= b.liveSize then return a.liveSize > b.liveSize end
     if a.size ~= b.size then return a.size > b.size end
@@ -247,7 +252,8 @@ Snapshot.__gc = Snapshot.close -- Lua 5.4; under LuaJIT the userdata's own __gc 
 
 function Snapshot:__tostring()
   if not self._ud then return "heap snapshot (closed)" end
-  return tostring(self._ud)
+  return string.format("heap snapshot (%s, %d nodes, %d edges)", self.format == "jsc" and "JSC" or "V8",
+    self.nodeCount, self.edgeCount)
 end
 
 --- heap.trackingSites(path[, {top = 20}]) -> sites | nil, message, code: the
@@ -286,6 +292,36 @@ function heap.trackingSites(path, opts)
   return sites
 end
 
+-- A node as people read it: its class, and its name where the class does not
+-- say it already (closures, strings, hidden nodes; strings quoted, names cut
+-- at 60 bytes on a UTF-8 boundary), then its id: "Function handleRequests @40875",
+-- "string \"GET /a\" @7". Objects, native nodes and JSC snapshots' nodes by
+-- class alone: "Map @40843".
+local QUOTED = { string = true, ["concatenated string"] = true, ["sliced string"] = true }
+local BY_CLASS = { object = true, native = true }
+function heap.label(node, format)
+  local name = node.name or ""
+  if format == "jsc" or BY_CLASS[node.type] or name == "" then
+    return string.format("%s @%d", node.className, node.id)
+  end
+  local shown = name
+  if #name > 60 then
+    local n = 60
+    while n > 0 and name:byte(n + 1) >= 0x80 and name:byte(n + 1) < 0xC0 do n = n - 1 end
+    shown = name:sub(1, n) .. "..."
+  end
+  local q = QUOTED[node.type] and '"' or ""
+  return string.format("%s %s%s%s @%d", node.className, q, shown, q, node.id)
+end
+
+-- One step of a retainer path as text: the first is the node it starts from,
+-- each later one "edge (edgeType) → Class @id" ("[3] (element) → ..." for an index).
+function heap.stepText(st, first, format)
+  local label = heap.label(st, format)
+  if first then return label end
+  return string.format("%s (%s) %s %s", st.indexed and ("[" .. st.edge .. "]") or st.edge, st.edgeType, ARROW, label)
+end
+
 -- A retainer path as text, one string a step: the first step is the node the path starts from,
 -- each later one "edge (edgeType) → Class @id". A run of collapsing steps (element indexes,
 -- Map/Set table slots, linked-list links such as `_idleNext`) through one class is one step:
@@ -307,9 +343,9 @@ function heap.pathText(steps)
     if i == 1 then
       out[#out + 1] = st.label
     elseif j > i then
-      out[#out + 1] = string.format("%s (%s) ×%d → %s", edge, st.edgeType, j - i + 1, last.label)
+      out[#out + 1] = string.format("%s (%s) ×%d %s %s", edge, st.edgeType, j - i + 1, ARROW, last.label)
     else
-      out[#out + 1] = string.format("%s (%s) → %s", edge, st.edgeType, st.label)
+      out[#out + 1] = string.format("%s (%s) %s %s", edge, st.edgeType, ARROW, st.label)
     end
     i = j + 1
   end
@@ -362,15 +398,31 @@ function heap.findLeaks(opts)
   if opts.onProgress ~= nil and type(opts.onProgress) ~= "function" then
     error("heap.findLeaks: onProgress must be a function", 2)
   end
-  local groups, nodes, classes = core.find_leaks(opts.baseline, opts.target, opts.final, opts.onProgress,
-    opts.raw and true or false)
-  if not groups then return nil, nodes, classes end
+  local groups, nodes, classes, format, shared, disagree = core.findLeaks(opts.baseline, opts.target,
+    opts.final, opts.onProgress, opts.raw and true or false)
+  if not groups then
+    if classes == "EIDS" then
+      return nil, string.format("%s and %s do not number their objects alike (%d ids in common, %d of them name "
+        .. "objects of another type or name): node ids only match between snapshots of one profiling session of "
+        .. "one process", format == 1 and opts.baseline or opts.target, opts.final, shared, disagree), "EIDS"
+    end
+    return nil, nodes, classes
+  end
+  local function labelled(path)
+    for _, st in ipairs(path) do st.label = heap.label(st, format) end
+    return path
+  end
   for _, g in ipairs(groups) do
     g.grown = g.growth[2]
-    g.retainerPath = heap.pathText(g.path)
+    g.retainerPath = heap.pathText(labelled(g.path))
     g.path = nil
+    g.signature = string.format("%08x%08x", g.signature[1], g.signature[2])
     local h = g.holder
-    h.retainerPath = heap.pathText(h.path)
+    h.label = heap.label(h, format)
+    -- a GC root ("(Global handles)", "(GC roots)") is named, not "(synthetic)"
+    h.class = (h.type == "synthetic" and h.name ~= "") and h.name or h.className
+    h.name, h.className, h.type = nil, nil, nil
+    h.retainerPath = heap.pathText(labelled(h.path))
     h.path = nil
     for i = 1, 3 do
       if h.edges[i] == false then h.edges[i] = nil end

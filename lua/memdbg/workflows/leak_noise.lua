@@ -5,6 +5,8 @@
 -- `runtimeInternal = "why"`, move below every other group and do not count
 -- for the exit status (workflows/leak_gate.lua); they stay in the report.
 --   require("memdbg.workflows.leak_noise").demote(report.leaks)
+local ARROW = require("memdbg.util.format").ARROW
+
 local noise = {}
 
 -- { why, class = pattern | nil, path = pattern | nil, root = pattern | nil }:
@@ -28,8 +30,8 @@ noise.rules = {
   { "inspector bookkeeping (what the debugger holds for this session)", path = "InjectedScript" },
   { "inspector bookkeeping (what the debugger holds for this session)", path = "CommandLineAPI" },
   { "the runtime's timer lists (one per timeout duration in use)", class = "^TimersList$" },
-  { "Node's pool of HTTP parsers (reused between connections, bounded)", path = "→ HTTPParser" },
-  { "the built-in fetch's (undici's) request queue (a preallocated ring buffer)", path = "→ FixedCircularBuffer" },
+  { "Node's pool of HTTP parsers (reused between connections, bounded)", path = ARROW .. " HTTPParser" },
+  { "the built-in fetch's (undici's) request queue (a preallocated ring buffer)", path = ARROW .. " FixedCircularBuffer" },
   { "the built-in fetch's (undici's) connect-timeout bookkeeping", path = "socketWeakRef %(context%)" },
 }
 

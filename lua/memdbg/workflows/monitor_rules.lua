@@ -8,6 +8,8 @@
 --   trend  after forced GCs (samples with gc = true) the heap grew `count`
 --          times in a row (3), by at least `min` bytes (1 MiB) in all: what a
 --          leak looks like once garbage is out of the picture
+local format = require("memdbg.util.format")
+
 local rules = {}
 
 local MIB = 1048576
@@ -54,8 +56,9 @@ function rules.trend(count, min)
       end
       if fired then return nil end
       fired = true
-      return string.format("after GC the heap grew at each of the last %d forced GCs: %s -> %s (+%s in %.0f s)",
-        count, mib(first.usedSize), mib(last.usedSize), mib(last.usedSize - first.usedSize), last.t - first.t)
+      return string.format("after GC the heap grew at each of the last %d forced GCs: %s %s %s (+%s in %.0f s)",
+        count, mib(first.usedSize), format.ARROW, mib(last.usedSize), mib(last.usedSize - first.usedSize),
+        last.t - first.t)
     end,
   }
 end
