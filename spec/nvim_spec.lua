@@ -145,7 +145,10 @@ describe("the Neovim driver", function()
       assert.is_true(r.usage.usedSize > 0 and r.usage.totalSize >= r.usage.usedSize)
       assert.truthy(r.jit:match("^LuaJIT"))
       assert.truthy(r.json == "cjson" or r.json == "vim.json", r.json) -- cjson when lua-cjson for 5.1 is installed
-      assert.is_true(r.returnedAt < 0.01, "usage() took " .. r.returnedAt .. " s to return")
+      -- the callback ran after usage() returned (returnedAt is set only then), and the call
+      -- itself did no network wait; the bound allows a loaded machine's scheduling
+      assert.is_number(r.returnedAt, "the callback ran before usage() returned")
+      assert.is_true(r.returnedAt < 0.25, "usage() took " .. r.returnedAt .. " s to return")
       -- without an endpoint: g:memdbg_endpoint
       r, status, log = nvim("usage", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_VIA_G = "1" })
       ok_run(app, r, status, log)
@@ -214,7 +217,8 @@ describe("the Neovim driver", function()
       assert.is_false(r.ok)
       assert.equal("ETIMEDOUT", r.code, r.err)
       assert.is_true(r.seconds >= 0.9 and r.seconds < 5, "failed after " .. r.seconds .. " s")
-      assert.is_true(r.returnedMs < 10, "usage() took " .. r.returnedMs .. " ms to return")
+      -- a blocking connect would return after the 1 s timeout; 250 ms allows a loaded machine
+      assert.is_true(r.returnedMs < 250, "usage() took " .. r.returnedMs .. " ms to return")
       -- a blocking connect held the loop for the whole second
       assert.is_true(r.maxGapMs < 250, "the loop stalled " .. r.maxGapMs .. " ms while connecting")
     end)
@@ -593,7 +597,7 @@ describe("the Neovim driver", function()
       assert.is_true(r.progress.calls > 1)
       assert.equal(r.progress.last[2], r.progress.last[1]) -- done == total
       assert.equal(r.info.bytes, r.progress.lastBytes)
-      assert.is_true(r.progress.returnedMs < 10, "snapshot() took " .. r.progress.returnedMs .. " ms to return")
+      assert.is_true(r.progress.returnedMs < 250, "snapshot() took " .. r.progress.returnedMs .. " ms to return")
       -- ticks every 10 ms all through the snapshot
       assert.is_true(r.ticks.uv > r.seconds * 100 * 0.3, r.ticks.uv .. " ticks in " .. r.seconds .. " s")
       io.stderr:write(string.format("\n[nvim] %.1f MB snapshot in %.2f s, %d progress calls; largest gap between "
