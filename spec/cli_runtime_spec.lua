@@ -193,6 +193,49 @@ describe("memdbg CLI", function()
     assert.equal(2, (memdbg("snapshot", "stray-argument")))
   end)
 
+  it("a bad argument exits 2 with one line on stderr, before the runtime is asked anything", function()
+    local bad = {
+      { "leaks", "--action", "1", "--timeout", "0" },
+      { "leaks", "--action", "1", "--timeout", "-1" },
+      { "leaks", "--action", "1", "--dir", "" },
+      { "leaks", "--action", "1", "--dir", "/dev/null" },
+      { "leaks", "--action-http", "http://127.0.0.1:9/", "--method", "" },
+      { "leaks", "--action-http", "http://127.0.0.1:9/", "--method", "GET X" },
+      { "track", "--timeout", "0" },
+      { "track", "--duration", "-1" },
+      { "track", "--action", "" },
+      { "sample", "--action", "" },
+      { "sample", "--prefix", "" },
+      { "verify", "--allocate", "", "--cleanup", "1" },
+      { "verify", "--allocate", "1", "--cleanup", "1", "--gc-rounds", "0" },
+      { "usage", "--target", "" },
+    }
+    for _, argv in ipairs(bad) do
+      argv[#argv + 1] = "--endpoint"
+      argv[#argv + 1] = clean.endpoint
+      local code, _, err = memdbg((table.unpack or _G.unpack)(argv))
+      local what = table.concat(argv, " ") .. ": " .. err
+      assert.equal(2, code, what)
+      assert.matches("^memdbg " .. argv[1] .. ": [^\n]+\n$", err, 1, false, what)
+    end
+    -- the workflow scripts, run as the README says (memdbg on the Lua paths)
+    local cli = require("support.cli")
+    for _, argv in ipairs {
+      { "scripts/snapshot.lua", "--timeout", "-1" },
+      { "scripts/monitor.lua", "--timeout", "0" },
+      { "scripts/monitor.lua", "--interval", "-1" },
+      { "scripts/detect-leak.lua", "--dir", "/dev/null" },
+      { "scripts/track-allocations.lua", "--duration", "-1" },
+    } do
+      argv[#argv + 1] = "--endpoint"
+      argv[#argv + 1] = clean.endpoint
+      local code, _, err = cli.lua54((table.unpack or _G.unpack)(argv))
+      local what = table.concat(argv, " ") .. ": " .. err
+      assert.equal(2, code, what)
+      assert.not_matches("traceback", err, 1, true)
+    end
+  end)
+
   it("exit 3 when the runtime cannot be reached", function()
     for _, cmd in ipairs { "targets", "usage", "gc", "snapshot", "monitor", "sample", "track", "verify" } do
       local extra = cmd == "verify" and { "--allocate", "1", "--cleanup", "1" } or {}

@@ -138,6 +138,22 @@ function frame.help_of(def)
     .. TAIL_HELP .. "Exit codes: " .. (def.exits or EXIT_HELP)
 end
 
+-- What these options mean wherever a command or a script has them, checked
+-- before anything is asked of the runtime: a usage error message or nil.
+local function check_common(spec, opts)
+  if spec.timeout and opts.timeout and opts.timeout <= 0 then return "--timeout must be positive" end
+  for _, k in ipairs { "duration", "interval" } do
+    if spec[k] and opts[k] and opts[k] < 0 then return "--" .. k .. " must be >= 0" end
+  end
+  for _, k in ipairs { "action", "target", "allocate", "cleanup", "prefix" } do
+    if spec[k] and opts[k] == "" then return "--" .. k .. " is empty" end
+  end
+  if spec.dir and opts.dir then
+    local ok, err = args.check_output(nil, opts.dir)
+    if not ok then return err end
+  end
+end
+
 -- Runs def.check under pcall: a usage error raised there is a value too.
 local function check(def, opts, pos)
   if #pos > 0 and not def.positional then return "unexpected argument '" .. pos[1] .. "'" end
@@ -145,6 +161,8 @@ local function check(def, opts, pos)
     local msg = check_connect_options(opts)
     if msg then return msg end
   end
+  local common = check_common(spec_of(def), opts)
+  if common then return common end
   if not def.check then return nil end
   local ok, msg = pcall(def.check, opts, pos)
   if ok then return msg end

@@ -90,11 +90,12 @@ function M.check(opts)
   if opts["action-http"] then
     local _, err = actions.parse_url(opts["action-http"])
     if err then args.usage_error("--action-http: " .. err) end
-    local ok, herr = actions.check_host(assert(actions.from(M.workflow(opts))))
-    if not ok then args.usage_error("--action-http: " .. herr) end
+    -- before actions.from, which asserts on it
     if opts.method and not opts.method:match("^%u+$") then
       args.usage_error("--method takes an HTTP method in capitals (GET, POST, ...)")
     end
+    local ok, herr = actions.check_host(assert(actions.from(M.workflow(opts))))
+    if not ok then args.usage_error("--action-http: " .. herr) end
   end
   if opts.ignore then
     local set, err = require("memdbg.workflows.leak_gate").load_ignore(opts.ignore)

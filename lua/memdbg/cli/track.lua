@@ -30,6 +30,7 @@ is still alive in the snapshot, with its url:line:column.
     timeout = { "number", 30 } },
   check = function(opts)
     if opts.duration and opts.action then return "give --duration or --action, not both" end
+    if opts.duration and opts.duration <= 0 then return "--duration must be positive" end
     if opts.out and opts.dir then return "give --out or --dir, not both" end
     local ok, err = args.check_output(opts.out, opts.dir)
     if not ok then return err end

@@ -23,6 +23,7 @@ the allocate step added (and at least 256 KiB of slack). Exits 1 when it was not
     if not opts.allocate then return "--allocate EXPR is required" end
     if not opts.cleanup then return "--cleanup EXPR is required" end
     if opts.tolerance < 0 then return "--tolerance must be >= 0" end
+    if opts["gc-rounds"] < 1 then return "--gc-rounds must be at least 1" end
   end,
   run = function(session, opts)
     local r, err, code = workflow.run(session, { allocate = opts.allocate, cleanup = opts.cleanup,

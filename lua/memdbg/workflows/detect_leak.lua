@@ -46,7 +46,8 @@ function detect_leak.run(session, opts)
   local step = opts.onStep or function() end
   local dir = opts.dir
   if dir then
-    local ok, err, code = files.mkdir(dir)
+    local ok, err, code = files.checkDirectory(dir) -- EPATH: "", a device, a file
+    if ok then ok, err, code = files.mkdir(dir) end
     if not ok then return nil, err, code end
   else
     local err, code
