@@ -236,6 +236,53 @@ describe("memdbg CLI", function()
     end
   end)
 
+  it("Ctrl-C and SIGTERM stop a command at once while the runtime does not answer", function()
+    local core = require("memdbg._core")
+    local function alive(pid)
+      local f = io.open("/proc/" .. pid .. "/stat")
+      local st = f and f:read("*a"):match("^%d+ %b() (%a)")
+      if f then f:close() end
+      return st ~= nil and st ~= "Z"
+    end
+    -- a frozen runtime (SIGSTOP): memdbg waits in discovery, or on a command
+    local function stop_after(signal, argv, freeze_after)
+      if not freeze_after then os.execute("kill -STOP -" .. clean.pid) end
+      -- started by a shell of ours, not proc.spawn: a sanitizer build keeps its LD_PRELOAD
+      for i, a in ipairs(argv) do argv[i] = q(a) end
+      local log = os.tmpname()
+      local f = assert(io.popen(("MEMDBG_BUILD=%s %s >%s 2>&1 </dev/null & echo $!"):format(
+        q(os.getenv("MEMDBG_BUILD") or "build/lua5.4"), table.concat(argv, " "), log)))
+      local pid = assert(tonumber(f:read("*l")))
+      f:close()
+      local h = { pid = pid, log = log, cmd = argv[3] }
+      if freeze_after then
+        proc.wait_for(h, freeze_after, 10)
+        os.execute("kill -STOP -" .. clean.pid)
+      end
+      proc.sleep(1)
+      local sent = core.now()
+      os.execute("kill -" .. signal .. " " .. pid)
+      while alive(pid) and core.now() - sent < 5 do proc.sleep(0.05) end
+      local took = core.now() - sent
+      os.execute("kill -CONT -" .. clean.pid)
+      proc.sleep(0.2)
+      local out = proc.output(h)
+      os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+      os.remove(log)
+      return took, out
+    end
+    local lua = require("support.run").interpreter()
+    local took, out = stop_after("INT", { lua, "scripts/memdbg", "usage", "--endpoint", clean.endpoint })
+    assert.is_true(took < 1, ("SIGINT during discovery: %.1f s\n%s"):format(took, out))
+    assert.matches("memdbg usage: interrupted", out)
+    for _, sig in ipairs { "INT", "TERM" } do
+      took, out = stop_after(sig, { lua, "scripts/memdbg", "monitor", "--interval", "0.2", "--endpoint",
+        clean.endpoint }, "Heap:")
+      assert.is_true(took < 1, ("SIG%s while a command waits: %.1f s\n%s"):format(sig, took, out))
+      assert.matches(sig == "INT" and "memdbg monitor: interrupted" or "memdbg monitor: stopped by SIGTERM", out)
+    end
+  end)
+
   it("exit 3 when the runtime cannot be reached", function()
     for _, cmd in ipairs { "targets", "usage", "gc", "snapshot", "monitor", "sample", "track", "verify" } do
       local extra = cmd == "verify" and { "--allocate", "1", "--cleanup", "1" } or {}

@@ -173,6 +173,7 @@ static void service(http_t *h, double timeout) {
     double left = deadline - core_now();
     if (left <= 0) return;
     core_wait_fd(h->fd, h->state == H_CONNECTING ? POLLOUT : POLLIN | (h->req ? POLLOUT : 0), left);
+    if (core_signal) return; /* Lua unwinds */
   }
 }
 

@@ -1,4 +1,4 @@
-/* signals.c: SIGTERM/SIGHUP as a Lua error, for the command line. */
+/* signals.c: Ctrl-C, SIGTERM and SIGHUP as a Lua error, for the command line. */
 #ifndef MEMDBG_CORE_SIGNALS_H
 #define MEMDBG_CORE_SIGNALS_H
 

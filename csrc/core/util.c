@@ -39,13 +39,16 @@ static int ms_of(double seconds) {
   return (int)(seconds * 1000) + 1;
 }
 
+volatile sig_atomic_t core_signal;
+
 int core_wait_fd(int fd, int events, double seconds) {
   double deadline = core_now() + seconds;
   for (;;) {
+    if (core_signal) return 0;
     struct pollfd p = {fd, (short)events, 0};
     int r = fd >= 0 ? poll(&p, 1, ms_of(seconds)) : poll(NULL, 0, ms_of(seconds));
     if (r >= 0) return r > 0 ? p.revents : 0;
-    if (errno != EINTR) return 0;
+    if (errno != EINTR || core_signal) return 0;
     seconds = deadline - core_now();
     if (seconds <= 0) return 0;
   }

@@ -3,6 +3,8 @@
 #ifndef MEMDBG_CORE_UTIL_H
 #define MEMDBG_CORE_UTIL_H
 
+#include <signal.h>
+
 #include "compat.h"
 
 /* Error codes at the Lua surface (documented in README.md). */
@@ -21,8 +23,12 @@ int core_push_error(lua_State *L, const char *msg, const char *code);
 /* The code for a failed connect's errno. */
 const char *core_errno_code(int err);
 /* Waits up to `seconds` for `events` (POLLIN/POLLOUT) on fd; fd < 0 only
- * sleeps. Returns poll()'s revents (0 on timeout). */
+ * sleeps. Returns poll()'s revents (0 on timeout, and at once when
+ * core_signal is set). */
 int core_wait_fd(int fd, int events, double seconds);
+/* The signal signals.c trapped (the command line's Ctrl-C, SIGTERM, SIGHUP),
+ * or 0: every wait returns at once so that Lua runs and unwinds. */
+extern volatile sig_atomic_t core_signal;
 
 /* core.now(), core.sleep(s), core.wait(fd, "r"|"w"|"rw", s) */
 int l_now(lua_State *L);

@@ -451,6 +451,7 @@ static void service(conn_t *c, double timeout) {
     if (left <= 0) return;
     int ev = c->state == ST_CONNECTING ? POLLOUT : POLLIN | (wants_write(c) ? POLLOUT : 0);
     core_wait_fd(c->fd, ev, left);
+    if (core_signal) return; /* Lua unwinds */
   }
 }
 

@@ -228,7 +228,7 @@ function frame.protect(name, fn)
   return frame.EXIT_INTERNAL
 end
 
---- trap_signals(): SIGTERM and SIGHUP unwind like Ctrl-C from now on
+--- trap_signals(): Ctrl-C, SIGTERM and SIGHUP unwind at once from now on, even in a wait
 --- (memdbg._core's trapSignals; a program's choice, never the library's).
 function frame.trap_signals()
   local ok, core = pcall(require, "memdbg._core")
