@@ -283,6 +283,14 @@ describe("memdbg CLI", function()
     end
   end)
 
+  it("a broken install (lua-cjson not on the paths) exits 70 with one line, never 1 (a leak found)", function()
+    local code, out, err = memdbg_env("LUA_CPATH='/nonexistent/?.so' LUA_CPATH_5_4='/nonexistent/?.so'", "leaks",
+      "--endpoint", clean.endpoint, "--action", "1")
+    assert.equal(70, code, err)
+    assert.equal("", out)
+    assert.matches("^memdbg: [^\n]*lua%-cjson[^\n]*\n$", err)
+  end)
+
   it("exit 3 when the runtime cannot be reached", function()
     for _, cmd in ipairs { "targets", "usage", "gc", "snapshot", "monitor", "sample", "track", "verify" } do
       local extra = cmd == "verify" and { "--allocate", "1", "--cleanup", "1" } or {}
