@@ -283,6 +283,19 @@ describe("memdbg CLI", function()
     end
   end)
 
+  it("--connect-timeout S: the caller's bound on connecting and each command (a frozen runtime)", function()
+    local core = require("memdbg._core")
+    assert.equal(2, (memdbg("usage", "--connect-timeout", "0", "--endpoint", clean.endpoint)))
+    os.execute("kill -STOP -" .. clean.pid)
+    local t0 = core.now()
+    local code, _, err = memdbg("usage", "--connect-timeout", "1.5", "--endpoint", clean.endpoint)
+    local took = core.now() - t0
+    os.execute("kill -CONT -" .. clean.pid)
+    assert.equal(3, code, err)
+    assert.matches("%[ETIMEDOUT%]", err)
+    assert.is_true(took > 1.4 and took < 4, ("took %.1f s"):format(took))
+  end)
+
   it("a broken install (lua-cjson not on the paths) exits 70 with one line, never 1 (a leak found)", function()
     local code, out, err = memdbg_env("LUA_CPATH='/nonexistent/?.so' LUA_CPATH_5_4='/nonexistent/?.so'", "leaks",
       "--endpoint", clean.endpoint, "--action", "1")

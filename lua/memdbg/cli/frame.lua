@@ -33,7 +33,7 @@ frame.DEFAULT_ENDPOINT = "http://127.0.0.1:9229"
 -- The options of every command that connects.
 frame.CONNECT_OPTIONS = {
   endpoint = { "string", frame.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag", target = "string",
-  traffic = "string",
+  traffic = "string", ["connect-timeout"] = { "number", 10 },
 }
 
 frame.CONNECT_HELP = [[
@@ -45,6 +45,7 @@ Connecting:
   --allow-remote       allow a non-loopback endpoint (an inspector gives full control)
   --traffic URL        GET http://HOST:PORT/PATH while waiting on the runtime (GC, snapshots,
                        tracking): a Cloudflare worker collects garbage only while it handles requests
+  --connect-timeout S  how long connecting, and each command, may wait for the runtime (default 10)
 ]]
 
 local JSON_HELP = "  -j, --json           print one JSON document on stdout instead of the report\n"
@@ -107,7 +108,7 @@ function frame.connect(opts)
     endpoint = opts.endpoint or frame.DEFAULT_ENDPOINT,
     allowRemote = opts["allow-remote"] or nil,
     target = opts.target,
-    timeout = opts["connect-timeout"] or 10,
+    timeout = opts["connect-timeout"],
     traffic = traffic,
   }
 end
@@ -116,6 +117,8 @@ end
 local function check_connect_options(opts)
   local ok, err = require("memdbg.transport.endpoint").parse(opts.endpoint or frame.DEFAULT_ENDPOINT)
   if not ok then return "--endpoint: " .. err end
+  local t = opts["connect-timeout"]
+  if t and not (t > 0 and t <= 86400) then return "--connect-timeout takes seconds, more than 0 (at most a day)" end
   if opts.traffic then
     local fn, terr = frame.traffic(opts.traffic)
     if not fn then return terr end

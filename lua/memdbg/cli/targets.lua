@@ -36,7 +36,8 @@ return frame.command {
   options = { children = "flag" },
   run = function(_, opts)
     local memdbg = require("memdbg")
-    local list, err, code = memdbg.targets(opts.endpoint, { allowRemote = opts["allow-remote"] })
+    local list, err, code = memdbg.targets(opts.endpoint, { allowRemote = opts["allow-remote"],
+      timeout = opts["connect-timeout"] })
     if not list then return nil, err, code end
     local kids, why = {}, {}
     if opts.children then
