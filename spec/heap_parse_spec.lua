@@ -160,16 +160,16 @@ describe("heap parser", function()
     assert.are.same({ 1, 150 }, { raw.HTMLDivElement.count, raw.HTMLDivElement.retainedSize })
   end)
 
-  it("keeps sizes past 4 GiB and element indexes past 2^29 whole", function()
-    -- sizes are stored in 32 bits with the rare larger one aside, edge names in the
-    -- bits a shared type+name word leaves (29 here), the larger ones aside
+  it("keeps sizes past 16 bits and 4 GiB, and element indexes past 2^29, whole", function()
+    -- self sizes are stored in 16 bits, retained sizes in 32, the rare larger one aside;
+    -- edge names in the bits a shared type+name word leaves (29 here), the larger ones aside
     local t = fx.v8 {
       nodes = {
         { "synthetic", "", 1, 0 },
         { "object", "A", 3, 5000000000 },
         { "array", "", 5, 4294967295 },
-        { "object", "B", 7, 10 },
-        { "object", "C", 9, 20 },
+        { "object", "B", 7, 70000 },
+        { "object", "C", 9, 65535 },
         { "object", "D", 11, 1 },
         { "object", "D", 13, 1 },
         { "object", "E", 15, 1 },
@@ -186,18 +186,19 @@ describe("heap parser", function()
       local snap = assert(heap.parse(cjson.encode(t), { raw = raw }))
       local a, arr = snap:node(3), snap:node(5)
       if raw then
-        assert.are.same({ 5000000000, 4294967295, 4294967325 }, { a.selfSize, arr.selfSize, arr.retainedSize })
+        assert.are.same({ 5000000000, 4294967295, 4295102830 }, { a.selfSize, arr.selfSize, arr.retainedSize })
       else -- DevTools moves the array's size into its one owner
-        assert.are.same({ 9294967295, 0, 30 }, { a.selfSize, arr.selfSize, arr.retainedSize })
+        assert.are.same({ 9294967295, 0, 135535 }, { a.selfSize, arr.selfSize, arr.retainedSize })
       end
-      assert.are.equal(9294967325, a.retainedSize)
-      assert.are.equal(9294967329, snap.totalSize)
+      assert.are.same({ 70000, 65535 }, { snap:node(7).selfSize, snap:node(9).retainedSize })
+      assert.are.equal(9295102830, a.retainedSize)
+      assert.are.equal(9295102834, snap.totalSize)
       assert.are.same({ { name = 3000000000, type = "element", to = 7 }, { name = 536870910, type = "element", to = 9 } },
         snap:edges(5))
       assert.are.same({ { name = "x", type = "property", to = 15 } }, snap:edges(11))
       assert.are.same({ { name = "x", type = "property", to = 17 } }, snap:edges(13))
       local row = by_name(snap:summary()).A
-      assert.are.same({ raw and 5000000000 or 9294967295, 9294967325 }, { row.shallowSize, row.retainedSize })
+      assert.are.same({ raw and 5000000000 or 9294967295, 9295102830 }, { row.shallowSize, row.retainedSize })
     end
   end)
 

@@ -112,8 +112,8 @@ int heap_diff(struct heap_snapshot *cur, struct heap_snapshot *base, struct heap
     i += in_cur;
     j += in_base;
     /* a node counts in its snapshot's class when its self size is not 0 */
-    int64_t rc = in_cur && cur->self32[a] ? row_for(&m, cur, a) : -2;
-    int64_t rb = in_base && base->self32[b] ? row_for(&m, base, b) : -2;
+    int64_t rc = in_cur && cur->self16[a] ? row_for(&m, cur, a) : -2;
+    int64_t rb = in_base && base->self16[b] ? row_for(&m, base, b) : -2;
     if (rc == -1 || rb == -1) goto fail;
     if (rc >= 0 && rc == rb) continue; /* in both, same class */
     if (rc >= 0 && m.rows) {
@@ -144,7 +144,7 @@ fail:
  * otherwise). */
 static int tally(struct name_map *m, struct heap_snapshot *s, int sign) {
   for (uint32_t v = 0; v < s->node_count; v++) {
-    if (!s->self32[v]) continue;
+    if (!s->self16[v]) continue;
     int64_t i = row_for(m, s, v);
     if (i < 0 || !m->rows) return -1;
     struct heap_diff_row *r = &m->rows[i];

@@ -127,11 +127,14 @@ static int finish(struct heap_snapshot *s, struct lt *t) {
   heap_wide_free(&s->retained_wide);
   s->retained32 = malloc((size_t)n * 4 + 4);
   if (!s->retained32) return -1;
-  memcpy(s->retained32, s->self32, (size_t)n * 4);
-  for (uint32_t v = 0; v < s->self_wide.cap; v++) /* the wide self sizes stay wide */
-    if (s->self_wide.key[v] &&
-        heap_wide_put(&s->retained_wide, s->self_wide.key[v] - 1, s->self_wide.val[v]))
+  for (uint32_t v = 0; v < n; v++)
+    s->retained32[v] = s->self16[v];
+  for (uint32_t i = 0; i < s->self_wide.cap; i++) { /* the wide self sizes */
+    uint32_t v = s->self_wide.key[i] - 1;
+    if (s->self_wide.key[i] && s->self16[v] == UINT16_MAX &&
+        heap_set_retained_size(s, v, s->self_wide.val[i]))
       return -1;
+  }
   for (uint32_t i = n; i-- > 1;) {
     uint32_t v = order[i], d = idom[v];
     uint64_t sum = (uint64_t)s->retained32[d] + s->retained32[v];

@@ -9,11 +9,14 @@
  *   parse.c       V8 reader: meta, nodes/edges (serial path), trace_tree
  *   columns.c     nodes/edges fast path, split over two threads
  *   jsc.c         JSC reader (root: the node with id 0)
- *   graph.c       retainer index, essential-edge rules, id index
+ *   shapes.c      edge types and names, one shared list per distinct list
+ *   wide.c        32-bit size columns (and string offsets) with their rare wide values
+ *   graph.c       essential-edge rules, id index
  *   distances.c   distances from the root and the search's parent edges
  *   owners.c      DevTools' attribution of owned arrays' self sizes
  *   domstate.c    attached/detached state of DOM nodes
- *   dominators.c  Lengauer-Tarjan, retained sizes, dominator tree
+ *   dominators.c  Lengauer-Tarjan (lt_core.h: its core, for 3- and 4-byte numbers),
+ *                 retained sizes, the dominator tree's preorder
  *   locations.c   source locations of functions and objects, script URLs
  *   summary.c     class names and the per-class summary
  *   diff.c        comparison of two snapshots by node id
@@ -25,9 +28,11 @@
  *   leaks_shape.c retainer path shapes (collapsed steps) and group signatures
  *
  * Node ordinals are uint32 (below 2^30), sizes uint64 (stored in 32 bits
- * with a side map for the rare larger one). Threads: the two
- * halves of a big nodes/edges array, and the distance BFS next to the
- * retainer pass; everything else runs on the caller's thread. */
+ * with a side map for the rare larger one). Threads: the two halves of a
+ * big nodes/edges array; the edge lists' packing beside the rest of the
+ * parse; the attribution and DOM states beside the essential-edge marks;
+ * the distance BFS beside the dominator results. Everything else runs on
+ * the caller's thread. docs/architecture.md has the memory layout. */
 #ifndef MEMDBG_HEAP_H
 #define MEMDBG_HEAP_H
 
@@ -103,7 +108,7 @@ struct heap_trace_node {                     /* one node of the allocation trace
   uint64_t size;
 };
 
-/* Node sizes in 32 bits, the rare wider one in a side map (wide.c). */
+/* Node sizes in 16 (self) or 32 bits (retained), the rare wider one in a side map (wide.c). */
 struct heap_wide {
   uint32_t *key; /* node + 1, 0: empty slot */
   uint64_t *val;
@@ -125,7 +130,8 @@ struct heap_snapshot {
   uint8_t *node_type;
   uint32_t *node_name; /* string index */
   uint32_t *node_id;
-  uint32_t *self32; /* read heap_self_size(); UINT32_MAX: in self_wide */
+  uint16_t *self16; /* read heap_self_size(); UINT16_MAX: in self_wide (rare: 2 nodes in
+                       4.35 M on the 323 MB bench file, 4 in 89,544 on express) */
   struct heap_wide self_wide;
   uint32_t
       *first_edge; /* node_count + 1 entries: edges of n are [first_edge[n], first_edge[n+1]) */
@@ -196,8 +202,8 @@ uint64_t heap_wide_get(const struct heap_wide *w, uint32_t k);
 int heap_wide_put(struct heap_wide *w, uint32_t k, uint64_t v); /* -1 when out of memory */
 void heap_wide_free(struct heap_wide *w);
 static inline uint64_t heap_self_size(const struct heap_snapshot *s, uint32_t v) {
-  uint32_t x = s->self32[v];
-  return x != UINT32_MAX ? x : heap_wide_get(&s->self_wide, v);
+  uint16_t x = s->self16[v];
+  return x != UINT16_MAX ? x : heap_wide_get(&s->self_wide, v);
 }
 static inline uint64_t heap_retained_size(const struct heap_snapshot *s, uint32_t v) {
   uint32_t x = s->retained32[v];

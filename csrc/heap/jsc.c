@@ -116,7 +116,7 @@ void jsc_finish(struct parser *P) {
   s->node_type = scan_alloc(sc, n);
   s->node_name = scan_alloc(sc, (size_t)n * 4);
   s->node_id = scan_alloc(sc, (size_t)n * 4);
-  s->self32 = scan_alloc(sc, (size_t)n * 4);
+  s->self16 = scan_alloc(sc, (size_t)n * 2);
   s->first_edge = scan_alloc(sc, ((size_t)n + 1) * 4);
   const uint32_t *J = P->jnodes.v;
   s->root = 0;
@@ -142,9 +142,7 @@ void jsc_finish(struct parser *P) {
     s->node_type[i] = t;
     s->node_name[i] = cls;
     s->node_id[i] = id;
-    s->self32[i] = size < UINT32_MAX ? size : UINT32_MAX;
-    if (size == UINT32_MAX && heap_set_self_size(s, i, size))
-      scan_fail(sc, HEAP_ENOMEM, "out of memory");
+    if (heap_set_self_size(s, i, size)) scan_fail(sc, HEAP_ENOMEM, "out of memory");
     s->first_edge[i] = 0;
   }
 

@@ -54,7 +54,7 @@ void heap_free(struct heap_snapshot *s) {
   free(s->node_type);
   free(s->node_name);
   free(s->node_id);
-  free(s->self32);
+  free(s->self16);
   heap_wide_free(&s->self_wide);
   free(s->first_edge);
   free(s->trace_node);

@@ -78,7 +78,7 @@ int heap_attribute_self_sizes(struct heap_snapshot *s) {
       free(owner);
       return -1;
     }
-    s->self32[v] = 0;
+    s->self16[v] = 0;
   }
   free(owner);
   return 0;

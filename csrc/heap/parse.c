@@ -209,7 +209,7 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   s->node_type = scan_realloc(sc, s->node_type, cap);
   s->node_name = scan_realloc(sc, s->node_name, cap * 4);
   s->node_id = scan_realloc(sc, s->node_id, cap * 4);
-  s->self32 = scan_realloc(sc, s->self32, cap * 4);
+  s->self16 = scan_realloc(sc, s->self16, cap * 2);
   s->first_edge = scan_realloc(sc, s->first_edge, (cap + 1) * 4);
   /* zero-filled, and only non-zero values are written: Node fills
    * trace_node_id with 0 unless it tracked allocations, and detachedness

@@ -28,7 +28,7 @@ int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, ui
   uint32_t n = 0;
   if (any)
     for (uint32_t v = 0; v < s->node_count; v++)
-      n += want[s->class_of[v]] && s->self32[v] && v != s->root;
+      n += want[s->class_of[v]] && s->self16[v] && v != s->root;
   uint32_t *ords = malloc((size_t)n * 4 + 4);
   if (!ords) {
     free(want);
@@ -36,7 +36,7 @@ int heap_instances(struct heap_snapshot *s, const char *name, uint32_t limit, ui
   }
   uint32_t k = 0;
   for (uint32_t v = 0; v < s->node_count && k < n; v++)
-    if (want[s->class_of[v]] && s->self32[v] && v != s->root) ords[k++] = v;
+    if (want[s->class_of[v]] && s->self16[v] && v != s->root) ords[k++] = v;
   free(want);
   sort_snap = s;
   qsort(ords, k, sizeof *ords, by_retained_desc);

@@ -38,7 +38,7 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
     rows[c].min_distance = HEAP_UNREACHABLE;
   }
   for (uint32_t v = 0; v < n; v++) {
-    if (!s->self32[v]) continue;
+    if (!s->self16[v]) continue;
     struct heap_class_row *r = &rows[s->class_of[v]];
     r->count++;
     r->shallow += heap_self_size(s, v);
@@ -58,7 +58,7 @@ int heap_summary(struct heap_snapshot *s, struct heap_class_row **out, uint32_t 
       if (u & MARK_BIT) seen[s->class_of[u & ~MARK_BIT]]--;
     }
     uint32_t c = s->class_of[v], mark = 0;
-    if (s->self32[v] && !seen[c] && v != s->root) {
+    if (s->self16[v] && !seen[c] && v != s->root) {
       rows[c].retained += heap_retained_size(s, v);
       seen[c]++;
       mark = MARK_BIT;

@@ -1,9 +1,9 @@
 /* Sizes kept in 32 bits per node (self and retained sizes): almost every
  * one fits, so a column of uint32 holds them and the few that do not read
  * UINT32_MAX there and live here, in a small open-addressing map from the
- * node to its whole value. Writers may be two parse threads at once (the
- * halves of the nodes array): a put takes a lock, which only the rare
- * wide value ever reaches. */
+ * node to its whole value (self sizes: 16 bits, retained sizes: 32).
+ * Writers may be two parse threads at once (the halves of the nodes
+ * array): a put takes a lock, which only the rare wide value reaches. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -122,11 +122,11 @@ int heap_set_string_offsets(struct heap_snapshot *s, uint64_t *off, uint32_t n) 
 }
 
 int heap_set_self_size(struct heap_snapshot *s, uint32_t v, uint64_t x) {
-  if (x < UINT32_MAX) {
-    s->self32[v] = (uint32_t)x;
+  if (x < UINT16_MAX) {
+    s->self16[v] = (uint16_t)x;
     return 0;
   }
-  s->self32[v] = UINT32_MAX;
+  s->self16[v] = UINT16_MAX;
   return heap_wide_put(&s->self_wide, v, x);
 }
 
