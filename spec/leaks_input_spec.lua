@@ -74,6 +74,28 @@ describe("find-leaks on corrupt baseline and target files", function()
     assert.are.equal("Thing", groups[1].class)
   end)
 
+  -- the baseline and target are read on a thread beside the final's load: the
+  -- error is still the first bad file's in the order baseline, target, final
+  it("several bad files: the first one in order decides the error, as a load in order would", function()
+    local t = text(10)
+    local cut = fx.write(dir .. "/cut.json", t:sub(1, #t - 6)) -- ETRUNCATED
+    local trailing = fx.write(dir .. "/trailing.json", t .. "{}") -- EFORMAT
+    local _, _, cut_code = heap.load(cut)
+    local _, _, trailing_code = heap.load(trailing)
+    assert.are_not.equal(cut_code, trailing_code)
+    for _, case in ipairs {
+      { { baseline = cut, target = trailing, final = trailing }, cut, cut_code },
+      { { baseline = trailing, target = cut, final = cut }, trailing, trailing_code },
+      { { baseline = good_a, target = cut, final = trailing }, cut, cut_code },
+      { { baseline = good_a, target = good_c, final = cut }, cut, cut_code },
+    } do
+      local g, err, code = heap.findLeaks(case[1])
+      assert.is_nil(g)
+      assert.are.equal(case[3], code)
+      assert.matches(case[2], err, 1, true)
+    end
+  end)
+
   for _, c in ipairs(corruptions) do
     local name, corrupt = c[1], c[2]
     for _, role in ipairs { "baseline", "target" } do

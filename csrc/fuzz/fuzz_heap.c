@@ -2,9 +2,11 @@
  * (Bun) snapshots go through the same entry point, heap_parse_memory(), which
  * also builds the graph, dominators and distances. When a parse succeeds
  * every analysis the Lua side exposes runs on the result, because indices
- * the parser let through only bite there. heap_load_ids() (the id-only scan
- * of leak detection's baseline and target) reads the same bytes through a
- * memfd, since it only takes a path (for one input in 8: it is the slow part).
+ * the parser let through only bite there. heap_side_load() (the pass over
+ * leak finding's baseline and target: checked as a load checks, reduced to
+ * ids, extents and type hashes) reads the same bytes through a memfd, since
+ * it only takes a path (for one input in 8: it is the slow part), and must
+ * accept exactly what a full parse accepts.
  *
  *   make fuzz                                  (builds build/fuzz/fuzz_heap)
  *   build/fuzz/fuzz_heap -dict=csrc/fuzz/heapsnapshot.dict CORPUS_DIR csrc/fuzz/corpus/heap
@@ -21,12 +23,12 @@
 
 #include "heap/heap.h"
 
-#define CHECK(c)                                                                    \
-  do {                                                                              \
-    if (!(c)) {                                                                     \
-      fprintf(stderr, "fuzz_heap: invariant failed: %s (line %d)\n", #c, __LINE__); \
-      abort();                                                                      \
-    }                                                                               \
+#define CHECK(c)                                                                                   \
+  do {                                                                                             \
+    if (!(c)) {                                                                                    \
+      fprintf(stderr, "fuzz_heap: invariant failed: %s (line %d)\n", #c, __LINE__);                \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static volatile uint64_t sink;
@@ -34,7 +36,8 @@ static volatile uint64_t sink;
 /* columns.c splits the nodes/edges arrays in two halves parsed on two threads
  * when they are at least this long (8 MB); weak, so the harness still builds
  * against an engine without it. */
-extern size_t heap_split_min __attribute__((weak)); /* keeps the reads below from being optimised away */
+extern size_t heap_split_min
+    __attribute__((weak)); /* keeps the reads below from being optimised away */
 /* dominators.c: graphs below this many nodes take 3-byte preorder numbers */
 extern uint32_t heap_lt_narrow_below __attribute__((weak));
 
@@ -51,10 +54,14 @@ static void check_model(struct heap_snapshot *s) {
   for (uint32_t e = 0; e < s->edge_count; e++) {
     char buf[32];
     CHECK(s->edge_to[e] < s->node_count);
+    uint32_t from = heap_edge_from(s, e); /* the hinted search finds the node holding e */
+    CHECK(from < s->node_count && s->first_edge[from] <= e && e < s->first_edge[from + 1]);
     sink += strlen(heap_edge_name(s, e, buf, sizeof buf)) + heap_edge_kind(s, e);
   }
-  for (uint32_t i = 0; i < s->node_count; i++) /* the dominator tree's preorder: a permutation, root first */
-    CHECK(s->dom_order[i] < s->node_count && (i ? s->idom[s->dom_order[i]] != s->dom_order[i] : s->dom_order[0] == s->root));
+  for (uint32_t i = 0; i < s->node_count;
+       i++) /* the dominator tree's preorder: a permutation, root first */
+    CHECK(s->dom_order[i] < s->node_count &&
+          (i ? s->idom[s->dom_order[i]] != s->dom_order[i] : s->dom_order[0] == s->root));
   for (uint32_t i = 0; i < s->loc_count; i++) {
     struct heap_location loc;
     CHECK(s->locs[i].node < s->node_count && (!i || s->locs[i - 1].node < s->locs[i].node));
@@ -69,7 +76,8 @@ static void exercise(struct heap_snapshot *s) {
   struct heap_class_row *rows = NULL;
   uint32_t nrows = 0;
   if (heap_summary(s, &rows, &nrows) == 0)
-    for (uint32_t i = 0; i < nrows; i++) sink += strlen(heap_class_name(s, rows[i].cls)) + rows[i].retained;
+    for (uint32_t i = 0; i < nrows; i++)
+      sink += strlen(heap_class_name(s, rows[i].cls)) + rows[i].retained;
   free(rows);
 
   uint32_t *top = NULL, ntop = 0;
@@ -98,7 +106,8 @@ static void exercise(struct heap_snapshot *s) {
 
   if (heap_build_dom_tree(s) == 0)
     for (uint32_t v = 0; v < s->node_count; v++)
-      for (uint32_t c = s->dom_first[v]; c < s->dom_first[v + 1]; c++) CHECK(s->dom_child[c] < s->node_count);
+      for (uint32_t c = s->dom_first[v]; c < s->dom_first[v + 1]; c++)
+        CHECK(s->dom_child[c] < s->node_count);
 
   struct heap_diff_row *d = NULL;
   uint32_t nd = 0;
@@ -137,16 +146,23 @@ static void exercise(struct heap_snapshot *s) {
   }
 }
 
-static void ids_only(const uint8_t *data, size_t size) {
+static void side_pass(const uint8_t *data, size_t size, int parsed) {
   int fd = memfd_create("fuzz", 0);
   if (fd < 0) return;
-  if (size && write(fd, data, size) != (ssize_t)size) { close(fd); return; }
+  if (size && write(fd, data, size) != (ssize_t)size) {
+    close(fd);
+    return;
+  }
   char path[64], err[256];
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  uint32_t *ids = NULL, count = 0;
-  if (heap_load_ids(path, &ids, &count, err, sizeof err, NULL, NULL) == 0)
-    for (uint32_t i = 1; i < count; i++) CHECK(ids[i - 1] <= ids[i]);
-  free(ids);
+  struct heap_side side;
+  int rc = heap_side_load(path, &side, err, sizeof err, NULL, NULL);
+  CHECK((rc == HEAP_OK) == parsed ||
+        rc == HEAP_ENOMEM); /* as strict as a full parse, no stricter */
+  if (rc == HEAP_OK)
+    for (uint32_t i = 1; i < side.count; i++)
+      CHECK(side.id[i - 1] <= side.id[i]);
+  heap_side_free(&side);
   close(fd);
 }
 
@@ -156,7 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   err[0] = 0;
   /* a hash of the input picks the paths, so a finding reproduces */
   uint32_t h = 2166136261u;
-  for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 16777619u;
+  for (size_t i = 0; i < size; i++)
+    h = (h ^ data[i]) * 16777619u;
   h ^= h >> 15; /* FNV's low bits depend only on the bytes' low bits: mix the high ones in */
   h *= 0x2c1b3c6du;
   h ^= h >> 12;
@@ -178,6 +195,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sink += strlen(heap_err_code(rc));
   }
   /* the memfd round trip costs ~4x a whole parse (mostly in the kernel): one input in 8 */
-  if ((h & 7) == 0) ids_only(data, size);
+  if ((h & 7) == 0) side_pass(data, size, rc == HEAP_OK);
   return 0;
 }

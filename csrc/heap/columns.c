@@ -15,7 +15,6 @@
 
 #include "columns.h"
 
-
 size_t heap_split_min = (size_t)8 << 20; /* arrays smaller than this are not split */
 
 struct half {
@@ -124,15 +123,7 @@ static void parse_half(struct half *h) {
                 scan_offset(sc), h->edges ? "edges" : "nodes", (unsigned long long)cap,
                 h->edges ? "edges in the nodes' edge counts" : "nodes in snapshot.node_count");
     }
-    if (P->ids_only) {
-      if (role[f] == R_ID) {
-        if (v > UINT32_MAX) {
-          sc->p = p;
-          scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
-        }
-        P->ids.v[n] = (uint32_t)v;
-      }
-    } else if (h->edges) {
+    if (h->edges) {
       store_edge_value(sc, P, role[f], n, v, ntypes, node_nf, node_limit, p);
     } else {
       store_node_value(sc, s, role[f], n, v, ntypes, p);

@@ -169,8 +169,7 @@ static int follows(struct bfs *b, uint32_t v, uint32_t e, uint8_t ek) {
   const struct heap_snapshot *s = b->s;
   uint8_t nk = s->node_kind[s->node_type[v]];
   if (nk == HT_HIDDEN && s->node_name[v] == s->str_native_context &&
-      !heap_edge_is_indexed_at(s, v, e) &&
-      heap_edge_name_at(s, v, e) == s->str_sloppy_function_map)
+      !heap_edge_is_indexed_at(s, v, e) && heap_edge_name_at(s, v, e) == s->str_sloppy_function_map)
     return 0;
   if (nk == HT_ARRAY && s->node_name[v] == s->str_map_descriptors) {
     int64_t i = edge_index_value(s, v, e);
@@ -258,20 +257,27 @@ static int distances(const struct heap_snapshot *s, uint32_t *d, uint32_t *pe) {
 }
 
 int heap_compute_distances(struct heap_snapshot *s) {
-  uint32_t *d = malloc((size_t)s->node_count * 4 + 4);
+  uint32_t *d = malloc((size_t)s->node_count * 4 + 4), *pe = NULL;
   if (!d) return -1;
-  heap_find_filter_strings(s);
-  if (distances(s, d, NULL)) {
+  if (s->want_parent_edges && !s->parent_edge && !(pe = malloc((size_t)s->node_count * 4 + 4))) {
     free(d);
+    return -1;
+  }
+  heap_find_filter_strings(s);
+  if (distances(s, d, pe)) {
+    free(d);
+    free(pe);
     return -1;
   }
   free(s->distance);
   s->distance = d;
+  if (pe) s->parent_edge = pe;
   return 0;
 }
 
 /* The edge the distance search reached each node by (NONE for the root and
- * unreached nodes): rerun rather than kept, as few callers need it. */
+ * unreached nodes): rerun rather than kept, as few callers need it (leak
+ * finding asks the load to keep them: heap_load_opts.parent_edges). */
 int heap_build_parent_edges(struct heap_snapshot *s) {
   if (s->parent_edge) return 0;
   uint32_t n = s->node_count;

@@ -54,11 +54,11 @@ struct lt {
    * immediate dominators share one array: at step w heads are only touched
    * below w and dominators only at or above w */
   uint8_t *idom;
-  uint8_t *real;     /* numbered through an essential edge: its DFS parent is a predecessor */
-  uint8_t *tree;     /* over edges: the DFS tree edges (left out of the predecessor lists) */
-  uint8_t *retained; /* has an essential retainer (the orphan test) */
+  uint8_t *real;      /* numbered through an essential edge: its DFS parent is a predecessor */
+  uint8_t *tree;      /* over edges: the DFS tree edges (left out of the predecessor lists) */
+  uint8_t *retained;  /* has an essential retainer (the orphan test) */
   int retained_given; /* heap_build_graph marked it */
-  uint8_t *settled;  /* the main loop gave it a dominator */
+  uint8_t *settled;   /* the main loop gave it a dominator */
   /* predecessors in preorder numbers, grouped by preorder: w's are
    * rfrom[rfirst[w] .. rfirst[w + 1]); after step w, rfirst[w + 1] holds
    * w's bucket link */

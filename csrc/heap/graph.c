@@ -20,18 +20,43 @@ const char *heap_edge_name(const struct heap_snapshot *s, uint32_t e, char *buf,
   return heap_str(s, heap_edge_name_at(s, v, e));
 }
 
+/* The last node whose first edge is at most e (empty nodes come before the
+ * node that holds e), searched between the hints of e's block of 256
+ * edges: a few nodes instead of all of them. */
 uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e) {
-  uint32_t lo = 0, hi = s->node_count; /* last node whose first edge <= e */
-  while (hi - lo > 1) {
-    uint32_t mid = lo + (hi - lo) / 2;
+  uint32_t b = e >> HEAP_EDGE_HINT_SHIFT, lo = 0, hi = s->node_count - 1;
+  if (s->edge_from_hint && b < s->edge_hint_count) {
+    lo = s->edge_from_hint[b];
+    if (b + 1 < s->edge_hint_count) hi = s->edge_from_hint[b + 1];
+  }
+  while (hi > lo) {
+    uint32_t mid = lo + (hi - lo + 1) / 2;
     if (s->first_edge[mid] <= e)
       lo = mid;
     else
-      hi = mid;
+      hi = mid - 1;
   }
-  while (lo + 1 < s->node_count && s->first_edge[lo + 1] <= e)
-    lo++;
   return lo;
+}
+
+int heap_build_edge_hints(struct heap_snapshot *s) {
+  uint32_t n = s->node_count, count = (s->edge_count >> HEAP_EDGE_HINT_SHIFT) + 1;
+  free(s->edge_from_hint);
+  s->edge_from_hint = NULL;
+  s->edge_hint_count = 0;
+  if (!n) return 0;
+  uint32_t *hint = malloc((size_t)count * 4);
+  if (!hint) return -1;
+  uint32_t v = 0;
+  for (uint32_t b = 0; b < count; b++) {
+    uint32_t e = b << HEAP_EDGE_HINT_SHIFT;
+    while (v + 1 < n && s->first_edge[v + 1] <= e)
+      v++;
+    hint[b] = v;
+  }
+  s->edge_from_hint = hint;
+  s->edge_hint_count = count;
+  return 0;
 }
 
 /* V8 links a WeakMap's table to each value with an internal edge named
@@ -259,17 +284,50 @@ void heap_radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n) {
   free(cnt);
 }
 
+/* V8 writes nodes nearly in id order (4 ascending runs in the 392,295
+ * nodes of the 30 MB bench file): a few runs are merged, in passes of
+ * pairs, stably. 0 when there are too many runs for that to pay. */
+#define MAX_RUNS 64
+static int merge_runs(uint32_t *ord, uint32_t *tmp, size_t n, const uint32_t *key) {
+  size_t start[MAX_RUNS + 1], r = 1;
+  start[0] = 0;
+  for (size_t i = 1; i < n; i++)
+    if (key[ord[i]] < key[ord[i - 1]]) {
+      if (r == MAX_RUNS) return 0;
+      start[r++] = i;
+    }
+  start[r] = n;
+  uint32_t *src = ord, *dst = tmp;
+  while (r > 1) {
+    size_t nr = 0;
+    for (size_t k = 0; k < r; k += 2) {
+      size_t lo = start[k];
+      if (k + 1 == r) { /* the odd run out: copied as it is */
+        memcpy(dst + lo, src + lo, (n - lo) * sizeof *dst);
+      } else {
+        size_t mid = start[k + 1], hi = start[k + 2], i = lo, j = mid, o = lo;
+        while (i < mid && j < hi)
+          dst[o++] = key[src[j]] < key[src[i]] ? src[j++] : src[i++];
+        memcpy(dst + o, src + i, (mid - i) * sizeof *dst);
+        o += mid - i;
+        memcpy(dst + o, src + j, (hi - j) * sizeof *dst);
+      }
+      start[nr++] = lo;
+    }
+    start[nr] = n;
+    r = nr;
+    uint32_t *x = src;
+    src = dst;
+    dst = x;
+  }
+  if (src != ord) memcpy(ord, src, n * sizeof *ord);
+  return 1;
+}
+
 /* Sorts ordinals by key[ordinal], stable. */
 void heap_radix_sort_by_key(uint32_t *ord, uint32_t *tmp, size_t n, const uint32_t *key) {
-  if (n < 2) return;
+  if (n < 2 || merge_runs(ord, tmp, n, key)) return;
   uint32_t *cnt = calloc(65536, sizeof *cnt);
-  int sorted = 1;
-  for (size_t i = 1; i < n && sorted; i++)
-    sorted = key[ord[i - 1]] <= key[ord[i]];
-  if (sorted) {
-    free(cnt);
-    return;
-  }
   if (!cnt) {
     for (size_t i = 1; i < n; i++) {
       uint32_t x = ord[i];

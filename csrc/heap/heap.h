@@ -27,12 +27,13 @@
  *   leaks_rules.c the leak heuristics as rule tables; holders and collections
  *   leaks_shape.c retainer path shapes (collapsed steps) and group signatures
  *
- * Node ordinals are uint32 (below 2^30), sizes uint64 (stored in 32 bits
- * with a side map for the rare larger one). Threads: the two halves of a
- * big nodes/edges array; the edge lists' packing beside the rest of the
- * parse; the attribution and DOM states beside the essential-edge marks;
- * the distance BFS beside the dominator results. Everything else runs on
- * the caller's thread. docs/architecture.md has the memory layout. */
+ * Node ordinals are uint32 (below 2^30), sizes uint64 (stored in 16 bits
+ * for self sizes, 32 for retained sizes, with a side map for the rare
+ * larger one). Threads: the two halves of a big nodes/edges array; the edge
+ * lists' packing beside the rest of the parse; the attribution and DOM
+ * states beside the essential-edge marks; the distance BFS beside the
+ * dominator results; leak finding's baseline and target beside the final's
+ * load. Everything else runs on the caller's thread. docs/architecture.md has the memory layout. */
 #ifndef MEMDBG_HEAP_H
 #define MEMDBG_HEAP_H
 
@@ -43,7 +44,7 @@
 #define HEAP_UNREACHABLE UINT32_MAX     /* distance of nodes the BFS never reached */
 #define HEAP_SYSTEM_DISTANCE 100000000u /* DevTools adds this for system-only nodes */
 #define HEAP_MAX_NODES (1u << 30)       /* ordinals keep their top bits free for flags */
-#define HEAP_DETACHED_MARK 0x80 /* detachedness: the snapshot marked this node detached */
+#define HEAP_DETACHED_MARK 0x80         /* detachedness: the snapshot marked this node detached */
 
 /* Error codes, as strings on the Lua side. */
 enum heap_err {
@@ -149,7 +150,9 @@ struct heap_snapshot {
    * edge_name_mask - 1 stands for UINT32_MAX (no name), edge_name_mask for
    * a name kept whole in the wide list. Read them with
    * heap_edge_type_at(), heap_edge_kind_at(), heap_edge_name_at(). */
-  uint32_t *edge_to;    /* target node ordinal */
+  uint32_t *edge_to;        /* target node ordinal */
+  uint32_t *edge_from_hint; /* per 256 edges, the node edge 256k belongs to (heap_edge_from) */
+  uint32_t edge_hint_count;
   uint32_t *edge_shape; /* per node */
   uint32_t *edge_words;
   uint32_t edge_word_count, edge_name_bits, edge_name_mask;
@@ -180,8 +183,8 @@ struct heap_snapshot {
   uint32_t *parent_edge; /* shortest-path parent edge per node (built lazily) */
   /* strings DevTools' distance filter looks for (HEAP_NO_NODE if absent) */
   uint32_t str_native_context, str_sloppy_function_map, str_map_descriptors;
-  uint32_t *idom;      /* immediate dominator ordinal (root's is root) */
-  uint32_t *dom_order; /* the dominator tree in preorder (root first) */
+  uint32_t *idom;       /* immediate dominator ordinal (root's is root) */
+  uint32_t *dom_order;  /* the dominator tree in preorder (root first) */
   uint32_t *retained32; /* read heap_retained_size(); UINT32_MAX: in retained_wide */
   struct heap_wide retained_wide;
   uint32_t *distance;
@@ -194,6 +197,7 @@ struct heap_snapshot {
   char **class_strings;     /* names that are not in the pool, owned */
   uint32_t class_string_count;
   int raw; /* loaded raw: V8's self sizes and node names, no DevTools attribution or naming */
+  int want_parent_edges;           /* the distance pass keeps parent_edge (heap_load_opts) */
   uint32_t *dom_first, *dom_child; /* dominator tree children, CSR (built lazily) */
 };
 
@@ -227,26 +231,23 @@ int heap_parse_memory_ex(const char *buf, size_t len, struct heap_snapshot **out
 int heap_load_file(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
                    heap_progress_fn progress, void *ud);
 /* Parses and checks a file as heap_load_file does, without the graph
- * analyses (no retainers, dominators or distances). */
+ * analyses (no dominators or distances) and without source locations
+ * (their numbers are checked, not kept). */
 int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err, size_t errlen,
                          heap_progress_fn progress, void *ud);
-/* The node ids of a V8 or JSC snapshot file, sorted ascending; the file is
- * checked as a full load checks it. */
 /* Load options. raw: keep V8's self sizes and node names (no DevTools
  * self-size attribution, DOM state propagation, Function/RegExp/"{a, b}"
  * names or location split); dominators and distances follow DevTools'
  * rules either way. */
 struct heap_load_opts {
   int raw;
+  int parent_edges; /* keep the distance search's parent edges (leak finding walks them) */
 };
 int heap_load_file_opts(const char *path, const struct heap_load_opts *o,
                         struct heap_snapshot **out, char *err, size_t errlen,
                         heap_progress_fn progress, void *ud);
 int heap_parse_memory_opts(const char *buf, size_t len, const struct heap_load_opts *o,
                            struct heap_snapshot **out, char *err, size_t errlen);
-/* Reads only the node ids of a V8 or JSC snapshot file, sorted ascending. */
-int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
-                  heap_progress_fn progress, void *ud);
 void heap_free(struct heap_snapshot *s);
 
 /* ---- Graph (graph.c, dominators.c) ---- */
@@ -263,7 +264,7 @@ struct heap_lt;
 extern uint32_t heap_lt_narrow_below; /* graphs below this many nodes: 3-byte numbers (tests) */
 struct heap_lt *heap_dominators_begin(struct heap_snapshot *s);
 int heap_dominators_end(struct heap_snapshot *s, struct heap_lt *t); /* -1 when out of memory */
-int heap_compute_distances(struct heap_snapshot *s); /* distances.c */
+int heap_compute_distances(struct heap_snapshot *s);                 /* distances.c */
 int heap_build_id_index(struct heap_snapshot *s);
 uint32_t heap_find_id(struct heap_snapshot *s, uint32_t id); /* ordinal or HEAP_NO_NODE */
 int heap_build_dom_tree(struct heap_snapshot *s);
@@ -417,6 +418,10 @@ int heap_retainer_path(struct heap_snapshot *s, uint32_t n, uint32_t **edges);
  * nodes excluded). */
 int heap_top(struct heap_snapshot *s, uint32_t n, uint32_t **out, uint32_t *count);
 uint32_t heap_edge_from(const struct heap_snapshot *s, uint32_t e);
+/* The hints heap_edge_from() searches between (built by every load; -1
+ * when out of memory, and the search then covers all nodes). */
+#define HEAP_EDGE_HINT_SHIFT 8
+int heap_build_edge_hints(struct heap_snapshot *s);
 
 /* ---- Queries (query.c) ---- */
 /* Ordinals of the nodes of every class called `name` (self size > 0, as the
@@ -436,8 +441,9 @@ int heap_node_retainers(const struct heap_snapshot *s, uint32_t v, uint32_t **ed
 /* What leak finding keeps of the baseline and the target snapshot (loaded
  * and checked in full, then dropped): the node ids, sorted, and per id the
  * node's extent (its own edges plus those of its storage: a Map or Set
- * table, an array's elements, a dictionary's properties) and a hash of its
- * type and name, which must agree wherever another snapshot has that id. */
+ * table, an array's elements, a dictionary's properties; 0 for kinds that
+ * never hold a leak: strings, arrays, code...) and a hash of its type and
+ * name, which must agree wherever another snapshot has that id. */
 struct heap_side {
   uint32_t count;
   uint32_t *id, *extent, *kind;
@@ -445,6 +451,15 @@ struct heap_side {
 int heap_side_load(const char *path, struct heap_side *out, char *err, size_t errlen,
                    heap_progress_fn progress, void *ud);
 int heap_side_of(const struct heap_snapshot *s, struct heap_side *out);
+/* The three inputs of leak finding: the baseline's and the target's sides
+ * on a second thread while this one loads the final in full
+ * (MEMDBG_HEAP_THREADS=1: one after the other). The first failing file in
+ * the order baseline, target, final decides the error, as loading them in
+ * order would. */
+int heap_load_leak_inputs(const char *baseline, const char *target, const char *final,
+                          const struct heap_load_opts *o, struct heap_side *a, struct heap_side *b,
+                          struct heap_snapshot **out, char *err, size_t errlen,
+                          heap_progress_fn progress, void *ud);
 void heap_side_free(struct heap_side *side);
 uint32_t heap_node_extent(const struct heap_snapshot *s, uint32_t v);
 uint32_t heap_node_kind_hash(const struct heap_snapshot *s, uint32_t v);

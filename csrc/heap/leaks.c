@@ -90,7 +90,7 @@ static int stage_direct(struct leak_ctx *c) {
   if (!c->forced) return -1;
   memset(c->forced, 0xFF, (size_t)s->node_count * 4);
   for (uint32_t h = 0; h < s->node_count; h++) {
-    if (!leak_rules_holder(c, h) || !leak_is_collection(c, h)) continue;
+    if (!leak_is_collection(c, h)) continue;
     int holds = 0; /* does it hold a candidate at all? (cheap, before any lookup) */
     leak_each_entry(c, h, note_candidate, &holds);
     if (!holds) continue;

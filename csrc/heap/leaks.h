@@ -38,7 +38,10 @@ int leak_rules_group(const struct leak_ctx *c, const struct heap_leak_group *g);
 /* Rank of a group's leaked class: 0 the program's own objects, 1 its closures, 2 the rest. */
 int leak_rules_tier(const struct leak_ctx *c, const struct heap_leak_group *g);
 
-int leak_is_storage(const struct leak_ctx *c, uint32_t e);
+/* Kinds of node that can hold a leak (objects, closures, natives, synthetic
+ * roots): only theirs extents are ever asked for. */
+int leak_holder_kind(uint8_t kind);
+int leak_is_storage(const struct leak_ctx *c, uint32_t from, uint32_t e); /* e leaves from */
 int leak_is_collection(const struct leak_ctx *c, uint32_t v);
 typedef void (*leak_entry_fn)(const struct leak_ctx *c, uint32_t h, uint32_t container, uint32_t m,
                               void *ud);

@@ -141,11 +141,14 @@ static int list_member(const struct leak_ctx *c, uint32_t v) {
 
 /* A holder existed in the baseline and the target, and is an object (not a
  * backing store or V8 internal), and not itself a member of a linked list. */
+int leak_holder_kind(uint8_t k) {
+  return k == HT_OBJECT || k == HT_CLOSURE || k == HT_NATIVE || k == HT_SYNTHETIC;
+}
+
 int leak_rules_holder(const struct leak_ctx *c, uint32_t v) {
   if (c->age[v] != AGE_OLD) return 0;
   if (v == c->s->root) return 1;
-  uint8_t k = c->s->node_kind[c->s->node_type[v]];
-  if (k != HT_OBJECT && k != HT_CLOSURE && k != HT_NATIVE && k != HT_SYNTHETIC) return 0;
+  if (!leak_holder_kind(c->s->node_kind[c->s->node_type[v]])) return 0;
   return !list_member(c, v);
 }
 
@@ -158,6 +161,7 @@ void leak_rules_init(struct leak_ctx *c) {
   if (s->format != HEAP_FORMAT_V8) return;
   for (uint32_t i = 0; i < s->string_count; i++) {
     const char *t = heap_str(s, i);
+    if (!strchr("tepn_", t[0]) || !t[0]) continue; /* none of the names below: most strings */
     if (!strcmp(t, "table"))
       c->str_table = i;
     else if (!strcmp(t, "elements"))
@@ -171,9 +175,8 @@ void leak_rules_init(struct leak_ctx *c) {
   }
 }
 
-int leak_is_storage(const struct leak_ctx *c, uint32_t e) {
+int leak_is_storage(const struct leak_ctx *c, uint32_t from, uint32_t e) {
   const struct heap_snapshot *s = c->s;
-  uint32_t from = heap_edge_from(s, e);
   if (heap_edge_kind_at(s, from, e) != ET_INTERNAL) return 0;
   uint32_t name = heap_edge_name_at(s, from, e);
   if (name != c->str_table && name != c->str_elements && name != c->str_properties) return 0;
@@ -188,7 +191,7 @@ void leak_each_entry(const struct leak_ctx *c, uint32_t h, leak_entry_fn fn, voi
   for (uint32_t e = s->first_edge[h]; e < s->first_edge[h + 1]; e++) {
     if (heap_edge_kind_at(s, h, e) == ET_ELEMENT) {
       fn(c, h, h, s->edge_to[e], ud);
-    } else if (leak_is_storage(c, e)) {
+    } else if (leak_is_storage(c, h, e)) {
       uint32_t t = s->edge_to[e];
       for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++)
         fn(c, h, t, s->edge_to[f], ud);
@@ -196,15 +199,18 @@ void leak_each_entry(const struct leak_ctx *c, uint32_t h, leak_entry_fn fn, voi
   }
 }
 
+/* The edges first, the holder rules last: those look up the node's parent
+ * (a search over first_edge), and most nodes hold nothing. */
 int leak_is_collection(const struct leak_ctx *c, uint32_t v) {
   const struct heap_snapshot *s = c->s;
-  if (!leak_rules_holder(c, v)) return 0;
+  if (c->age[v] != AGE_OLD || !leak_holder_kind(s->node_kind[s->node_type[v]])) return 0;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (heap_edge_kind_at(s, v, e) == ET_ELEMENT) return 1;
+    if (heap_edge_kind_at(s, v, e) == ET_ELEMENT) return leak_rules_holder(c, v);
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (leak_is_storage(c, e)) {
+    if (leak_is_storage(c, v, e)) {
       uint32_t t = s->edge_to[e];
-      if (s->first_edge[t + 1] > s->first_edge[t]) return 1; /* an empty store holds nothing */
+      /* an empty store holds nothing */
+      if (s->first_edge[t + 1] > s->first_edge[t]) return leak_rules_holder(c, v);
     }
   return 0;
 }
@@ -226,7 +232,7 @@ static uint64_t storage_edges(const struct leak_ctx *c, uint32_t v) {
   const struct heap_snapshot *s = c->s;
   uint64_t x = 0;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (leak_is_storage(c, e)) {
+    if (leak_is_storage(c, v, e)) {
       uint32_t t = s->edge_to[e];
       x += s->first_edge[t + 1] - s->first_edge[t];
     }
@@ -240,7 +246,7 @@ uint32_t leak_extent(const struct leak_ctx *c, uint32_t v) {
   const struct heap_snapshot *s = c->s;
   uint64_t x = s->first_edge[v + 1] - s->first_edge[v];
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (leak_is_storage(c, e)) {
+    if (leak_is_storage(c, v, e)) {
       uint32_t t = s->edge_to[e];
       x += s->first_edge[t + 1] - s->first_edge[t];
       for (uint32_t f = s->first_edge[t]; f < s->first_edge[t + 1]; f++) {

@@ -37,7 +37,8 @@ static uint64_t mix(uint64_t h, uint64_t x) {
  * its type, and the retaining node's class. */
 static uint64_t step_hash(const struct heap_snapshot *s, uint32_t e, uint32_t from) {
   uint64_t h = mix(1469598103934665603ull, heap_edge_kind_at(s, from, e));
-  h = heap_edge_collapses(s, e) ? mix(h, 0x5b5d) : str_hash(h, heap_str(s, heap_edge_name_at(s, from, e)));
+  h = heap_edge_collapses(s, e) ? mix(h, 0x5b5d)
+                                : str_hash(h, heap_str(s, heap_edge_name_at(s, from, e)));
   return str_hash(mix(h, 0x2f), heap_node_class(s, from));
 }
 

@@ -57,6 +57,7 @@ void heap_free(struct heap_snapshot *s) {
   free(s->self16);
   heap_wide_free(&s->self_wide);
   free(s->first_edge);
+  free(s->edge_from_hint);
   free(s->trace_node);
   free(s->detachedness);
   free(s->edge_to);
@@ -105,8 +106,8 @@ static double cpu_ms(void) {
 }
 
 static void phase(const char *name, double *t) {
-  static int on = -1;
-  static double cpu_last;
+  static _Thread_local int on = -1; /* per thread: leak finding loads on two */
+  static _Thread_local double cpu_last;
   if (on < 0) on = getenv("MEMDBG_HEAP_TIMING") != NULL;
   double n = now_ms(), c = on ? cpu_ms() : 0;
   if (on && name) {
@@ -120,8 +121,9 @@ static void phase(const char *name, double *t) {
       if (!strncmp(line, "RssFile:", 8)) file = atol(line + 8);
     }
     if (f) fclose(f);
-    fprintf(stderr, "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB (anon %ld file %ld) peak %ld MB\n", name,
-            n - *t, c - cpu_last, rss >> 10, anon >> 10, file >> 10, hwm >> 10);
+    fprintf(stderr,
+            "heap: %-22s %8.1f ms wall %8.1f ms cpu  rss %ld MB (anon %ld file %ld) peak %ld MB\n",
+            name, n - *t, c - cpu_last, rss >> 10, anon >> 10, file >> 10, hwm >> 10);
   }
   cpu_last = c;
   *t = n;
@@ -219,10 +221,11 @@ static void pin_mmap_threshold(void) {
 /* Parses the text into a snapshot without the graph analyses: every check
  * of the format, so a file this accepts is one a full load accepts too.
  * With `keep`, the source locations are left for read_locations() and the
- * parser state is handed back for it. */
-static int parse_only(const char *buf, size_t len, int release, struct heap_snapshot **out,
-                      struct parser **keep, char *err, size_t errlen, heap_progress_fn progress,
-                      void *ud) {
+ * parser state is handed back for it; with check_only their numbers are
+ * checked and nothing is kept (leak finding's baseline and target). */
+static int parse_only(const char *buf, size_t len, int release, int check_only,
+                      struct heap_snapshot **out, struct parser **keep, char *err, size_t errlen,
+                      heap_progress_fn progress, void *ud) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, pin_mmap_threshold);
   struct parser *P = calloc(1, sizeof *P);
@@ -235,6 +238,7 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
   parser_init(P, buf, len, err, errlen, progress, ud);
   P->sc.release_pages = release;
   P->defer_locations = keep != NULL;
+  P->check_only = check_only;
   P->s = calloc(1, sizeof *P->s);
   if (!P->s) {
     free(P);
@@ -264,8 +268,9 @@ static int parse_only(const char *buf, size_t len, int release, struct heap_snap
     jsc_finish(P);
   else
     finish_v8(P);
+  heap_build_edge_hints(P->s); /* without them (out of memory) heap_edge_from searches all nodes */
   phase("finish", &t);
-  if (getenv("MEMDBG_HEAP_TIMING") && P->s)
+  if (getenv("MEMDBG_HEAP_TIMING"))
     fprintf(stderr, "heap: %u nodes, %u edges, %u strings, %u distinct edge words\n",
             P->s->node_count, P->s->edge_count, P->s->string_count, P->s->edge_word_count);
   struct heap_snapshot *s = P->s;
@@ -299,9 +304,10 @@ static int parse_buffer(const char *buf, size_t len, int release, const struct h
                         heap_progress_fn progress, void *ud) {
   struct heap_snapshot *s = NULL;
   struct parser *P = NULL;
-  int rc = parse_only(buf, len, release, &s, &P, err, errlen, progress, ud);
+  int rc = parse_only(buf, len, release, 0, &s, &P, err, errlen, progress, ud);
   if (rc || !s) return rc ? rc : HEAP_ENOMEM;
   s->raw = o && o->raw;
+  s->want_parent_edges = o && o->parent_edges;
   rc = analyse(s, err, errlen);
   if (rc) {
     parser_cleanup(P);
@@ -432,8 +438,7 @@ static int check_edge_names(const struct heap_snapshot *s, char *err, size_t err
       uint8_t k = heap_edge_kind_at(s, v, e);
       uint32_t name = heap_edge_name_at(s, v, e);
       if (k != ET_ELEMENT && k != ET_HIDDEN && name >= s->string_count) {
-        snprintf(err, errlen,
-                 "at byte %llu: edge %u names string %u but there are only %u strings",
+        snprintf(err, errlen, "at byte %llu: edge %u names string %u but there are only %u strings",
                  (unsigned long long)s->edges_offset, e, name, s->string_count);
         return HEAP_EFORMAT;
       }
@@ -450,7 +455,7 @@ int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err
   int guard;
   int rc = map_file(path, &buf, &len, &guard, err, errlen);
   if (rc) return rc;
-  rc = parse_only(buf, len, len > 0, &s, NULL, err, errlen, progress, ud);
+  rc = parse_only(buf, len, len > 0, 1, &s, NULL, err, errlen, progress, ud);
   rc = unmap_file(path, buf, len, guard, rc, err, errlen);
   if (!rc && s) rc = check_edge_names(s, err, errlen);
   if (!rc && s && s->node_count >= HEAP_MAX_NODES) {
@@ -464,30 +469,5 @@ int heap_load_unanalysed(const char *path, struct heap_snapshot **out, char *err
     return rc ? rc : HEAP_ENOMEM;
   }
   *out = s;
-  return HEAP_OK;
-}
-
-/* The id pass of leak finding: the same checks as a full load (a corrupt
- * baseline must fail as loudly as a corrupt final), without the graph. */
-int heap_load_ids(const char *path, uint32_t **ids, uint32_t *count, char *err, size_t errlen,
-                  heap_progress_fn progress, void *ud) {
-  struct heap_snapshot *s = NULL;
-  *ids = NULL;
-  *count = 0;
-  int rc = heap_load_unanalysed(path, &s, err, errlen, progress, ud);
-  if (rc || !s) return rc ? rc : HEAP_ENOMEM;
-  uint32_t n = s->node_count;
-  uint32_t *tmp = malloc((size_t)n * 4 + 4);
-  if (!tmp) {
-    heap_free(s);
-    snprintf(err, errlen, "out of memory");
-    return HEAP_ENOMEM;
-  }
-  *ids = s->node_id;
-  s->node_id = NULL;
-  heap_radix_sort_u32(*ids, tmp, n);
-  free(tmp);
-  *count = n;
-  heap_free(s);
   return HEAP_OK;
 }

@@ -37,7 +37,8 @@ static void find_names(const struct heap_snapshot *s, struct names *n) {
 static uint32_t edge_target(const struct heap_snapshot *s, uint32_t v, uint32_t name) {
   if (name == HEAP_NO_NODE) return HEAP_NO_NODE;
   for (uint32_t e = s->first_edge[v]; e < s->first_edge[v + 1]; e++)
-    if (!heap_edge_is_indexed_at(s, v, e) && heap_edge_name_at(s, v, e) == name) return s->edge_to[e];
+    if (!heap_edge_is_indexed_at(s, v, e) && heap_edge_name_at(s, v, e) == name)
+      return s->edge_to[e];
   return HEAP_NO_NODE;
 }
 

@@ -59,7 +59,7 @@ static int l_load(lua_State *L) {
   struct progress p = {L, 2};
   int has_progress = lua_type(L, 2) == LUA_TFUNCTION;
   if (!has_progress && !lua_isnoneornil(L, 2)) luaL_argerror(L, 2, "progress must be a function");
-  struct heap_load_opts o = {lua_toboolean(L, 3)};
+  struct heap_load_opts o = {.raw = lua_toboolean(L, 3)};
   char err[ERRLEN] = "";
   struct snap_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = NULL;
@@ -75,7 +75,7 @@ static int l_load(lua_State *L) {
 static int l_parse(lua_State *L) {
   size_t len;
   const char *buf = luaL_checklstring(L, 1, &len);
-  struct heap_load_opts o = {lua_toboolean(L, 2)};
+  struct heap_load_opts o = {.raw = lua_toboolean(L, 2)};
   char err[ERRLEN] = "";
   struct snap_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = NULL;
@@ -646,18 +646,12 @@ static int l_find_leaks(lua_State *L) {
   struct progress p = {L, 4};
   heap_progress_fn cb = has_progress ? progress_cb : NULL;
   char err[ERRLEN] = "";
-  struct heap_side a, b;
+  struct heap_side a = {0}, b = {0};
   struct heap_snapshot *s = NULL;
-  memset(&b, 0, sizeof b);
-  int rc = heap_side_load(pa, &a, err, sizeof err, cb, &p);
-  if (!rc) rc = heap_side_load(pb, &b, err, sizeof err, cb, &p);
-  struct heap_load_opts o = {lua_toboolean(L, 5)};
-  if (!rc) rc = heap_load_file_opts(pc, &o, &s, err, sizeof err, cb, &p);
-  if (rc) {
-    heap_side_free(&a);
-    heap_side_free(&b);
-    return push_error(L, rc, err);
-  }
+  struct heap_load_opts o = {.raw = lua_toboolean(L, 5)};
+  /* the progress callback only ever runs on this thread (the final's load) */
+  int rc = heap_load_leak_inputs(pa, pb, pc, &o, &a, &b, &s, err, sizeof err, cb, &p);
+  if (rc) return push_error(L, rc, err);
   heap_drop_retainers(s);
   const struct heap_side *sides[2] = {&a, &b};
   struct heap_id_match how;

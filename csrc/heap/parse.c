@@ -200,12 +200,6 @@ static void grow_nodes(struct parser *P, uint64_t cap) {
   struct scanner *sc = &P->sc;
   if (cap >= UINT32_MAX)
     scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 2^32-1 nodes", scan_offset(sc));
-  if (P->ids_only) {
-    P->ids.v = scan_realloc(sc, P->ids.v, cap * sizeof *P->ids.v);
-    P->ids.cap = cap;
-    P->node_cap = cap;
-    return;
-  }
   s->node_type = scan_realloc(sc, s->node_type, cap);
   s->node_name = scan_realloc(sc, s->node_name, cap * 4);
   s->node_id = scan_realloc(sc, s->node_id, cap * 4);
@@ -308,17 +302,7 @@ static void parse_v8_nodes(struct parser *P) {
         sc->p = p;
         grow_nodes(P, P->node_cap + P->node_cap / 2 + 1024);
       }
-      if (P->ids_only) {
-        if (role[f] == R_ID) {
-          if (v > UINT32_MAX) {
-            sc->p = p;
-            scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
-          }
-          P->ids.v[n] = (uint32_t)v;
-        }
-      } else {
-        store_node_value(sc, s, role[f], n, v, ntypes, p);
-      }
+      store_node_value(sc, s, role[f], n, v, ntypes, p);
       if (++f == nf) {
         f = 0;
         n++;
@@ -340,10 +324,6 @@ parsed:
               "at byte %zu: the nodes array holds %llu nodes but snapshot.node_count is %lld",
               scan_offset(sc) - 1, (unsigned long long)n, (long long)P->declared_nodes);
   if (n == 0) scan_fail(sc, HEAP_EFORMAT, "at byte %zu: the nodes array is empty", P->nodes_off);
-  if (P->ids_only) {
-    P->ids.n = n;
-    return;
-  }
   s->node_count = (uint32_t)n;
   /* edge counts -> first-edge offsets */
   uint64_t sum = 0;
@@ -442,7 +422,8 @@ parsed:
   s->edge_count = (uint32_t)n;
   /* the edge words need nothing that comes after the edges: build them
    * on a second thread while this one reads the rest of the file */
-  P->words_running = s->node_count > 100000 && pthread_create(&P->words_th, NULL, words_thread, P) == 0;
+  P->words_running =
+      s->node_count > 100000 && pthread_create(&P->words_th, NULL, words_thread, P) == 0;
   if (!P->words_running) {
     words_thread(P);
     parser_join_words(P);
@@ -605,7 +586,9 @@ void parser_read_locations(struct parser *P) {
         scan_fail(sc, HEAP_ERANGE, "at byte %zu: locations value %llu too large", scan_offset(sc),
                   (unsigned long long)x);
       entry[k++] = (uint32_t)x;
-      if (k == P->lf) {
+      if (k == P->lf && P->check_only) {
+        k = 0;
+      } else if (k == P->lf) {
         if (heap_locs_add(s, b, entry, P->lf, P->loc_field, P->nf))
           scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
         k = 0;
@@ -623,7 +606,8 @@ void parser_read_locations(struct parser *P) {
     }
   }
   P->locs_n = 0;
-  if (heap_locs_finish(s, b)) scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
+  if (!P->check_only && heap_locs_finish(s, b))
+    scan_fail(sc, HEAP_ENOMEM, "out of memory reading the locations");
 }
 
 /* Parses the value at the cursor for a top-level key. Returns 0 when the
@@ -721,8 +705,6 @@ void parse_top(struct parser *P) {
       else
         edges_at = sc->p;
       scan_skip_value(sc);
-    } else if (P->ids_only && P->have_nodes) {
-      return; /* ids are all we wanted */
     }
     int c = scan_peek(sc);
     if (c == ',') {
@@ -738,10 +720,7 @@ void parse_top(struct parser *P) {
   scan_ws(sc);
   if (sc->p != sc->end)
     scan_fail(sc, HEAP_EFORMAT, "at byte %zu: trailing data after the snapshot", scan_offset(sc));
-  if (nodes_at) {
-    parse_deferred(P, "nodes", nodes_at);
-    if (P->ids_only) return;
-  }
+  if (nodes_at) parse_deferred(P, "nodes", nodes_at);
   if (edges_at) parse_deferred(P, "edges", edges_at);
 }
 
@@ -751,7 +730,6 @@ void parser_cleanup(struct parser *P) {
     P->words_running = 0;
   }
   jval_free(P->snapshot);
-  free(P->ids.v);
   free(P->pool.v);
   free(P->str_off.v);
   free(P->trace_fn.v);

@@ -17,8 +17,7 @@ struct trace_level {
 struct parser {
   struct scanner sc;
   struct heap_snapshot *s;
-  int ids_only;      /* heap_load_ids: keep only the id column, stop after nodes */
-  struct u32vec ids; /* ids_only result */
+  int check_only; /* heap_load_unanalysed: locations are checked, not kept */
 
   /* V8 */
   struct jval *snapshot; /* the "snapshot" object (meta etc.) */
@@ -28,7 +27,7 @@ struct parser {
   int8_t node_role[MAX_FIELDS], edge_role[MAX_FIELDS], trace_role[MAX_FIELDS];
   int64_t declared_nodes, declared_edges, root_index;
   uint64_t node_cap, edge_cap;
-  uint8_t *etype;  /* edge types and names as read; shapes.c packs them, then they go */
+  uint8_t *etype; /* edge types and names as read; shapes.c packs them, then they go */
   uint32_t *ename;
   pthread_t words_th; /* packing them beside the rest of the parse (strings, locations...) */
   int words_running, words_failed;
@@ -44,8 +43,8 @@ struct parser {
   size_t locs_n, locs_cap;
   int defer_locations; /* finish_v8 leaves them to parser_read_locations() */
   struct heap_locs_builder locb;
-  uint32_t lf;         /* location field count */
-  int loc_field[5];   /* position of object_index, script_id, script_object_index, line, column */
+  uint32_t lf;      /* location field count */
+  int loc_field[5]; /* position of object_index, script_id, script_object_index, line, column */
   struct trace_level *tstack;
   size_t tstack_n, tstack_cap;
 
@@ -126,8 +125,8 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
 
 /* One value of the edges array (field `role` of edge n); to_node offsets
  * become node ordinals. node_limit is node_count * node_nf. */
-static inline void store_edge_value(struct scanner *sc, struct parser *P, int role,
-                                    uint64_t n, uint64_t v, uint32_t ntypes, uint32_t node_nf,
+static inline void store_edge_value(struct scanner *sc, struct parser *P, int role, uint64_t n,
+                                    uint64_t v, uint32_t ntypes, uint32_t node_nf,
                                     uint64_t node_limit, const char *p) {
   switch (role) {
   case R_TYPE:

@@ -1,7 +1,7 @@
-/* Sizes kept in 32 bits per node (self and retained sizes): almost every
- * one fits, so a column of uint32 holds them and the few that do not read
- * UINT32_MAX there and live here, in a small open-addressing map from the
- * node to its whole value (self sizes: 16 bits, retained sizes: 32).
+/* Sizes kept in 16 (self) or 32 bits (retained) per node: almost every
+ * one fits, so a narrow column holds them and the few that do not read
+ * all ones there and live here, in a small open-addressing map from the
+ * node to its whole value.
  * Writers may be two parse threads at once (the halves of the nodes
  * array): a put takes a lock, which only the rare wide value reaches. */
 #include <pthread.h>
