@@ -249,7 +249,8 @@ static void on_readable(load_t *l, hconn *c) {
       }
       c->buf = p, c->cap = cap;
     }
-    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    /* one byte kept for a NUL: parse_head's sscanf reads up to one */
+    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
@@ -257,6 +258,7 @@ static void on_readable(load_t *l, hconn *c) {
       return;
     }
     c->len += (size_t)n;
+    c->buf[c->len] = '\0';
     size_t pos = 0;
     if (!c->head_done) {
       int r = parse_head(l, c, &pos);
