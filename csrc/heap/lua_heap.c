@@ -1,7 +1,8 @@
-/* memdbg._heap: the Lua binding of the heap snapshot engine. Private: the
- * public API is lua/memdbg/analysis/heap.lua, which wraps these functions. Only the
+/* memdbg._heap: the Lua binding of the heap snapshot engine, and nothing
+ * else: each function checks its arguments, calls the engine (heap.h) and
+ * builds tables; the text people read (labels, paths, messages) is
+ * lua/memdbg/analysis/heap.lua's, the public API that wraps these. Only the
  * Lua API subset shared by Lua 5.4 and LuaJIT is used (see compat.h). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
