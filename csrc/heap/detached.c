@@ -17,12 +17,14 @@ int heap_detached_classes(struct heap_snapshot *s, struct heap_class_total **out
     free(size);
     return -1;
   }
-  uint32_t classes = 0;
   for (uint32_t v = 0; v < s->node_count; v++)
     if (s->detachedness[v] & HEAP_DETACHED_MARK) {
-      if (!count[s->class_of[v]]++) classes++;
+      count[s->class_of[v]]++;
       size[s->class_of[v]] += heap_retained_size(s, v);
     }
+  uint32_t classes = 0;
+  for (uint32_t c = 0; c < s->class_count; c++)
+    classes += count[c] > 0;
   struct heap_class_total *rows = malloc(((size_t)classes + 1) * sizeof *rows);
   if (!rows) {
     free(count);

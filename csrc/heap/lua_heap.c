@@ -377,10 +377,11 @@ static int l_diff(lua_State *L) {
 }
 
 /* Pushes the steps of the shortest path to node v: an array of tables
- * {id, name, className, type, edge, edgeType, indexed, collapses,
- * location?}; the first step is the root's child the path starts from. The
- * text people read is heap.lua's. Returns the length, -1 (nothing pushed)
- * when v is unreachable. */
+ * {id, name, className, type, edge, edgeType, indexed?}, plus location? for
+ * a query (locations) or collapses? for a leak report; the first step is
+ * the root's child the path starts from. The text people read is
+ * heap.lua's. Returns the length, -1 (nothing pushed) when v is
+ * unreachable. */
 static int push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v, int locations) {
   uint32_t *edges;
   int len = heap_retainer_path(s, v, &edges);
@@ -389,7 +390,7 @@ static int push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v, int loc
   for (int i = 0; i < len; i++) {
     uint32_t e = edges[i], to = s->edge_to[e];
     char nbuf[32];
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 8);
     lua_pushinteger(L, s->node_id[to]);
     lua_setfield(L, -2, "id");
     lua_pushstring(L, heap_str(s, s->node_name[to]));
@@ -402,11 +403,16 @@ static int push_steps(lua_State *L, struct heap_snapshot *s, uint32_t v, int loc
     lua_setfield(L, -2, "edge");
     lua_pushstring(L, s->edge_type_names[heap_edge_type(s, e)]);
     lua_setfield(L, -2, "edgeType");
-    lua_pushboolean(L, heap_edge_is_indexed(s, e));
-    lua_setfield(L, -2, "indexed");
-    lua_pushboolean(L, heap_edge_collapses(s, e));
-    lua_setfield(L, -2, "collapses");
-    if (locations && push_location(L, s, to)) lua_setfield(L, -2, "location");
+    if (heap_edge_is_indexed(s, e)) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "indexed");
+    }
+    if (locations) {
+      if (push_location(L, s, to)) lua_setfield(L, -2, "location");
+    } else if (heap_edge_collapses(s, e)) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "collapses");
+    }
     lua_rawseti(L, -2, i + 1);
   }
   free(edges);

@@ -192,9 +192,10 @@ Snapshot.dominator = by_id("dominator")
 Snapshot.dominated = by_id("dominated")
 
 Snapshot.retainerPath = by_id("retainerPath", function(self, steps)
+  local format, step_text = self.format, heap.stepText
   for i, st in ipairs(steps) do
-    st.text = heap.stepText(st, i == 1, self.format)
-    st.indexed, st.collapses = nil, nil
+    st.text = step_text(st, i == 1, format)
+    if st.indexed then st.indexed = nil end
   end
   return steps
 end)
@@ -301,25 +302,26 @@ local QUOTED = { string = true, ["concatenated string"] = true, ["sliced string"
 local BY_CLASS = { object = true, native = true }
 function heap.label(node, format)
   local name = node.name or ""
-  if format == "jsc" or BY_CLASS[node.type] or name == "" then
-    return string.format("%s @%d", node.className, node.id)
-  end
-  local shown = name
+  if format == "jsc" or BY_CLASS[node.type] or name == "" then return node.className .. " @" .. node.id end
   if #name > 60 then
     local n = 60
     while n > 0 and name:byte(n + 1) >= 0x80 and name:byte(n + 1) < 0xC0 do n = n - 1 end
-    shown = name:sub(1, n) .. "..."
+    name = name:sub(1, n) .. "..."
   end
-  local q = QUOTED[node.type] and '"' or ""
-  return string.format("%s %s%s%s @%d", node.className, q, shown, q, node.id)
+  if QUOTED[node.type] then name = '"' .. name .. '"' end
+  return node.className .. " " .. name .. " @" .. node.id
 end
 
 -- One step of a retainer path as text: the first is the node it starts from,
 -- each later one "edge (edgeType) → Class @id" ("[3] (element) → ..." for an index).
+-- (Concatenation: a path query makes one of these a step, string.format costs more.)
+local SEP = " " .. ARROW .. " "
+local label_of = heap.label
 function heap.stepText(st, first, format)
-  local label = heap.label(st, format)
+  local label = label_of(st, format)
   if first then return label end
-  return string.format("%s (%s) %s %s", st.indexed and ("[" .. st.edge .. "]") or st.edge, st.edgeType, ARROW, label)
+  local edge = st.indexed and ("[" .. st.edge .. "]") or st.edge
+  return edge .. " (" .. st.edgeType .. ")" .. SEP .. label
 end
 
 -- A retainer path as text, one string a step: the first step is the node the path starts from,
