@@ -14,14 +14,16 @@ os.exit(frame.script({
   help = [[
 usage: lua5.4 scripts/monitor.lua [-e URL] [--interval S] [--duration S | --count N]
                                   [--threshold PCT] [--gc-every N] [--csv FILE] [--svg FILE] [--timeout S]
+                                  [--force | --no-clobber]
 ]],
   options = { interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
     ["gc-every"] = "count", csv = "string", svg = "string", timeout = { "number", 10 } },
+  writes = true,
   run = function(session, opts)
     local result, err, code = monitor.run(session, {
       interval = opts.interval, duration = opts.duration, count = opts.count, timeout = opts.timeout,
       threshold = opts.threshold / 100, gcEvery = opts["gc-every"], csv = opts.csv, svg = opts.svg,
-      keepSamples = false,
+      keepSamples = false, noClobber = opts["no-clobber"], force = opts.force,
       onAlert = function(sample, alert)
         -- edit me: what to do when a rule fires (alert.rule is "limit" or "trend")
         io.stderr:write(string.format("ALERT (%s) at %.1f s: %s\n", alert.rule, sample.t, alert.message))

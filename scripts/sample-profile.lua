@@ -14,7 +14,7 @@ local profile = require("memdbg.analysis.profile")
 os.exit(frame.script({
   help = [[
 usage: lua5.4 scripts/sample-profile.lua [-e URL] [--duration S | --action EXPR]
-                                         [--sampling-interval BYTES] [--prefix PREFIX]
+                                         [--sampling-interval BYTES] [--prefix PREFIX] [--force | --no-clobber]
   --duration S         how long to sample (default 10)
   --action EXPR        sample around this expression instead
   --sampling-interval BYTES  mean bytes between samples (default 32768)
@@ -22,10 +22,12 @@ usage: lua5.4 scripts/sample-profile.lua [-e URL] [--duration S | --action EXPR]
 ]],
   options = { duration = { "number", 10 }, action = "string", ["sampling-interval"] = { "count", 32768 },
     prefix = "string" },
+  writes = true,
   run = function(session, opts)
     local prefix = opts.prefix or ("heap-" .. snapshot.timestamp())
     local r, err, code = sample.run(session, { duration = opts.duration, action = opts.action,
-      interval = opts["sampling-interval"], out = prefix, top = 15 })
+      interval = opts["sampling-interval"], out = prefix, top = 15,
+      noClobber = opts["no-clobber"], force = opts.force })
     if not r then return nil, err, code end
     io.write(profile.format_sites(r.sites))
     print("Wrote " .. r.files.heapprofile .. " and " .. r.files.folded)

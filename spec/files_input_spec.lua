@@ -45,6 +45,23 @@ describe("reading snapshot files", function()
     assert.matches("not a regular file %(a FIFO%)", err)
   end)
 
+  it("memdbg leaks --ignore with a FIFO or a device fails at once (exit 2), naming it, never opening it", function()
+    local fifo = dir .. "/ignore.fifo"
+    assert(os.execute("mkfifo " .. fifo))
+    for _, c in ipairs { { fifo, "FIFO" }, { "/dev/null", "character device" }, { dir, "directory" } } do
+      -- nothing listens at the endpoint: exit 2 (not 3) shows the check came first
+      local code, _, err = run.memdbg { "leaks", "--endpoint", "http://127.0.0.1:9", "--duration", "1",
+        "--ignore", c[1], timeout = 20 }
+      assert.equal(2, code, c[1] .. ": " .. err)
+      assert.truthy(err:find(c[1], 1, true) and err:find(c[2], 1, true), err)
+    end
+    local gate = require("memdbg.workflows.leak_gate")
+    local set, err, code = gate.load_ignore(fifo)
+    assert.is_nil(set)
+    assert.equal("EPATH", code)
+    assert.matches("not a regular file", err)
+  end)
+
   it("a file that shrinks while it loads fails with ETRUNCATED, not SIGBUS", function()
     local path = fx.write(dir .. "/shrinks.heapsnapshot", chain(40000))
     -- a child process: on the old code SIGBUS killed the whole interpreter
@@ -171,7 +188,7 @@ describe("memdbg.util.files (in process)", function()
   before_each(function() dir = run.tmpdir() end)
   after_each(function() run.rm(dir) end)
 
-  it("write: 0600, atomic replace of a regular file, noClobber, never through a link or over a FIFO", function()
+  it("write: 0600, atomic replace of its own file, noClobber, never through a link or over a FIFO", function()
     local path = dir .. "/out.csv"
     assert(files.write(path, "one\n"))
     assert.equal("one\n", run.slurp(path))
@@ -191,6 +208,95 @@ describe("memdbg.util.files (in process)", function()
     end
     assert.equal("two\n", run.slurp(path))
     assert.same({ "fifo", "link", "out.csv" }, run.ls(dir))
+  end)
+
+  -- the mark read by Python, not by memdbg's own code
+  local function mark(path)
+    local h = io.popen("python3 -c 'import os,sys\ntry: print(os.getxattr(sys.argv[1], \"user.memdbg\").decode())\n"
+      .. "except OSError: print(\"-\")' " .. run.quote(path))
+    local v = h:read("*l")
+    h:close()
+    if v ~= "-" then return v end
+  end
+
+  it("a file memdbg did not create is refused (EEXIST) and kept byte-identical; force replaces it", function()
+    local path = dir .. "/theirs.csv"
+    local old = "their data\0\255\n"
+    local f = assert(io.open(path, "wb"))
+    f:write(old)
+    f:close()
+    assert(os.execute("ln " .. path .. " " .. dir .. "/theirs-link"))
+    local ok, err, code = files.checkDestination(path)
+    assert.is_nil(ok)
+    assert.equal("EEXIST", code)
+    assert.equal(path .. " exists and memdbg did not create it; choose another name, remove it, or pass --force",
+      err)
+    ok, err, code = files.write(path, "mine\n")
+    assert.is_nil(ok)
+    assert.equal("EEXIST", code, err)
+    -- publish checks again by itself (what a caller that skipped the check gets)
+    local nf = assert(files.create(path .. ".partial"))
+    assert(nf:write("mine\n"))
+    ok, err, code = nf:publish(path)
+    assert(nf:close())
+    assert.is_nil(ok)
+    assert.equal("EEXIST", code, err)
+    assert.equal(old, run.slurp(path))
+    assert.is_nil(mark(path))
+    assert.same({ "theirs-link", "theirs.csv" }, run.ls(dir))
+    assert(files.write(path, "mine\n", { force = true }))
+    assert.equal("mine\n", run.slurp(path))
+    assert.equal("memdbg", mark(path))
+    assert.equal(old, run.slurp(dir .. "/theirs-link"))
+    assert.same({ "theirs-link", "theirs.csv" }, run.ls(dir))
+  end)
+
+  it("every file memdbg creates is marked, O_TMPFILE or named (O_EXCL) fallback", function()
+    assert(files.write(dir .. "/a.svg", "a"))
+    assert.equal("memdbg", mark(dir .. "/a.svg"))
+    local script = dir .. "/fallback.lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+      package.cpath = (os.getenv("MEMDBG_BUILD") or "build/lua5.4") .. "/?.so;" .. package.cpath
+      local files = require "memdbg.util.files"
+      assert(files.write(arg[1], "b"))
+      assert(files.write(arg[1], "c")) -- its own file: replaced
+      local nf = assert(files.create(arg[1] .. ".partial"))
+      assert(nf:write("d"))
+      assert(nf:publish(arg[1]))
+      assert(nf:close())
+    ]])
+    f:close()
+    assert(os.execute("MEMDBG_NO_O_TMPFILE=1 " .. run.interpreter() .. " " .. script .. " " .. dir .. "/b.svg"))
+    assert.equal("d", run.slurp(dir .. "/b.svg"))
+    assert.equal("memdbg", mark(dir .. "/b.svg"))
+    assert.same({ "a.svg", "b.svg", "fallback.lua" }, run.ls(dir))
+  end)
+
+  it("a filesystem without user xattrs (ramfs): nothing is marked, nothing existing replaced without force", function()
+    local mnt = dir .. "/ramfs"
+    assert(os.execute("mkdir " .. mnt))
+    if not os.execute("mount -t ramfs none " .. mnt .. " 2>/dev/null") then
+      pending("mounting a ramfs needs root")
+      return
+    end
+    local ok, res = pcall(function()
+      local path = mnt .. "/out.csv"
+      assert(files.write(path, "one\n"))
+      assert.is_nil(mark(path))
+      local w, err, code = files.write(path, "two\n")
+      assert.is_nil(w)
+      assert.equal("EEXIST", code)
+      assert.equal(path .. " exists and memdbg cannot tell whether it created it (this filesystem has no user "
+        .. "extended attributes to mark its files); choose another name, remove it, or pass --force", err)
+      assert.equal("one\n", run.slurp(path))
+      assert(files.write(path, "three\n", { force = true }))
+      assert.equal("three\n", run.slurp(path))
+      assert.same({ "out.csv" }, run.ls(mnt))
+    end)
+    os.execute("umount " .. mnt)
+    assert(ok, res)
   end)
 
   it("create: nothing visible until published; closed unpublished, nothing is left", function()

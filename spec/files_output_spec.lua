@@ -120,21 +120,105 @@ describe("files memdbg writes (a small Node app)", function()
     assert.same({}, run.ls(dir .. "/sub"))
   end)
 
-  it("an existing regular file is replaced atomically (a new file, 0600); --no-clobber refuses", function()
+  -- memdbg's mark, read with Python (not memdbg's own code): the xattr's value or nil
+  local function mark(path)
+    local h = io.popen("python3 -c 'import os,sys\ntry: print(os.getxattr(sys.argv[1], \"user.memdbg\").decode())\n"
+      .. "except OSError: print(\"-\")' " .. run.quote(path))
+    local v = h:read("*l")
+    h:close()
+    if v ~= "-" then return v end
+  end
+
+  it("an existing file memdbg did not create is refused by every writer and left byte-identical (exit 2 first)",
+    function()
+    local old = "someone's data\0\1\2\n"
     local out = dir .. "/out.heapsnapshot"
-    write(out, "old data", "0644")
-    sh("ln " .. out .. " " .. dir .. "/old-link") -- a second name for the old file
-    local code, _, err = snapshot("--out", out, "--no-clobber")
+    write(out, old, "0644")
+    local code, _, err = snapshot("--out", out)
     assert.equal(2, code, err)
-    assert.truthy(err:find(out, 1, true) and err:find("exists", 1, true), err)
-    assert.equal("old data", run.slurp(out))
+    assert.truthy(err:find(out .. " exists and memdbg did not create it; choose another name, remove it, or pass "
+      .. "--force", 1, true), err)
+    assert.equal(old, run.slurp(out))
+    assert.equal("644", run.stat(out, "%a"))
+    assert.same({ "out.heapsnapshot" }, run.ls(dir))
+    -- nothing listens at this endpoint: exit 2, not 3, shows no runtime was asked
+    local nowhere = "http://127.0.0.1:9"
+    for _, name in ipairs { "t.heapsnapshot", "p.heapprofile", "q.folded", "m.csv", "m.svg" } do
+      write(dir .. "/" .. name, old)
+    end
+    for _, c in ipairs {
+      { { "snapshot", "--out", out }, out }, { { "track", "--out", dir .. "/t.heapsnapshot" }, "t.heapsnapshot" },
+      { { "sample", "--prefix", dir .. "/p" }, "p.heapprofile" }, { { "sample", "--prefix", dir .. "/q" }, "q.folded" },
+      { { "monitor", "--csv", dir .. "/m.csv" }, "m.csv" }, { { "monitor", "--svg", dir .. "/m.svg" }, "m.svg" },
+    } do
+      local argv = c[1]
+      table.insert(argv, 2, "--endpoint")
+      table.insert(argv, 3, nowhere)
+      argv.timeout = 20
+      code, _, err = run.memdbg(argv)
+      assert.equal(2, code, table.concat(argv, " ") .. ": " .. err)
+      assert.truthy(err:find(c[2] .. " exists and memdbg did not create it", 1, true), err)
+    end
+    for _, name in ipairs { "out.heapsnapshot", "t.heapsnapshot", "p.heapprofile", "q.folded", "m.csv", "m.svg" } do
+      assert.equal(old, run.slurp(dir .. "/" .. name), name)
+      assert.is_nil(mark(dir .. "/" .. name), name)
+    end
+  end)
+
+  it("a file memdbg wrote carries its mark and is replaced on re-run; other hard links keep the old data", function()
+    local out = dir .. "/out.heapsnapshot"
+    local code, _, err = snapshot("--out", out)
+    assert.equal(0, code, err)
+    assert.equal("memdbg", mark(out))
+    local first = run.slurp(out)
+    sh("ln " .. out .. " " .. dir .. "/old-link") -- a second name for the first snapshot
     code, _, err = snapshot("--out", out)
     assert.equal(0, code, err)
     assert.is_true(is_snapshot(out))
     assert.equal("600", run.stat(out, "%a"))
+    assert.equal("memdbg", mark(out))
     -- replaced, not rewritten in place: the old file is intact under its other name
-    assert.equal("old data", run.slurp(dir .. "/old-link"))
+    assert.are_not.equal(run.stat(out, "%i"), run.stat(dir .. "/old-link", "%i"))
+    assert.equal(first, run.slurp(dir .. "/old-link"))
     assert.same({ "old-link", "out.heapsnapshot" }, run.ls(dir))
+    -- the named fallback (no O_TMPFILE) is marked too, and replaces memdbg's own
+    code, _, err = run.memdbg { "snapshot", "--endpoint", app.endpoint, "--out", out, timeout = 60,
+      env = { MEMDBG_NO_O_TMPFILE = "1" } }
+    assert.equal(0, code, err)
+    assert.equal("memdbg", mark(out))
+    assert.same({ "old-link", "out.heapsnapshot" }, run.ls(dir))
+  end)
+
+  it("--no-clobber refuses memdbg's own file; --force replaces a foreign one but never a link or a device", function()
+    local out = dir .. "/out.heapsnapshot"
+    local code, _, err = snapshot("--out", out)
+    assert.equal(0, code, err)
+    local mine = run.slurp(out)
+    code, _, err = snapshot("--out", out, "--no-clobber")
+    assert.equal(2, code, err)
+    assert.truthy(err:find(out, 1, true) and err:find("--no-clobber", 1, true), err)
+    assert.equal(mine, run.slurp(out))
+    local foreign = dir .. "/foreign.heapsnapshot"
+    write(foreign, "old data", "0644")
+    sh("ln " .. foreign .. " " .. dir .. "/foreign-link")
+    code, _, err = snapshot("--out", foreign, "--force")
+    assert.equal(0, code, err)
+    assert.is_true(is_snapshot(foreign))
+    assert.equal("600", run.stat(foreign, "%a"))
+    assert.equal("memdbg", mark(foreign))
+    assert.equal("old data", run.slurp(dir .. "/foreign-link"))
+    code, _, err = snapshot("--out", foreign, "--force", "--no-clobber")
+    assert.equal(2, code, err)
+    assert.truthy(err:find("not both", 1, true), err)
+    sh("mknod " .. dir .. "/null c 1 3")
+    sh("ln -s foreign-link " .. dir .. "/link")
+    for _, c in ipairs { { dir .. "/null", "character device" }, { dir .. "/link", "symbolic link" } } do
+      code, _, err = run.memdbg { "snapshot", "--endpoint", "http://127.0.0.1:9", "--out", c[1], "--force", timeout = 20 }
+      assert.equal(2, code, err)
+      assert.truthy(err:find(c[2], 1, true), err)
+    end
+    assert.equal("character special file", run.stat(dir .. "/null", "%F"))
+    assert.equal("old data", run.slurp(dir .. "/foreign-link"))
   end)
 
   it("a directory or a FIFO at OUT.partial is left alone, and does not stop or hang the snapshot", function()

@@ -5,9 +5,17 @@
  * directory, so nothing is visible while it is written and nothing is left
  * behind if the process dies. Where the filesystem has no O_TMPFILE (or
  * MEMDBG_NO_O_TMPFILE=1), it is a named file created with O_EXCL (which
- * never follows a link) as NAME, or NAME-XXXXXX when NAME exists. Publishing
- * links it in: with no_clobber by link(2) (fails when the name exists), else
- * by rename(2) over an existing regular file, never over anything else. */
+ * never follows a link) as NAME, or NAME-XXXXXX when NAME exists. Either is
+ * marked as memdbg's (the xattr user.memdbg, set with fsetxattr before it has
+ * a name) where the filesystem has user xattrs.
+ *
+ * Publishing links it in: by link(2) when the destination is absent (fails
+ * when the name appears meanwhile), else by exchanging it with an existing
+ * regular file (renameat2 RENAME_EXCHANGE) and keeping the exchange only when
+ * the file it displaced is one memdbg marked (or CLOBBER_FORCE): the check is
+ * made on the very file that was displaced, so a file put there in between is
+ * swapped back, never lost. Without RENAME_EXCHANGE, rename(2) right after
+ * the check (a window of a few microseconds). CLOBBER_NEVER only links. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "core/files.h"
@@ -34,6 +43,19 @@ static void random_suffix(char *out, size_t n) {
   for (size_t i = 0; i < n; i++)
     out[i] = abc[r[i] % (sizeof abc - 1)];
   out[n] = '\0';
+}
+
+/* The mark on every file memdbg creates: 1 set, 0 not set (the filesystem
+ * has no user xattrs, or refused). */
+static int mark_fd(int fd) {
+  return fsetxattr(fd, MEMDBG_MARK, MEMDBG_MARK_VALUE, sizeof MEMDBG_MARK_VALUE - 1, 0) == 0;
+}
+
+int file_marked(const char *path) {
+  char v[64];
+  if (lgetxattr(path, MEMDBG_MARK, v, sizeof v) >= 0) return 1;
+  if (errno == ENOTSUP || errno == EOPNOTSUPP) return -1;
+  return 0;
 }
 
 const char *file_kind_of(mode_t m) {
@@ -75,6 +97,7 @@ int outfile_open(outfile_t *f, const char *name, char *err, size_t errlen) {
   if (!(no_tmpfile && *no_tmpfile && strcmp(no_tmpfile, "0") != 0)) {
     f->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (f->fd >= 0) {
+      f->marked = mark_fd(f->fd);
       free(dir);
       return 0;
     }
@@ -99,7 +122,10 @@ int outfile_open(outfile_t *f, const char *name, char *err, size_t errlen) {
       snprintf(f->named, n, "%s-%s", name, sfx);
     }
     f->fd = open(f->named, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (f->fd >= 0) return 0;
+    if (f->fd >= 0) {
+      f->marked = mark_fd(f->fd);
+      return 0;
+    }
     if (errno != EEXIST) break;
   }
   snprintf(err, errlen, "cannot create %s: %s", f->named ? f->named : name,
@@ -134,18 +160,78 @@ static int link_at(outfile_t *f, const char *to) {
   return linkat(f->fd, "", AT_FDCWD, to, AT_EMPTY_PATH); /* no /proc */
 }
 
-/* May `dest` be replaced? Only when absent or a regular file. */
-static int check_replaceable(const char *dest, char *err, size_t errlen, const char **code) {
-  struct stat st;
-  if (lstat(dest, &st) != 0) return 0;
-  if (S_ISREG(st.st_mode)) return 0;
-  snprintf(err, errlen, "%s is a %s, not a regular file: memdbg replaces only regular files", dest,
-           file_kind_of(st.st_mode));
-  *code = E_PATH;
+/* Why dest, an existing file (now at `at`, with *st), may not be replaced
+ * (-1 with E_EXIST, E_PATH), or 0 when it may: a regular file memdbg marked, or any regular file
+ * with CLOBBER_FORCE; nothing with CLOBBER_NEVER. */
+static int refuse_existing(const char *dest, const char *at, const struct stat *st, int clobber,
+                           char *err, size_t errlen, const char **code) {
+  if (!S_ISREG(st->st_mode)) {
+    snprintf(err, errlen, "%s is a %s, not a regular file: memdbg replaces only regular files",
+             dest, file_kind_of(st->st_mode));
+    *code = E_PATH;
+    return -1;
+  }
+  if (clobber == CLOBBER_FORCE) return 0;
+  *code = E_EXIST;
+  if (clobber == CLOBBER_NEVER) {
+    snprintf(err, errlen, "%s exists (and --no-clobber/noClobber refuses to replace it)", dest);
+    return -1;
+  }
+  int m = file_marked(at);
+  if (m == 1) return 0;
+  if (m < 0)
+    snprintf(
+        err, errlen,
+        "%s exists and memdbg cannot tell whether it created it (this filesystem has no user "
+        "extended attributes to mark its files); choose another name, remove it, or pass --force",
+        dest);
+  else
+    snprintf(
+        err, errlen,
+        "%s exists and memdbg did not create it; choose another name, remove it, or pass --force",
+        dest);
   return -1;
 }
 
-int outfile_publish(outfile_t *f, const char *dest, int no_clobber, char *err, size_t errlen,
+/* Puts `from` (ours) at dest, which existed when we looked: exchanged
+ * atomically, and swapped back when what it displaced may not be replaced. */
+static int replace_at(const char *from, const char *dest, int clobber, char *err, size_t errlen,
+                      const char **code) {
+  struct stat st;
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, dest, RENAME_EXCHANGE) == 0) {
+    /* `from` now names what was at dest: judge that very file */
+    if (lstat(from, &st) == 0 &&
+        refuse_existing(dest, from, &st, clobber, err, errlen, code) != 0) {
+      if (renameat2(AT_FDCWD, from, AT_FDCWD, dest, RENAME_EXCHANGE) != 0) {
+        *code = E_IO;
+        snprintf(err, errlen, "%s changed while memdbg replaced it; what was there is now %s: %s",
+                 dest, from, strerror(errno));
+      }
+      return -1;
+    }
+    unlink(from); /* the displaced file: memdbg's own, or --force */
+    return 0;
+  }
+  if (errno == ENOENT && access(from, F_OK) == 0) {
+    /* dest went away meanwhile: link exclusively */
+    if (link(from, dest) == 0) return unlink(from), 0;
+    if (errno == EEXIST) {
+      *code = E_EXIST;
+      snprintf(err, errlen, "%s appeared while memdbg was writing it; choose another name", dest);
+      return -1;
+    }
+  } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP || errno == EOPNOTSUPP) {
+    /* no RENAME_EXCHANGE on this filesystem: re-check right before rename(2) */
+    if (lstat(dest, &st) == 0 && refuse_existing(dest, dest, &st, clobber, err, errlen, code) != 0)
+      return -1;
+    if (rename(from, dest) == 0) return 0;
+  }
+  *code = E_IO;
+  snprintf(err, errlen, "replacing %s failed: %s", dest, strerror(errno));
+  return -1;
+}
+
+int outfile_publish(outfile_t *f, const char *dest, int clobber, char *err, size_t errlen,
                     const char **code) {
   *code = E_IO;
   if (f->published) {
@@ -156,49 +242,65 @@ int outfile_publish(outfile_t *f, const char *dest, int no_clobber, char *err, s
     snprintf(err, errlen, "flushing %s failed: %s", f->name, strerror(errno));
     return -1;
   }
-  if (no_clobber) {
-    if (link_at(f, dest) != 0) {
-      int e = errno;
-      if (e == EEXIST) {
-        *code = E_EXIST;
-        snprintf(err, errlen, "%s exists (and --no-clobber/noClobber refuses to replace it)", dest);
-      } else {
-        snprintf(err, errlen, "cannot create %s: %s", dest, strerror(e));
-      }
+  struct stat st, own;
+  int exists = lstat(dest, &st) == 0;
+  if (exists && f->named && fstat(f->fd, &own) == 0 && own.st_ino == st.st_ino &&
+      own.st_dev == st.st_dev)
+    goto done; /* the named file already is dest */
+  if (exists && refuse_existing(dest, dest, &st, clobber, err, errlen, code) != 0) return -1;
+  if (!exists) {
+    if (link_at(f, dest) == 0) {
+      if (f->named) unlink(f->named);
+      goto done;
+    }
+    int e = errno;
+    if (e != EEXIST) {
+      snprintf(err, errlen, "cannot create %s: %s", dest, strerror(e));
       return -1;
     }
-    if (f->named) unlink(f->named);
-  } else {
-    if (check_replaceable(dest, err, errlen, code)) return -1;
-    const char *from = f->named;
-    char *tmp = NULL;
-    if (!from) {
-      /* an exclusive name of our own next to dest, then rename over it */
-      size_t n = strlen(dest) + 24;
-      tmp = malloc(n);
-      int rc = -1;
-      for (int i = 0; tmp && i < 100; i++) {
-        char sfx[9];
-        random_suffix(sfx, 8);
-        snprintf(tmp, n, "%s.memdbg-%s", dest, sfx);
-        if ((rc = link_at(f, tmp)) == 0 || errno != EEXIST) break;
-      }
-      if (rc != 0) {
-        snprintf(err, errlen, "cannot create a file next to %s: %s", dest,
-                 tmp ? strerror(errno) : "out of memory");
-        free(tmp);
-        return -1;
-      }
-      from = tmp;
+    /* it appeared meanwhile: judge what is there now */
+    if (lstat(dest, &st) != 0) {
+      snprintf(err, errlen, "cannot create %s: %s", dest, strerror(errno));
+      return -1;
     }
-    if (rename(from, dest) != 0) {
-      snprintf(err, errlen, "renaming %s to %s failed: %s", from, dest, strerror(errno));
-      if (tmp) unlink(tmp);
+    if (refuse_existing(dest, dest, &st, clobber, err, errlen, code) != 0) return -1;
+  }
+  const char *from = f->named;
+  char *tmp = NULL;
+  if (!from) {
+    /* an exclusive name of our own next to dest, then exchanged with it */
+    size_t n = strlen(dest) + 24;
+    tmp = malloc(n);
+    int rc = -1;
+    for (int i = 0; tmp && i < 100; i++) {
+      char sfx[9];
+      random_suffix(sfx, 8);
+      snprintf(tmp, n, "%s.memdbg-%s", dest, sfx);
+      if ((rc = link_at(f, tmp)) == 0 || errno != EEXIST) break;
+    }
+    if (rc != 0) {
+      snprintf(err, errlen, "cannot create a file next to %s: %s", dest,
+               tmp ? strerror(errno) : "out of memory");
       free(tmp);
       return -1;
     }
-    free(tmp);
+    from = tmp;
   }
+  if (replace_at(from, dest, clobber, err, errlen, code) != 0) {
+    /* remove (now or on close) only what still is our file */
+    struct stat ts, fs;
+    int ours = lstat(from, &ts) == 0 && fstat(f->fd, &fs) == 0 && fs.st_ino == ts.st_ino &&
+               fs.st_dev == ts.st_dev;
+    if (tmp && ours) unlink(tmp);
+    if (f->named && !ours) {
+      free(f->named);
+      f->named = NULL;
+    }
+    free(tmp);
+    return -1;
+  }
+  free(tmp);
+done:
   free(f->named);
   f->named = NULL;
   f->published = 1;
@@ -267,6 +369,65 @@ static int l_file_kind(lua_State *L) {
   return 1;
 }
 
+/* core.fileMarked(path) -> marked, supported: does path (not followed)
+ * carry memdbg's mark; supported is false when its filesystem has no user
+ * xattrs (then nothing there is marked). */
+static int l_file_marked(lua_State *L) {
+  int m = file_marked(luaL_checkstring(L, 1));
+  lua_pushboolean(L, m == 1);
+  lua_pushboolean(L, m >= 0);
+  return 2;
+}
+
+/* core.readFile(path[, maxBytes]) -> text | nil, message, code: a whole
+ * regular file. Opened non-blocking and checked with fstat before reading,
+ * so a FIFO, a socket or a device fails at once (EPATH) instead of blocking
+ * in open(). */
+static int l_read_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lua_Number max = luaL_optnumber(L, 2, 1 << 30);
+  char err[700];
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(errno));
+    return core_push_error(L, err, errno == ENOENT || errno == ENOTDIR ? E_PATH : E_IO);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    snprintf(err, sizeof err, "cannot read %s: %s", path, strerror(errno));
+    close(fd);
+    return core_push_error(L, err, E_IO);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, sizeof err, "%s is a %s, not a regular file", path, file_kind_of(st.st_mode));
+    close(fd);
+    return core_push_error(L, err, E_PATH);
+  }
+  if ((lua_Number)st.st_size > max) {
+    snprintf(err, sizeof err, "%s is %lld bytes, more than the %.0f this reads", path,
+             (long long)st.st_size, (double)max);
+    close(fd);
+    return core_push_error(L, err, E_PATH);
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (;;) {
+    char p[8192];
+    ssize_t n = read(fd, p, sizeof p);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      snprintf(err, sizeof err, "reading %s failed: %s", path, strerror(errno));
+      close(fd);
+      return core_push_error(L, err, E_IO);
+    }
+    if (n == 0) break;
+    luaL_addlstring(&b, p, (size_t)n);
+  }
+  close(fd);
+  luaL_pushresult(&b);
+  return 1;
+}
+
 static outfile_t *check_outfile(lua_State *L) {
   outfile_t *f = luaL_checkudata(L, 1, OUTFILE_MT);
   if (f->fd < 0) luaL_error(L, "the file is closed");
@@ -296,15 +457,26 @@ static int l_file_write(lua_State *L) {
   return 1;
 }
 
-/* file:publish(dest[, noClobber]) -> true | nil, message, code; the file
- * stays open for more writes until file:close(). */
+int clobber_of(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return lua_toboolean(L, idx) ? CLOBBER_NEVER : CLOBBER_OWN;
+  lua_getfield(L, idx, "noClobber");
+  lua_getfield(L, idx, "force");
+  int mode = lua_toboolean(L, -2)   ? CLOBBER_NEVER
+             : lua_toboolean(L, -1) ? CLOBBER_FORCE
+                                    : CLOBBER_OWN;
+  lua_pop(L, 2);
+  return mode;
+}
+
+/* file:publish(dest[, {noClobber=, force=} | noClobber]) -> true | nil,
+ * message, code; the file stays open for more writes until file:close(). */
 static int l_file_publish(lua_State *L) {
   outfile_t *f = check_outfile(L);
   const char *dest = luaL_checkstring(L, 2);
-  int no_clobber = lua_toboolean(L, 3);
+  int clobber = clobber_of(L, 3);
   char err[1200];
   const char *code;
-  if (outfile_publish(f, dest, no_clobber, err, sizeof err, &code) != 0)
+  if (outfile_publish(f, dest, clobber, err, sizeof err, &code) != 0)
     return core_push_error(L, err, code);
   lua_pushboolean(L, 1);
   return 1;
@@ -343,6 +515,10 @@ void files_register(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, l_file_kind);
   lua_setfield(L, -2, "fileKind");
+  lua_pushcfunction(L, l_read_file);
+  lua_setfield(L, -2, "readFile");
+  lua_pushcfunction(L, l_file_marked);
+  lua_setfield(L, -2, "fileMarked");
   lua_pushcfunction(L, l_create_file);
   lua_setfield(L, -2, "createFile");
 }

@@ -9,7 +9,14 @@
 #include "compat.h"
 
 #define E_PATH "EPATH"   /* a destination memdbg must not write (directory, link, device...) */
-#define E_EXIST "EEXIST" /* the destination exists and noClobber was asked for */
+#define E_EXIST "EEXIST" /* the destination exists and may not be replaced */
+
+/* The mark on every file memdbg creates (an xattr): what may be replaced. */
+#define MEMDBG_MARK "user.memdbg"
+#define MEMDBG_MARK_VALUE "memdbg"
+
+/* May publishing replace an existing regular file? */
+enum { CLOBBER_OWN = 0 /* only one memdbg marked */, CLOBBER_NEVER = 1, CLOBBER_FORCE = 2 };
 
 typedef struct outfile {
   int fd;
@@ -17,22 +24,30 @@ typedef struct outfile {
   char *name;    /* where a kept file goes, and the named fallback's base */
   char *named;   /* the named fallback file while unpublished, else NULL */
   long long bytes;
+  int marked; /* the mark is set (0: the filesystem has no user xattrs) */
 } outfile_t;
 
 int outfile_open(outfile_t *f, const char *name, char *err, size_t errlen);
 int outfile_write(outfile_t *f, const char *p, size_t n, char *err, size_t errlen);
-/* Links the file at dest: exclusively with no_clobber (E_EXIST when dest
- * exists), else replacing dest atomically when it is a regular file (E_PATH
- * when it is anything else). *code is set on failure. */
-int outfile_publish(outfile_t *f, const char *dest, int no_clobber, char *err, size_t errlen,
+/* Links the file at dest, replacing an existing regular file atomically only
+ * as `clobber` allows (E_EXIST otherwise; E_PATH when dest is not a regular
+ * file). *code is set on failure. */
+int outfile_publish(outfile_t *f, const char *dest, int clobber, char *err, size_t errlen,
                     const char **code);
+/* 1 when path (not followed) carries memdbg's mark, 0 when not, -1 when its
+ * filesystem has no user xattrs. */
+int file_marked(const char *path);
 /* Links an unpublished file at its name, or NAME-XXXXXX when that exists. */
 int outfile_keep(outfile_t *f, char *kept, size_t keptlen);
 /* Closes; an unpublished file is gone. */
 int outfile_close(outfile_t *f);
 const char *file_kind_of(mode_t mode);
 
-/* core.fileKind(path), core.createFile(name) */
+/* The clobber mode of a Lua options table {noClobber=, force=} at idx (or
+ * of a boolean noClobber). */
+int clobber_of(lua_State *L, int idx);
+
+/* core.fileKind(path), core.fileMarked(path), core.createFile(name) */
 void files_register(lua_State *L);
 
 #endif

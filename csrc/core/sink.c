@@ -284,7 +284,7 @@ int sink_finish(sink_t *s, const char *final_path, int keep, char *err, size_t e
   if (s->active) {
     if (final_path && !s->err[0]) {
       const char *code;
-      rc = outfile_publish(&s->out, final_path, s->no_clobber, err, errlen, &code);
+      rc = outfile_publish(&s->out, final_path, s->clobber, err, errlen, &code);
       if (rc) s->errcode = code;
     }
     if ((!final_path || rc != 0) && keep && outfile_keep(&s->out, s->kept, sizeof s->kept) != 0)

@@ -20,7 +20,7 @@ typedef struct sink_route {
 
 typedef struct sink {
   int active;
-  int no_clobber;
+  int clobber;    /* CLOBBER_OWN, _NEVER, _FORCE */
   outfile_t out;  /* the file being written */
   char kept[600]; /* where a failed stream's data was kept, if asked */
   char *method;   /* event whose params.<field> is a chunk, or NULL */

@@ -659,7 +659,8 @@ static const char *route_id(lua_State *L, int idx, const char *name) {
 
 /* conn:sinkStart{path=, method=, field=[, sessionId= | worker=]} or {path=, replyId=, field=};
  * sessionId: an attached (flat) session's chunks; worker: a NodeWorker session's;
- * noClobber = true makes sinkFinish refuse an existing destination. */
+ * sinkFinish replaces an existing regular file only when memdbg marked it,
+ * any with force = true, none with noClobber = true. */
 static int l_sink_start(lua_State *L) {
   conn_t *c = open_conn(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -678,12 +679,11 @@ static int l_sink_start(lua_State *L) {
   if (!method && reply_id < 0) return luaL_error(L, "sinkStart needs method or replyId");
   if (route.session && route.worker)
     return luaL_error(L, "sinkStart: sessionId or worker, not both");
-  lua_getfield(L, 2, "noClobber");
-  int no_clobber = lua_toboolean(L, -1);
+  int clobber = clobber_of(L, 2);
   char err[512];
   if (sink_open(&c->sink, path, method, reply_id, field, &route, err, sizeof err) != 0)
     return core_push_error(L, err, E_IO);
-  c->sink.no_clobber = no_clobber;
+  c->sink.clobber = clobber;
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -69,14 +69,15 @@ function profile.to_heapprofile(p)
 end
 
 -- A new 0600 file, in place when complete, never through a link (docs/files.md).
-local function write_file(path, text)
-  local ok, err, code = require("memdbg.util.files").write(path, text)
+local function write_file(path, text, opts)
+  local ok, err, code = require("memdbg.util.files").write(path, text, opts)
   if not ok then return nil, err, code end
   return path
 end
 
-function profile.save_heapprofile(p, path)
-  return write_file(path, profile.to_heapprofile(p))
+--- save_heapprofile(p, path[, {noClobber=, force=}]) -> path | nil, message, code
+function profile.save_heapprofile(p, path, opts)
+  return write_file(path, profile.to_heapprofile(p), opts)
 end
 
 --- Reads a .heapprofile back (nil, msg, code on failure).
@@ -123,8 +124,9 @@ function profile.to_folded(p)
   return table.concat(out)
 end
 
-function profile.save_folded(p, path)
-  return write_file(path, profile.to_folded(p))
+--- save_folded(p, path[, {noClobber=, force=}]) -> path | nil, message, code
+function profile.save_folded(p, path, opts)
+  return write_file(path, profile.to_folded(p), opts)
 end
 
 ----------------------------------------------------------- allocation sites

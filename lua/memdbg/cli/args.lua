@@ -114,10 +114,11 @@ end
 
 --- Output options (--out FILE, --dir DIR, a --csv or --svg FILE) are checked
 --- before anything is asked of the runtime: true | nil, message (a usage error).
-function args.check_output(path, dir, noClobber)
+--- clobber is {noClobber=, force=} (frame.clobber(opts)).
+function args.check_output(path, dir, clobber)
   local files = require("memdbg.util.files")
   if path ~= nil then
-    local ok, err = files.checkDestination(path, { noClobber = noClobber })
+    local ok, err = files.checkDestination(path, clobber)
     if not ok then return nil, err end
   end
   if dir ~= nil then

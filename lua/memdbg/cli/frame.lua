@@ -13,6 +13,7 @@
 --                                               --   the options of connecting, checked, but no session
 --     run = function(session, opts, pos) ... return 0 end,  -- or nil, message, code[, exit]
 --     exits = "0 ok, 3 ...\n",                  -- the help's exit codes, when not the usual ones
+--     writes = true,                            -- writes named files: --force, --no-clobber (OUTPUT_OPTIONS)
 --   }
 --   os.exit(frame.script({ ... same fields ... }, arg))  -- a workflow script
 --
@@ -47,6 +48,24 @@ Connecting:
                        tracking): a Cloudflare worker collects garbage only while it handles requests
   --connect-timeout S  how long connecting, and each command, may wait for the runtime (default 10)
 ]]
+
+-- The options of every command that writes a named file (docs/files.md):
+-- opts.force and opts["no-clobber"], handed on as force= and noClobber=.
+frame.OUTPUT_OPTIONS = { force = "flag", ["no-clobber"] = "flag" }
+
+frame.OUTPUT_HELP = [[
+
+Existing files: memdbg replaces (atomically) only a file it created itself (it marks
+each, the extended attribute user.memdbg); anything else at an output path is refused
+(exit 2) before the runtime is asked anything.
+  --force              replace any existing regular file (never a link, directory or device)
+  --no-clobber         refuse every existing file, memdbg's own too
+]]
+
+--- clobber(opts) -> {noClobber=, force=}: the library's options for opts' flags.
+function frame.clobber(opts)
+  return { noClobber = opts["no-clobber"] or nil, force = opts.force or nil }
+end
 
 local JSON_HELP = "  -j, --json           print one JSON document on stdout instead of the report\n"
 local TAIL_HELP = [[
@@ -130,6 +149,9 @@ local function spec_of(def)
   if def.connect ~= false then
     for k, v in pairs(frame.CONNECT_OPTIONS) do spec[k] = v end
   end
+  if def.writes then
+    for k, v in pairs(frame.OUTPUT_OPTIONS) do spec[k] = v end
+  end
   for k, v in pairs(def.options or {}) do spec[k] = v end
   return spec
 end
@@ -137,7 +159,8 @@ end
 --- help_of(def) -> the whole --help text of a command
 function frame.help_of(def)
   local h = def.help
-  return h .. (def.connect ~= false and frame.CONNECT_HELP or "") .. (h:find("%-%-json") and "" or JSON_HELP)
+  return h .. (def.writes and frame.OUTPUT_HELP or "")
+    .. (def.connect ~= false and frame.CONNECT_HELP or "") .. (h:find("%-%-json") and "" or JSON_HELP)
     .. TAIL_HELP .. "Exit codes: " .. (def.exits or EXIT_HELP)
 end
 
@@ -166,6 +189,7 @@ local function check(def, opts, pos)
   end
   local common = check_common(spec_of(def), opts)
   if common then return common end
+  if opts.force and opts["no-clobber"] then return "give --force or --no-clobber, not both" end
   if not def.check then return nil end
   local ok, msg = pcall(def.check, opts, pos)
   if ok then return msg end

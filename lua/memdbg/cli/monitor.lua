@@ -9,7 +9,7 @@ local M = {}
 M.help = [=[
 usage: memdbg monitor [-e URL] [--interval S] [--duration S | --count N] [--timeout S]
                       [--threshold PCT] [--limit BYTES] [--gc-every N [--trend N] [--trend-min BYTES]]
-                      [--csv FILE] [--svg FILE] [--no-clobber] [--json | --openmetrics [HOST:PORT]]
+                      [--csv FILE] [--svg FILE] [--force | --no-clobber] [--json | --openmetrics [HOST:PORT]]
 Samples heap usage every S seconds (default 1) for a duration or N samples
 (default 10), prints "Heap: U MiB / T MiB", alerts on stderr naming the rule that
 fired, and writes the series as CSV (row by row, as it goes) and SVG (at the end).
@@ -87,9 +87,9 @@ local function serve_metrics(session, addr, port)
 end
 
 M.def = {
-  name = "monitor", help = M.help,
+  name = "monitor", help = M.help, writes = true,
   options = { interval = { "number", 1 }, duration = "number", count = "count", threshold = { "number", 90 },
-    csv = "string", svg = "string", timeout = { "number", 10 }, ["no-clobber"] = "flag", limit = "number",
+    csv = "string", svg = "string", timeout = { "number", 10 }, limit = "number",
     ["gc-every"] = "count", trend = { "count", 3 }, ["trend-min"] = { "number", 1048576 }, openmetrics = "optional" },
   check = function(opts)
     if opts.limit and opts.limit <= 0 then args.usage_error("--limit must be a positive number of bytes") end
@@ -108,7 +108,7 @@ M.def = {
     if opts.threshold <= 0 or opts.threshold > 100 then args.usage_error("--threshold is a percentage in (0, 100]") end
     if opts.csv and opts.csv == opts.svg then args.usage_error("--csv and --svg name the same file") end
     for _, key in ipairs { "csv", "svg" } do
-      local ok, err = args.check_output(opts[key], nil, opts["no-clobber"])
+      local ok, err = args.check_output(opts[key], nil, frame.clobber(opts))
       if not ok then return err end
     end
   end,
@@ -128,7 +128,7 @@ M.def = {
       interval = opts.interval, duration = opts.duration, timeout = opts.timeout,
       count = opts.count or (opts.listen and not opts.duration and math.huge or nil),
       threshold = opts.threshold / 100, limit = opts.limit, gcEvery = opts["gc-every"], trend = opts.trend,
-      trendMin = opts["trend-min"], csv = opts.csv, svg = opts.svg, noClobber = opts["no-clobber"],
+      trendMin = opts["trend-min"], csv = opts.csv, svg = opts.svg, noClobber = opts["no-clobber"], force = opts.force,
       print = not opts.json and report or false, keepSamples = false, onSample = onSample,
       openmetrics = series and { labels = require("memdbg.workflows.openmetrics").labels(session),
         emit = function(text) io.stdout:write(text) end } or nil,

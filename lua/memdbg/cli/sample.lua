@@ -8,9 +8,9 @@ local profile = require("memdbg.analysis.profile")
 
 return frame.command {
   name = "sample",
-  help = [[
+  help = [=[
 usage: memdbg sample [-e URL] [--duration S | --action EXPR] [--sampling-interval BYTES]
-                     [--prefix PREFIX] [--top N] [--include-collected] [--json]
+                     [--prefix PREFIX [--force | --no-clobber]] [--top N] [--include-collected] [--json]
 Runs the sampling heap profiler for S seconds (default 10) or around a
 JavaScript expression evaluated in the target, then prints the top allocation
 sites and, with --prefix, writes PREFIX.heapprofile (DevTools' Memory panel)
@@ -23,16 +23,17 @@ and PREFIX.folded (flamegraph.pl, speedscope).
   --include-collected  keep samples of objects GC freed meanwhile (default: live objects only)
   --json               {"samples", "sampledBytes", "sites": [{"functionName", "url", "line",
                        "selfSize", "totalSize"}], "heapprofile", "folded"} (bytes)
-]],
+]=],
   options = { duration = "number", action = "string", ["sampling-interval"] = { "count", 32768 },
     prefix = "string", top = { "count", 20 }, ["include-collected"] = "flag" },
+  writes = true,
   check = function(opts)
     if opts.duration and opts.action then return "give --duration or --action, not both" end
     if opts.duration and opts.duration <= 0 then return "--duration must be positive" end
     if opts["sampling-interval"] <= 0 then return "--sampling-interval must be positive" end
     if opts.prefix then
       for _, ext in ipairs { ".heapprofile", ".folded" } do
-        local ok, err = args.check_output(opts.prefix .. ext)
+        local ok, err = args.check_output(opts.prefix .. ext, nil, frame.clobber(opts))
         if not ok then return err end
       end
     end
@@ -41,7 +42,8 @@ and PREFIX.folded (flamegraph.pl, speedscope).
     local bar = format.progress("sampling")
     local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action,
       interval = opts["sampling-interval"], out = opts.prefix, top = opts.top > 0 and opts.top or nil,
-      includeCollected = opts["include-collected"], onTick = function(elapsed, total) bar:update(elapsed, total) end })
+      includeCollected = opts["include-collected"], noClobber = opts["no-clobber"], force = opts.force,
+      onTick = function(elapsed, total) bar:update(elapsed, total) end })
     bar.finish()
     if not r then return nil, err, code end
     if opts.json then

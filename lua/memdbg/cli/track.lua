@@ -9,7 +9,7 @@ return frame.command {
   name = "track",
   help = [[
 usage: memdbg track [-e URL] [--duration S | --action EXPR] [-o FILE | --dir DIR]
-                    [--top N] [--timeout S] [--json]
+                    [--force | --no-clobber] [--top N] [--timeout S] [--json]
 Tracks heap allocations with their stacks for S seconds (default 10) or around
 a JavaScript expression, then streams the timeline snapshot (with trace_tree;
 open it in DevTools' Memory panel) to FILE (default DIR/track-<time>.heapsnapshot)
@@ -28,18 +28,19 @@ is still alive in the snapshot, with its url:line:column.
 ]],
   options = { duration = "number", action = "string", out = "string", dir = "string", top = { "count", 20 },
     timeout = { "number", 30 } },
+  writes = true,
   check = function(opts)
     if opts.duration and opts.action then return "give --duration or --action, not both" end
     if opts.duration and opts.duration <= 0 then return "--duration must be positive" end
     if opts.out and opts.dir then return "give --out or --dir, not both" end
-    local ok, err = args.check_output(opts.out, opts.dir)
+    local ok, err = args.check_output(opts.out, opts.dir, frame.clobber(opts))
     if not ok then return err end
   end,
   run = function(session, opts)
     local tick = format.progress("tracking")
     local bar = format.progress("timeline snapshot")
     local r, err, code = workflow.run(session, { duration = opts.duration, action = opts.action, path = opts.out,
-      dir = opts.dir, top = opts.top, timeout = opts.timeout,
+      dir = opts.dir, top = opts.top, timeout = opts.timeout, noClobber = opts["no-clobber"], force = opts.force,
       onTick = function(elapsed, total) tick:update(elapsed, total) end,
       onProgress = function(d, t)
         tick.finish()

@@ -196,7 +196,7 @@ function Adapter:takeHeapSnapshot(o)
   -- The command is only queued: its reply cannot arrive before the next
   -- wait, so the sink is in place in time.
   local st, sinkErr, sinkCode = s:stream(o.partial and { path = o.partial, replyId = id, field = "snapshotData",
-    noClobber = o.noClobber, command = id } or { command = id })
+    noClobber = o.noClobber, force = o.force, command = id } or { command = id })
   if not st then return nil, sinkErr, sinkCode end
   ok, msg, code = wait(st, o, function()
     if not reply then return nil end
@@ -252,7 +252,7 @@ function Adapter:stopTracking(o)
   local s = self.session
   local reply, data, sub
   local st, sinkErr, sinkCode = s:stream(o.partial and { path = o.partial, method = "Heap.trackingComplete",
-    field = "snapshotData", noClobber = o.noClobber } or {})
+    field = "snapshotData", noClobber = o.noClobber, force = o.force } or {})
   if not st then return nil, sinkErr, sinkCode end
   if not o.partial then
     sub = s:subscribe("Heap.trackingComplete", function(p)

@@ -26,8 +26,11 @@
 --                    FILE and nothing else is left, unless keepPartial = true
 --                    (then the data is kept as FILE.partial, or
 --                    FILE.partial-XXXXXX when that name is taken).
---   noClobber = true fail with "EEXIST" when FILE exists (checked first, and
---                    again, atomically, when the file is linked in)
+--   An existing regular FILE is replaced (atomically) only when memdbg made it
+--   (it carries memdbg's mark, the xattr user.memdbg); else "EEXIST", checked
+--   first and again when the file is put in place (docs/files.md).
+--   force = true     replace any existing regular FILE
+--   noClobber = true fail with "EEXIST" when FILE exists, even memdbg's own
 --   onChunk = fn(text)   instead of path: every chunk is handed to Lua.
 --   onProgress = fn(done, total)  from HeapProfiler.reportHeapSnapshotProgress
 --   onBytes = fn(bytes, chunks)   as data arrives (the path route polls the sink)
@@ -49,7 +52,7 @@
 --   adapter:takeHeapSnapshot(o)          -> {bytes=, chunks=}; o is the snapshot
 --       options above with o.partial (PATH.partial) set when o.path is; the
 --       adapter streams through the C sink (session:stream{path = o.partial,
---       noClobber = o.noClobber, ...}: a new private file, o.partial being only
+--       noClobber = o.noClobber, force = o.force, ...}: a new private file, o.partial being only
 --       the name a kept partial gets) or to o.onChunk, calls o.onProgress and
 --       o.onBytes, honours o.timeout as an idle timeout, and on success
 --       links the file in as o.path (stream:finish(o.path)) only once the
@@ -199,7 +202,7 @@ local function snapshot(self, method, what, opts, name)
   end
   if type(self.adapter[method]) ~= "function" then return unsupported(self, what) end
   if opts.path then
-    local ok, err, code = files.checkDestination(opts.path, { noClobber = opts.noClobber })
+    local ok, err, code = files.checkDestination(opts.path, { noClobber = opts.noClobber, force = opts.force })
     if not ok then return nil, err, code end
   end
   local o = {}
@@ -307,7 +310,7 @@ end
 --- error raised meanwhile too) the partial file goes, unless o.keepPartial.
 function memory.stream(session, o, start)
   local st, serr, scode = session:stream(o.partial and { path = o.partial, method = o.chunkMethod, field = "chunk",
-    noClobber = o.noClobber } or {})
+    noClobber = o.noClobber, force = o.force } or {})
   if not st then return nil, serr, scode end
   local bytes, chunks = 0, 0 -- the onChunk route's counts (the sink keeps its own)
   local reply -- {result} or {nil, err, code}

@@ -144,7 +144,7 @@ end
 local function out_file(w, c)
   local p = vim.fn.fnamemodify(vim.fn.expand(w), ":p")
   if not c.bang and (vim.uv or vim.loop).fs_lstat(p) then error(p .. " exists (add ! to replace it)", 0) end
-  return p, not c.bang
+  return p, not c.bang, c.bang -- FILE! is --force: any regular file, never a link, directory or device
 end
 
 local function seconds(rest)
@@ -167,7 +167,7 @@ function M.define()
       if #w > 1 then error("takes one FILE", 0) end
       local opts = connection(o)
       opts.gc = o.gc
-      if w[1] then opts.path, opts.noClobber = out_file(w[1], c) end
+      if w[1] then opts.path, opts.noClobber, opts.force = out_file(w[1], c) end
       ui().snapshot(opts)
     end, "file", true)
 
@@ -222,7 +222,7 @@ function M.define()
         opts.seconds = o.duration
       end
       opts.top = o.top
-      if o.out then opts.path, opts.noClobber = out_file(o.out, c) end
+      if o.out then opts.path, opts.noClobber, opts.force = out_file(o.out, c) end
       ui().track(opts)
     end, { "5", "10", "30", "60" }, true)
 

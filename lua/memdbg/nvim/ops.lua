@@ -34,6 +34,7 @@ function M.snapshot(opts, callback)
     local info, err, code = session.memory:takeHeapSnapshot {
       path = path,
       noClobber = opts.noClobber,
+      force = opts.force,
       timeout = opts.timeout,
       onProgress = deliver(task, opts.onProgress),
       onBytes = deliver(task, opts.onBytes),
@@ -232,6 +233,7 @@ function M.track(opts, callback)
       action = act and act.fn(session, task) or nil,
       path = path,
       noClobber = opts.noClobber,
+      force = opts.force,
       top = opts.top,
       timeout = opts.timeout,
       sites = false, -- read back in a child process: ~1 s for 100 MB

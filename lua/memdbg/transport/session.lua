@@ -365,7 +365,7 @@ function methods:isOpen()
   return not self._closed
 end
 
---- stream{path=, method=, field=, replyId=, noClobber=, command=} -> stream | nil, message, code
+--- stream{path=, method=, field=, replyId=, noClobber=, force=, command=} -> stream | nil, message, code
 --- A snapshot's worth of data on this session: the C sink writes the
 --- `field` of `method`'s events (or of the reply to command replyId) to a
 --- new private file named after path; {} when Lua takes the data itself.

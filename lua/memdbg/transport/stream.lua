@@ -5,7 +5,7 @@
 -- instead of the session's connection and pending commands.
 --
 --   local st, err, code = session:stream{ path = PARTIAL, method = "HeapProfiler.addHeapSnapshotChunk",
---     field = "chunk", noClobber = false }  -- or {path=, replyId = id, field=}; {} when Lua takes the data;
+--     field = "chunk", noClobber = false, force = false }  -- or {path=, replyId = id, field=}; {} when Lua takes the data;
 --                                           -- command = id: as st:command(id), and forgotten if the sink fails
 --   st:command(id)       -- the command the stream waits on: forgotten when the stream fails
 --   st:touch()           -- something arrived that Lua saw (a chunk event, a progress report)
@@ -35,7 +35,7 @@ function stream.open(port, o)
   self.id = o.command
   if o.path then
     local ok, err, code = port.conn:sinkStart { path = o.path, method = o.method, field = o.field,
-      replyId = o.replyId, noClobber = o.noClobber }
+      replyId = o.replyId, noClobber = o.noClobber, force = o.force }
     if not ok then
       if o.command then port.forget(o.command) end
       return nil, err, code

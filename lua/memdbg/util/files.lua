@@ -1,18 +1,21 @@
 -- Files memdbg writes, and the checks it makes before writing one.
 --   local files = require "memdbg.util.files"
---   local ok, err, code = files.checkDestination("out.heapsnapshot", { noClobber = true })
+--   local ok, err, code = files.checkDestination("out.heapsnapshot", { force = true })
 --   local ok, err, code = files.write("heap.svg", text)          -- 0600, atomic, never through a link
---   local f = files.create("heap.csv"); f:write(...); f:publish("heap.csv"); f:close()
+--   local f = files.create("heap.csv"); f:write(...); f:publish("heap.csv", opts); f:close()
 --
 -- Every file is created new and private (mode 0600) in its destination's
--- directory, unnamed (O_TMPFILE) or under a name created exclusively, and is
--- linked into place only when complete: an existing regular file is replaced
--- atomically (or refused with noClobber), anything else at the destination
--- (a directory, a symbolic link, a FIFO, a socket, a device) is refused
--- before anything is asked of the runtime. See docs/files.md.
+-- directory, unnamed (O_TMPFILE) or under a name created exclusively, marked
+-- as memdbg's (the xattr user.memdbg) before it has a name, and is linked
+-- into place only when complete. An existing regular file is replaced
+-- (atomically) only when it carries that mark: memdbg made it. Any regular
+-- file with force = true, none with noClobber = true. Anything else at the
+-- destination (a directory, a symbolic link, a FIFO, a socket, a device) is
+-- refused. All of it is checked before anything is asked of the runtime, and
+-- again when the file is put in place. See docs/files.md.
 --
 -- Errors: nil, message, code with code "EPATH" (the destination cannot be
--- used), "EEXIST" (it exists and noClobber was asked for) or "EIO".
+-- used), "EEXIST" (it exists and may not be replaced) or "EIO".
 local core = require("memdbg._core")
 
 local files = {}
@@ -25,8 +28,26 @@ function files.dirname(path)
   return dir
 end
 
---- checkDestination(path[, {noClobber=}]) -> true | nil, message, code:
---- may memdbg create or replace a file at path?
+--- refusal(path, opts) -> nil, message, "EEXIST" when the existing regular
+--- file at path may not be replaced, else true.
+function files.refusal(path, opts)
+  if opts.noClobber then
+    return nil, path .. " exists (and --no-clobber/noClobber refuses to replace it)", "EEXIST"
+  end
+  if opts.force then return true end
+  local marked, supported = core.fileMarked(path)
+  if marked then return true end
+  if not supported then
+    return nil, path .. " exists and memdbg cannot tell whether it created it (this filesystem has no user "
+      .. "extended attributes to mark its files); choose another name, remove it, or pass --force",
+      "EEXIST"
+  end
+  return nil, path .. " exists and memdbg did not create it; choose another name, remove it, or pass --force",
+    "EEXIST"
+end
+
+--- checkDestination(path[, {noClobber=, force=}]) -> true | nil, message,
+--- code: may memdbg create or replace a file at path?
 function files.checkDestination(path, opts)
   opts = opts or {}
   if type(path) ~= "string" or path == "" then
@@ -36,10 +57,7 @@ function files.checkDestination(path, opts)
   local kind, err, code = core.fileKind(path)
   if kind == nil then return nil, err, code end
   if kind == "file" then
-    if opts.noClobber then
-      return nil, path .. " exists (and --no-clobber/noClobber refuses to replace it)", "EEXIST"
-    end
-    return true
+    return files.refusal(path, opts)
   elseif kind == "directory" then
     return nil, path .. " is a directory: give a file name (or --dir DIR)", "EPATH"
   elseif kind == "symbolic link" then
@@ -57,6 +75,14 @@ function files.checkDestination(path, opts)
   return true
 end
 
+--- read(path) -> text | nil, message, code: a whole regular file, refused
+--- ("EPATH") at once when it is a FIFO, a socket, a device or a directory
+--- (opened non-blocking and checked before anything is read).
+function files.read(path)
+  if type(path) ~= "string" or path == "" then return nil, "the path is empty: give a file name", "EPATH" end
+  return core.readFile(path)
+end
+
 --- checkDirectory(dir) -> true | nil, message, "EPATH": may memdbg put new
 --- files in dir (existing, or to be created)?
 function files.checkDirectory(dir)
@@ -69,14 +95,15 @@ function files.checkDirectory(dir)
 end
 
 --- create(name) -> file | nil, message, code: a new private file that
---- appears only on file:publish(dest[, noClobber]); file:write(text),
+--- appears only on file:publish(dest[, {noClobber=, force=}]); file:write(text),
 --- file:close() (an unpublished file is then gone).
 function files.create(name)
   return core.createFile(name)
 end
 
---- write(path, text[, {noClobber=}]) -> true | nil, message, code: the whole
---- file at once, replacing an existing regular file atomically.
+--- write(path, text[, {noClobber=, force=}]) -> true | nil, message, code:
+--- the whole file at once, replacing atomically an existing regular file
+--- memdbg made (any with force).
 function files.write(path, text, opts)
   opts = opts or {}
   local ok, err, code = files.checkDestination(path, opts)
@@ -85,7 +112,7 @@ function files.write(path, text, opts)
   f, err, code = core.createFile(path)
   if not f then return nil, err, code end
   ok, err, code = f:write(text)
-  if ok then ok, err, code = f:publish(path, opts.noClobber) end
+  if ok then ok, err, code = f:publish(path, opts) end
   f:close()
   if not ok then return nil, err, code end
   return true

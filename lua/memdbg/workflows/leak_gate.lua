@@ -38,12 +38,12 @@ function gate.signature(g)
 end
 
 --- load_ignore(path) -> set {signature = true} | nil, message, "EIGNORE"
+--- (or "EPATH": not a regular file; a FIFO is refused, never waited on)
 function gate.load_ignore(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot read the ignore file: " .. tostring(err), "EIGNORE" end
-  local text = f:read("*a")
-  f:close()
-  if not text then return nil, "cannot read the ignore file " .. path, "EIGNORE" end
+  local text, err, code = require("memdbg.util.files").read(path)
+  if not text then
+    return nil, "the ignore file: " .. tostring(err), code == "EPATH" and "EPATH" or "EIGNORE"
+  end
   local set, n = {}, 0
   if text:match("^%s*{") then
     local doc, jerr = json.decode(text)

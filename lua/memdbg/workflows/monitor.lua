@@ -91,7 +91,7 @@ local function open_series(opts)
     if not f then return nil, err, code end
     local ok
     ok, err, code = f:write(monitor.CSV_HEADER)
-    if ok then ok, err, code = f:publish(opts.csv, opts.noClobber) end
+    if ok then ok, err, code = f:publish(opts.csv, opts) end
     if not ok then f:close() return nil, err, code end
     series.csv = f
   end
@@ -153,7 +153,7 @@ end
 
 --- run(session, {interval=1, duration=, count=, threshold=0.9, limit=bytes, gcEvery=N, trend=3,
 ---   trendMin=1 MiB, timeout=10, onSample=fn(sample), onAlert=fn(sample, {rule=, message=}),
----   print=io.stdout|false, csv=path, svg=path, noClobber=, keepSamples=true,
+---   print=io.stdout|false, csv=path, svg=path, noClobber=, force=, keepSamples=true,
 ---   openmetrics = {labels=, emit=fn(text)}: the series as OpenMetrics text at the end})
 --- A rule fires when its condition starts to hold (once per crossing).
 --- The CSV and SVG destinations are checked before the runtime is asked anything.
@@ -178,7 +178,7 @@ function monitor.run(session, opts)
   if out == nil then out = io.stdout end
   for _, key in ipairs { "csv", "svg" } do
     if opts[key] then
-      local ok, err, code = files.checkDestination(opts[key], { noClobber = opts.noClobber })
+      local ok, err, code = files.checkDestination(opts[key], opts)
       if not ok then return nil, err, code end
     end
   end
@@ -196,7 +196,7 @@ function monitor.run(session, opts)
     local ok, ferr, fcode = true, nil, nil
     if opts.svg then
       ok, ferr, fcode = monitor.write_svg_series(series, opts.svg,
-        { threshold = threshold, title = opts.title, noClobber = opts.noClobber })
+        { threshold = threshold, title = opts.title, noClobber = opts.noClobber, force = opts.force })
     end
     if opts.openmetrics then
       require("memdbg.workflows.openmetrics").series(series.each, opts.openmetrics.labels, opts.openmetrics.emit)
@@ -368,7 +368,7 @@ function monitor.write_svg_series(series, path, opts)
   if werr then
     ok, perr, pcode = nil, werr, "EIO"
   else
-    ok, perr, pcode = f:publish(path, opts.noClobber)
+    ok, perr, pcode = f:publish(path, opts)
   end
   f:close()
   if not ok then return nil, perr, pcode end

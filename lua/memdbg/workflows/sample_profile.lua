@@ -10,15 +10,18 @@ local profile = require("memdbg.analysis.profile")
 local sample = {}
 
 --- run(session, {interval=32768, duration=, action=fn|expr, out=PREFIX, top=20 (0: all), traffic=fn,
----   includeCollected=false})
+---   includeCollected=false, noClobber=, force=})
+--- PREFIX.heapprofile and PREFIX.folded replace existing files only as
+--- memdbg.util.files allows (memdbg's own; any with force; none with noClobber).
 --- With an action the profile covers it; otherwise `duration` seconds (default 10).
 --- By default the profile holds what is still alive at the end (DevTools'
 --- "allocation sampling"); includeCollected keeps what GC freed meanwhile too.
 function sample.run(session, opts)
   opts = opts or {}
+  local clobber = { noClobber = opts.noClobber, force = opts.force }
   if opts.out then -- checked before the runtime is asked anything
     for _, ext in ipairs { ".heapprofile", ".folded" } do
-      local okd, derr, dcode = require("memdbg.util.files").checkDestination(opts.out .. ext)
+      local okd, derr, dcode = require("memdbg.util.files").checkDestination(opts.out .. ext, clobber)
       if not okd then return nil, derr, dcode end
     end
   end
@@ -54,9 +57,9 @@ function sample.run(session, opts)
   local r = { profile = p, sites = profile.top_sites(p, top), files = {} }
   if opts.out then
     local hp, fo = opts.out .. ".heapprofile", opts.out .. ".folded"
-    ok, err, code = profile.save_heapprofile(p, hp)
+    ok, err, code = profile.save_heapprofile(p, hp, clobber)
     if not ok then return nil, err, code end
-    ok, err, code = profile.save_folded(p, fo)
+    ok, err, code = profile.save_folded(p, fo, clobber)
     if not ok then return nil, err, code end
     r.files = { heapprofile = hp, folded = fo }
   end

@@ -26,14 +26,15 @@ function snapshot.name(dir, prefix, ext)
   return string.format("%s/%s-%s.%s", dir or ".", prefix or "heap", snapshot.timestamp(), ext or "heapsnapshot")
 end
 
---- destination(opts) -> path, noClobber | nil, message, code: opts.path
+--- destination(opts) -> path, clobber | nil, message, code: opts.path
 --- checked, or a new timestamped name in opts.dir (made 0700 if missing),
 --- which must never replace anything. Runs before the runtime is asked anything.
 function snapshot.destination(opts, prefix)
   if opts.path then
-    local ok, err, code = files.checkDestination(opts.path, { noClobber = opts.noClobber })
+    local clobber = { noClobber = opts.noClobber, force = opts.force }
+    local ok, err, code = files.checkDestination(opts.path, clobber)
     if not ok then return nil, err, code end
-    return opts.path, opts.noClobber
+    return opts.path, clobber
   end
   local dir = opts.dir or "."
   local ok, err, code = files.checkDirectory(dir)
@@ -42,23 +43,24 @@ function snapshot.destination(opts, prefix)
   if not ok then return nil, err, code end
   local path = snapshot.name(dir, prefix or opts.prefix)
   while core.fileKind(path) ~= false do path = snapshot.name(dir, prefix or opts.prefix) end
-  return path, true
+  return path, { noClobber = true }
 end
 
---- run(session, {path=, dir=".", prefix="heap", noClobber=, gc=false, traffic=fn,
+--- run(session, {path=, dir=".", prefix="heap", noClobber=, force=, gc=false, traffic=fn,
 ---   onProgress=fn(done,total), onBytes=fn(bytes), timeout=30, keepPartial=})
 --- The destination is checked (memdbg.util.files) before the runtime is asked anything.
 function snapshot.run(session, opts)
   opts = opts or {}
-  local path, noClobber, dcode = snapshot.destination(opts)
-  if not path then return nil, noClobber, dcode end
+  local path, clobber, dcode = snapshot.destination(opts)
+  if not path then return nil, clobber, dcode end
   if opts.gc then
     local ok, err, code = steps.collect(session, opts.gcRounds or 1, opts.traffic)
     if not ok then return nil, err, code end
   end
   local info, err, code = session.memory:takeHeapSnapshot {
     path = path,
-    noClobber = noClobber,
+    noClobber = clobber.noClobber,
+    force = clobber.force,
     onProgress = opts.onProgress,
     onBytes = opts.onBytes,
     timeout = opts.timeout,

@@ -23,9 +23,9 @@ local track = {}
 function track.run(session, opts)
   opts = opts or {}
   -- the destination is checked (and a --dir made) before tracking starts
-  local path, noClobber, dcode = snapshot.destination({ path = opts.path, dir = opts.dir,
-    noClobber = opts.noClobber }, "track")
-  if not path then return nil, noClobber, dcode end
+  local path, clobber, dcode = snapshot.destination({ path = opts.path, dir = opts.dir,
+    noClobber = opts.noClobber, force = opts.force }, "track")
+  if not path then return nil, clobber, dcode end
   local ok, err, code = session.memory:startTrackingAllocations { trackAllocations = true }
   if not ok then return nil, err, code end
   if opts.action then
@@ -45,7 +45,8 @@ function track.run(session, opts)
   local aerr, acode = err, code
   local r
   r, err, code = session.memory:stopTrackingAllocations {
-    path = path, noClobber = noClobber, top = opts.top or 20, sites = opts.sites, onProgress = opts.onProgress,
+    path = path, noClobber = clobber.noClobber, force = clobber.force,
+    top = opts.top or 20, sites = opts.sites, onProgress = opts.onProgress,
     onBytes = opts.onBytes,
     timeout = opts.timeout, whileWaiting = opts.traffic,
   }
