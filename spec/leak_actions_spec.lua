@@ -218,7 +218,7 @@ describe("memdbg leaks with actions from outside (Node http server)", function()
       { { "--action-http", "http://127.0.0.1/", "--concurrency", "0" }, "at least 1" },
       { { "--action-http", "http://127.0.0.1/", "--requests", "1.5" }, "whole number" },
       { { "--action", "1", "--action-timeout", "0" }, "positive" },
-      { { "--action", "1", "--ignore", "/nonexistent/ignore.txt" }, "cannot read the ignore file" },
+      { { "--action", "1", "--ignore", "/nonexistent/ignore.txt" }, "the ignore file: cannot read" },
       { { "--action", "1", "--no-gc" }, "goes with --sampling" },
     }
     for _, c in ipairs(cases) do
@@ -233,6 +233,17 @@ describe("memdbg leaks with actions from outside (Node http server)", function()
     local code, _, err = cli.memdbg("leaks", "--action", "1", "--ignore", bad)
     assert.equal(2, code)
     assert.matches("one signature a line", err)
+    -- a FIFO (or a directory, a device) is refused, never read: reading a FIFO waits for a writer forever
+    local fifo = os.tmpname()
+    os.remove(fifo)
+    local made = os.execute("mkfifo " .. fifo)
+    assert(made == true or made == 0)
+    finally(function() os.remove(fifo) end)
+    for _, path in ipairs { fifo, "/dev/zero", "/tmp" } do
+      code, _, err = cli.memdbg("leaks", "--action", "1", "--ignore", path)
+      assert.equal(2, code, path .. ": " .. err)
+      assert.matches("not a regular file", err)
+    end
   end)
 end)
 
