@@ -75,4 +75,39 @@ describe("leak holders (hand-made snapshots)", function()
     local path = table.concat(groups[1].retainerPath, " | ")
     assert.matches("next %(property%) ×%d+ → Item @%d+", path)
   end)
+
+  it("a signature does not depend on which of two equally short routes the search found", function()
+    -- Window -f-> closure f -context-> scope A -cache-> Map, and Window -g-> closure g -context->
+    -- scope B -store-> Map: two routes of one length to the Map; `swap` lists g's first, so the
+    -- distance search finds the other one (and the holder's path shows it)
+    local function routes(swap, table_id, entry_ids)
+      local nodes = { { "synthetic", "", 1, 0 }, { "object", "Window", 3, 32 }, { "closure", "f", 5, 32 },
+        { "closure", "g", 7, 32 }, { "hidden", "system / Context", 9, 32 }, { "hidden", "system / Context", 11, 32 },
+        { "object", "Map", 13, 32 }, { "array", "", table_id, 16 } }
+      local fe, ge = { 2, 3, "property", "f" }, { 2, 4, "property", "g" }
+      local edges = { { 1, 2, "element", 1 }, swap and ge or fe, swap and fe or ge, { 3, 5, "internal", "context" },
+        { 4, 6, "internal", "context" }, { 5, 7, "context", "cache" }, { 6, 7, "context", "store" },
+        { 7, 8, "internal", "table" } }
+      for i, id in ipairs(entry_ids) do
+        nodes[#nodes + 1] = { "object", "Entry", id, 24 }
+        edges[#edges + 1] = { 8, #nodes, "internal", tostring(i - 1) }
+      end
+      return fx.file(fx.v8_text(fx.v8 { nodes = nodes, edges = edges }))
+    end
+    local a, b = range(101, 2), concat(range(101, 2), range(201, 3))
+    local c = concat(b, range(301, 3))
+    local found = {}
+    for _, swap in ipairs { false, true } do
+      local groups = assert(heap.findLeaks { baseline = routes(swap, 15, a), target = routes(swap, 17, b),
+        final = routes(swap, 19, c) })
+      assert.are.equal(1, #groups)
+      assert.are.same({ "Entry", "Map" }, { groups[1].class, groups[1].holder.class })
+      found[#found + 1] = groups[1]
+    end
+    local p1, p2 = table.concat(found[1].holder.retainerPath, " | "), table.concat(found[2].holder.retainerPath, " | ")
+    assert.matches("cache %(context%)", p1)
+    assert.matches("store %(context%)", p2) -- the search did take the other route
+    assert.matches("^%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x$", found[1].signature)
+    assert.are.equal(found[1].signature, found[2].signature)
+  end)
 end)

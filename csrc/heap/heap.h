@@ -488,8 +488,8 @@ struct heap_leak_group {
   uint32_t direct;           /* the holder is a collection found growing after each action */
   uint32_t trace;            /* the allocation trace node most members come from (0: none) */
   uint32_t trace_count;      /* how many members come from it */
-  uint64_t signature;        /* leaked class, holder class and the holder path's last steps: stable
-                                across runs */
+  uint64_t signature;        /* leaked class and the scope variable or global keeping it
+                                (leaks_shape.c): stable across hunts and runs */
   uint32_t tier; /* 0 the program's own objects, 1 its closures, 2 named classes, 3 the rest */
 };
 /* Per class, objects alive at the end that each action allocated. */

@@ -396,10 +396,10 @@ static void stage_order(struct leak_ctx *c, struct heap_leak_result *r) {
   uint32_t kept = 0;
   for (uint32_t i = 0; i < c->ng; i++)
     if (c->keep[i]) {
-      c->g[i].signature = leak_signature(c, &c->g[i]);
       c->g[i].tier = (uint32_t)leak_rules_tier(c, &c->g[i]);
       c->g[kept++] = c->g[i];
     }
+  leak_signatures(c, c->g, kept);
   if (kept) qsort(c->g, kept, sizeof *c->g, by_rank);
   r->groups = c->g;
   r->ngroups = kept;

@@ -48,6 +48,7 @@ typedef void (*leak_entry_fn)(const struct leak_ctx *c, uint32_t h, uint32_t con
 void leak_each_entry(const struct leak_ctx *c, uint32_t h, leak_entry_fn fn, void *ud);
 uint32_t leak_extent(const struct leak_ctx *c, uint32_t v);
 void leak_holder_extents(const struct leak_ctx *c, uint32_t v, uint32_t ext[3]);
-uint64_t leak_signature(const struct leak_ctx *c, const struct heap_leak_group *g);
+/* Sets every group's signature (leaks_shape.c). */
+void leak_signatures(struct leak_ctx *c, struct heap_leak_group *g, uint32_t ng);
 
 #endif
