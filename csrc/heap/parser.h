@@ -72,6 +72,20 @@ enum {
   R_SIZE
 };
 
+/* A value that fails its check but runs into the end of the file is a
+ * number the cut left short (12345 read as 123): the file is truncated, not
+ * malformed. Called on the failure paths only. */
+static inline void fail_if_cut(struct scanner *sc, const char *p) {
+  while (p < sc->end && *p >= '0' && *p <= '9')
+    p++;
+  while (p < sc->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
+  if (p >= sc->end) {
+    sc->p = sc->end;
+    scan_expected(sc, "the rest of a number");
+  }
+}
+
 /* One value of the nodes array, checked and stored (field `role` of node n).
  * The serial reader (parse.c) and the two-thread path (columns.c) share it so
  * both accept and reject exactly the same input with the same messages. p is
@@ -82,6 +96,7 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
   switch (role) {
   case R_TYPE:
     if (v >= ntypes) {
+      fail_if_cut(sc, p);
       sc->p = p;
       scan_fail(sc, HEAP_EFORMAT,
                 "at byte %zu: node type %llu is not in meta.node_types (%u types)", scan_offset(sc),
@@ -94,6 +109,7 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
     break;
   case R_ID:
     if (v > UINT32_MAX) {
+      fail_if_cut(sc, p);
       sc->p = p;
       scan_fail(sc, HEAP_ERANGE, "at byte %zu: node id too large", scan_offset(sc));
     }
@@ -107,6 +123,7 @@ static inline void store_node_value(struct scanner *sc, struct heap_snapshot *s,
     break;
   case R_EDGES:
     if (v > UINT32_MAX) {
+      fail_if_cut(sc, p);
       sc->p = p;
       scan_fail(sc, HEAP_ERANGE, "at byte %zu: edge count too large", scan_offset(sc));
     }
@@ -131,6 +148,7 @@ static inline void store_edge_value(struct scanner *sc, struct parser *P, int ro
   switch (role) {
   case R_TYPE:
     if (v >= ntypes) {
+      fail_if_cut(sc, p);
       sc->p = p;
       scan_fail(sc, HEAP_EFORMAT,
                 "at byte %zu: edge type %llu is not in meta.edge_types (%u types)", scan_offset(sc),
@@ -145,6 +163,7 @@ static inline void store_edge_value(struct scanner *sc, struct parser *P, int ro
     /* constant divisors for the usual layouts: a multiply, not a divide */
     uint64_t q = node_nf == 7 ? v / 7 : node_nf == 6 ? v / 6 : v / node_nf;
     if (v >= node_limit || q * node_nf != v) {
+      fail_if_cut(sc, p);
       sc->p = p;
       scan_fail(sc, HEAP_EFORMAT, "at byte %zu: edge %llu points to node offset %llu, %s",
                 scan_offset(sc), (unsigned long long)n, (unsigned long long)v,
