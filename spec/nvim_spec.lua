@@ -244,7 +244,7 @@ describe("the Neovim driver", function()
         local path = dir .. "/app.heapsnapshot"
         finally(function() os.execute("rm -rf " .. proc.quote(dir)) end)
         local r, status, log = nvim("commands", { MEMDBG_ENDPOINT = app.endpoint, MEMDBG_PATH = path, MEMDBG_DIR = dir,
-          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,leaks,leaksr,leaksignore,leaksgrowth,"
+          MEMDBG_ACTION = "handleRequests(20)", MEMDBG_STEPS = "usage,snapshot,snapshotforce,leaks,leaksr,leaksignore,leaksgrowth,"
             .. "badargs,leakscmd,leaksfail,sampletime,sample,track,verify,summary,diff,top,retainers,close,monitor,target" },
           150)
         ok_run(app, r, status, log)
@@ -267,6 +267,9 @@ describe("the Neovim driver", function()
         assert.truthy(text("usage"):match("usedSize"))
         assert.truthy(text("snapshot"):match("Heap snapshot written"))
         assert.is_true(filesize(path) > 1000000)
+        -- FILE! replaced a file memdbg did not create (--force); its hard link kept the old data
+        assert.equal("done", st.snapshotforce.status, text("snapshotforce"))
+        assert.is_true(st.snapshotforce.replaced and st.snapshotforce.linkKept)
         -- leak groups in folds, one quickfix entry per group after a title entry
         assert.truthy(text("leaks"):match("\n1%. %S+  x%d+  retained"), text("leaks"))
         assert.truthy(text("leaks"):match("retainer path"), text("leaks"))

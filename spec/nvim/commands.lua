@@ -46,6 +46,24 @@ B.run(function()
   local steps = {
     usage = { "MemdbgUsage" },
     snapshot = { "MemdbgSnapshot " .. path },
+    -- FILE! is --force: a file memdbg did not create is replaced, a new file
+    -- (a hard link to the old one keeps its data)
+    snapshotforce = { kind = "snapshot", run = function()
+      local f = assert(io.open(dir .. "/theirs.heapsnapshot", "w"))
+      f:write("theirs\n")
+      f:close()
+      assert(vim.fn.system({ "ln", dir .. "/theirs.heapsnapshot", dir .. "/theirs-link" }) and vim.v.shell_error == 0)
+      vim.cmd("MemdbgSnapshot! " .. dir .. "/theirs.heapsnapshot")
+    end, check = function(r)
+      local function head(p)
+        local g = io.open(p, "rb")
+        local t = g and g:read(13)
+        if g then g:close() end
+        return t
+      end
+      r.replaced = head(dir .. "/theirs.heapsnapshot") == '{"snapshot":{'
+      r.linkKept = head(dir .. "/theirs-link") == "theirs\n"
+    end },
     leaks = { "MemdbgLeaks --dir " .. dir .. "/leaks " .. action },
     leakscmd = { "MemdbgLeaks --action-cmd touch " .. dir .. "/ran && echo fine", kind = "leaks",
       check = function(r) r.ran = vim.fn.filereadable(dir .. "/ran") == 1 end },
