@@ -157,6 +157,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -Icsrc csrc spec/mock
 	clang-tidy --quiet csrc/core/*.c csrc/heap/*.c -- -std=c11 -D_GNU_SOURCE -Icsrc $(LUA_CFLAGS)
+	clang-format --dry-run -Werror csrc/*.h csrc/*/*.[ch] spec/mock/*.c
 
 format:
 	clang-format -i csrc/*.h csrc/*/*.[ch] spec/mock/*.c

@@ -218,7 +218,6 @@ describe("heap parser", function()
     it("names the byte offset for a file truncated at any point", function()
       local text = fx.v8_text(small())
       local nodes_at = text:find('"nodes"', 1, true)
-      local strings_at = text:find('"strings"', 1, true)
       for cut = 0, #text - 1 do
         local err, code, off = fails(text:sub(1, cut), { ETRUNCATED = true, EFORMAT = true })
         -- inside the number arrays and the strings a cut is always a truncation at the end,

@@ -118,7 +118,8 @@ static void exercise(struct heap_snapshot *s) {
   struct heap_class_total *dt = NULL;
   uint32_t ndt = 0;
   if (heap_detached_classes(s, &dt, &ndt) == 0)
-    for (uint32_t i = 0; i < ndt; i++) CHECK(dt[i].cls < s->class_count && dt[i].count > 0);
+    for (uint32_t i = 0; i < ndt; i++)
+      CHECK(dt[i].cls < s->class_count && dt[i].count > 0);
   free(dt);
   struct heap_site *sites = NULL;
   uint32_t nsites = 0;
@@ -127,7 +128,8 @@ static void exercise(struct heap_snapshot *s) {
       uint32_t frames[64];
       CHECK(sites[i].trace < s->trace_tree_count && sites[i].live_count > 0);
       uint32_t nf = heap_trace_stack(s, s->trace_tree[sites[i].trace].id, frames, 64);
-      for (uint32_t k = 0; k < nf; k++) CHECK(heap_trace_function(s, frames[k]) != NULL);
+      for (uint32_t k = 0; k < nf; k++)
+        CHECK(heap_trace_function(s, frames[k]) != NULL);
     }
   free(sites);
 

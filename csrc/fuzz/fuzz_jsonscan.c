@@ -13,12 +13,12 @@
 
 #include "core/jsonscan.h"
 
-#define CHECK(c)                                                                        \
-  do {                                                                                  \
-    if (!(c)) {                                                                         \
-      fprintf(stderr, "fuzz_jsonscan: invariant failed: %s (line %d)\n", #c, __LINE__); \
-      abort();                                                                          \
-    }                                                                                   \
+#define CHECK(c)                                                                                   \
+  do {                                                                                             \
+    if (!(c)) {                                                                                    \
+      fprintf(stderr, "fuzz_jsonscan: invariant failed: %s (line %d)\n", #c, __LINE__);            \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static volatile unsigned long sink;
@@ -87,8 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       memcpy(copy, data, size);
       const char *close = NULL;
       long n = js_unescape_string(copy, copy + size, &close);
-      if (n >= 0) CHECK(close >= copy + n && close < copy + size && *close == '"');
-      else CHECK(n == -1);
+      if (n >= 0)
+        CHECK(close >= copy + n && close < copy + size && *close == '"');
+      else
+        CHECK(n == -1);
       free(copy);
     }
   }

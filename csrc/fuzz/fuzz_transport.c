@@ -5,7 +5,8 @@
  * report. The chunked decoder is also checked against itself: fed at once
  * and fed one byte at a time, it must decode the same bytes.
  *
- *   build/fuzz/fuzz_transport -dict=csrc/fuzz/transport.dict CORPUS_DIR csrc/fuzz/corpus/transport */
+ *   build/fuzz/fuzz_transport -dict=csrc/fuzz/transport.dict CORPUS_DIR csrc/fuzz/corpus/transport
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,12 @@
 #include "core/httphead.h"
 #include "core/wsframe.h"
 
-#define CHECK(c)                                                                        \
-  do {                                                                                  \
-    if (!(c)) {                                                                         \
-      fprintf(stderr, "fuzz_transport: invariant failed: %s (line %d)\n", #c, __LINE__); \
-      abort();                                                                          \
-    }                                                                                   \
+#define CHECK(c)                                                                                   \
+  do {                                                                                             \
+    if (!(c)) {                                                                                    \
+      fprintf(stderr, "fuzz_transport: invariant failed: %s (line %d)\n", #c, __LINE__);           \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static volatile unsigned long sink;
@@ -104,9 +105,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!buf) return 0;
   memcpy(buf, data + 1, n);
   switch (data[0] % 3) {
-  case 0: heads(buf, n); break;
-  case 1: chunked(buf, n); break;
-  default: frames((const unsigned char *)buf, n); break;
+  case 0:
+    heads(buf, n);
+    break;
+  case 1:
+    chunked(buf, n);
+    break;
+  default:
+    frames((const unsigned char *)buf, n);
+    break;
   }
   free(buf);
   return 0;
