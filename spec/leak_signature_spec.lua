@@ -66,7 +66,10 @@ for _, c in ipairs(cases) do
       pending("checked in the Lua 5.4 pass only (suite budget): " .. c.name)
       return
     end
-    it("is the same in two hunts of one process and in another process", function()
+    -- another process for the two whose holder moves, and for the rest one
+    -- process's two hunts (another distance search and baseline; suite budget)
+    local other = SUBSET[c.name]
+    it("is the same in two hunts of one process" .. (other and " and in another process" or ""), function()
       local runs = {}
       local a = c.start()
       local ok, err = pcall(function()
@@ -75,10 +78,12 @@ for _, c in ipairs(cases) do
       end)
       c.stop(a)
       assert(ok, err)
-      local b = c.start()
-      ok, err = pcall(function() runs[3] = c.hunt(b) end)
-      c.stop(b)
-      assert(ok, err)
+      if other then
+        local b = c.start()
+        ok, err = pcall(function() runs[3] = c.hunt(b) end)
+        c.stop(b)
+        assert(ok, err)
+      end
       same_signatures(runs, c.class)
     end)
   end)
