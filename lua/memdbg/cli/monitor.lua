@@ -71,11 +71,18 @@ local function listen_address(text, allowRemote)
   return addr, port
 end
 
--- The metrics endpoint: a thread of memdbg.core serving what onSample publishes.
-local function serve_metrics(session, addr, port)
-  local om = require("memdbg.workflows.openmetrics")
+-- The metrics endpoint, bound while the options are checked: a port in use
+-- (EADDRINUSE) is refused like an output path memdbg will not write, exit 2
+-- before the runtime is asked anything.
+local function bind_metrics(text, addr, port)
   local server, err, code = require("memdbg._core").metricsServe(addr, port)
-  if not server then return nil, "--openmetrics: " .. err, code end
+  if not server then return nil, string.format("--openmetrics %s: %s [%s]", text, err, tostring(code)) end
+  return server
+end
+
+-- The metrics endpoint: a thread of memdbg.core serving what onSample publishes.
+local function serve_metrics(session, server)
+  local om = require("memdbg.workflows.openmetrics")
   local host, bound = server:address()
   io.stderr:write(string.format("OpenMetrics at http://%s/metrics\n",
     require("memdbg.transport.endpoint").authority(host, bound)))
@@ -111,15 +118,17 @@ M.def = {
       local ok, err = args.check_output(opts[key], nil, frame.clobber(opts))
       if not ok then return err end
     end
+    -- last: the port is held from here on (closed by run, or by the GC when connecting fails)
+    if opts.listen then
+      local server, err = bind_metrics(opts.openmetrics, opts.listen[1], opts.listen[2])
+      if not server then return err end
+      opts.listen = server
+    end
   end,
   run = function(session, opts)
     local onSample, close, server
     if opts.json then onSample, close = json_stream() end
-    if opts.listen then
-      local srv, publish, scode = serve_metrics(session, opts.listen[1], opts.listen[2])
-      if not srv then return nil, publish, scode end
-      server, onSample = srv, publish
-    end
+    if opts.listen then server, onSample = serve_metrics(session, opts.listen) end
     -- --openmetrics alone: the series goes to stdout at the end, the report to stderr
     local series = opts.openmetrics == true
     local report = series and io.stderr or io.stdout
