@@ -50,4 +50,32 @@ describe("command line loose ends (a real Node app)", function()
       assert.equal(2, code, err)
       assert.matches("EADDRINUSE", err)
     end)
+
+  it("a wait of more than a day (--interval 1e308, --timeout, --duration, --action-timeout) is exit 2 in every command",
+    function()
+      for _, argv in ipairs {
+        { "monitor", "--interval", "1e308", "--count", "1" },
+        { "monitor", "--interval", "86401", "--count", "1" },
+        { "monitor", "--duration", "1e300" },
+        { "monitor", "--timeout", "1e308", "--count", "1" },
+        { "snapshot", "--timeout", "1e20", "--dir", dir },
+        { "track", "--duration", "1e308" },
+        { "sample", "--duration", "1e308" },
+        { "leaks", "--duration", "1e308" },
+        { "leaks", "--action", "1", "--action-timeout", "1e308" },
+        { "leaks", "--action", "1", "--timeout", "1e308" },
+      } do
+        argv[#argv + 1] = "--endpoint"
+        argv[#argv + 1] = app.endpoint
+        argv.timeout = 30
+        local code, _, err = run.memdbg(argv)
+        local what = table.concat(argv, " ") .. ": " .. err
+        assert.equal(2, code, what)
+        assert.matches("^memdbg %a+: %-%-[%a%-]+ takes seconds, at most 86400 %(a day%)[^\n]*\n$", err, 1, false, what)
+      end
+      -- a day itself is a wait someone may mean
+      local code, _, err = run.memdbg { "monitor", "--endpoint", app.endpoint, "--interval", "0", "--count", "1",
+        "--timeout", "86400", "--threshold", "100", timeout = 30 }
+      assert.equal(0, code, err)
+    end)
 end)

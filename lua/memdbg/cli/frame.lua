@@ -31,6 +31,10 @@ frame.EXIT_OK, frame.EXIT_FOUND, frame.EXIT_USAGE, frame.EXIT_RUNTIME, frame.EXI
 
 frame.DEFAULT_ENDPOINT = "http://127.0.0.1:9229"
 
+-- The longest wait any option may ask for: --timeout, --interval, --duration,
+-- --action-timeout, --connect-timeout (seconds; a day).
+frame.MAX_SECONDS = 86400
+
 -- The options of every command that connects.
 frame.CONNECT_OPTIONS = {
   endpoint = { "string", frame.DEFAULT_ENDPOINT }, ["allow-remote"] = "flag", target = "string",
@@ -137,7 +141,7 @@ local function check_connect_options(opts)
   local ok, err = require("memdbg.transport.endpoint").parse(opts.endpoint or frame.DEFAULT_ENDPOINT)
   if not ok then return "--endpoint: " .. err end
   local t = opts["connect-timeout"]
-  if t and not (t > 0 and t <= 86400) then return "--connect-timeout takes seconds, more than 0 (at most a day)" end
+  if t and not (t > 0 and t <= frame.MAX_SECONDS) then return "--connect-timeout takes seconds, more than 0 (at most a day)" end
   if opts.traffic then
     local fn, terr = frame.traffic(opts.traffic)
     if not fn then return terr end
@@ -170,6 +174,12 @@ local function check_common(spec, opts)
   if spec.timeout and opts.timeout and opts.timeout <= 0 then return "--timeout must be positive" end
   for _, k in ipairs { "duration", "interval" } do
     if spec[k] and opts[k] and opts[k] < 0 then return "--" .. k .. " must be >= 0" end
+  end
+  -- a wait past a day is a typo (--interval 1e308 never ended its first wait)
+  for _, k in ipairs { "timeout", "interval", "duration", "action-timeout" } do
+    if spec[k] and opts[k] and opts[k] > frame.MAX_SECONDS then
+      return string.format("--%s takes seconds, at most %d (a day), not %s", k, frame.MAX_SECONDS, tostring(opts[k]))
+    end
   end
   for _, k in ipairs { "action", "target", "allocate", "cleanup", "prefix" } do
     if spec[k] and opts[k] == "" then return "--" .. k .. " is empty" end
