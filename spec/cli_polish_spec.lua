@@ -78,4 +78,43 @@ describe("command line loose ends (a real Node app)", function()
         "--timeout", "86400", "--threshold", "100", timeout = 30 }
       assert.equal(0, code, err)
     end)
+
+  it("sample: every site has the column, 1-based, in text and --json, as the profile's 0-based columnNumber + 1",
+    function()
+      local prefix = dir .. "/s"
+      local code, out, err = run.memdbg { "sample", "--endpoint", app.endpoint, "--action", "handleRequests(50)",
+        "--sampling-interval", "4096", "--prefix", prefix, "--top", "0", "--json", timeout = 60 }
+      assert.equal(0, code, err)
+      local doc = json.decode(out)
+      -- the raw profile: the call frames as V8 gave them (0-based)
+      local frames = {}
+      local function walk(n)
+        local cf = n.callFrame
+        frames[string.format("%s:%d:%d", cf.url, cf.lineNumber + 1, cf.columnNumber + 1)] = true
+        for _, k in ipairs(n.children) do walk(k) end
+      end
+      walk(json.decode(run.slurp(prefix .. ".heapprofile")).head)
+      local leaky
+      for _, s in ipairs(doc.sites) do
+        if s.url ~= "" then
+          assert.is_number(s.column, s.functionName)
+          local where = string.format("%s:%d:%d", s.url, s.line, s.column)
+          assert.is_true(frames[where], where .. " is no call frame's 0-based position + 1")
+        end
+        if s.functionName == "LeakyListener" then leaky = s end
+      end
+      assert.is_table(leaky, out)
+      -- the class's constructor: its line in app.js, its column where V8 puts the function
+      local n, src = 0, nil
+      for line in io.lines(APP) do
+        n = n + 1
+        if n == leaky.line then src = line end
+      end
+      assert.matches("constructor", src)
+      code, out, err = run.memdbg { "sample", "--endpoint", app.endpoint, "--action", "handleRequests(50)",
+        "--sampling-interval", "4096", timeout = 60 }
+      assert.equal(0, code, err)
+      assert.matches("URL:LINE:COLUMN", out, 1, true)
+      assert.matches(string.format("LeakyListener%%s+[^\n]*app%%.js:%d:%d\n", leaky.line, leaky.column), out)
+    end)
 end)

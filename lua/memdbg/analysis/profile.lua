@@ -25,11 +25,11 @@ local function fname(cf)
   return n
 end
 
--- DevTools shows 1-based lines; CDP call frames carry 0-based ones.
+-- DevTools shows 1-based lines and columns; CDP call frames carry 0-based ones.
 local function site_of(cf)
   cf = cf or {}
-  local line = num(cf.lineNumber, -1)
-  return fname(cf), str(cf.url), line >= 0 and math.floor(line + 1) or nil
+  local line, col = num(cf.lineNumber, -1), num(cf.columnNumber, -1)
+  return fname(cf), str(cf.url), line >= 0 and math.floor(line + 1) or nil, col >= 0 and math.floor(col + 1) or nil
 end
 
 local function children(node)
@@ -131,17 +131,18 @@ end
 
 ----------------------------------------------------------- allocation sites
 
---- Top allocation sites: {functionName, url, line, self, total} sorted by self
---- bytes; total counts a site's subtree once even when it recurses.
+--- Top allocation sites: {functionName, url, line, column, self, total} (line
+--- and column 1-based) sorted by self bytes; total counts a site's subtree
+--- once even when it recurses.
 function profile.top_sites(p, n)
   local sites, list = {}, {}
   local active = {}
   local function walk(node)
-    local name, url, line = site_of(node.callFrame)
-    local key = name .. "\0" .. url .. "\0" .. tostring(line)
+    local name, url, line, column = site_of(node.callFrame)
+    local key = name .. "\0" .. url .. "\0" .. tostring(line) .. "\0" .. tostring(column)
     local s = sites[key]
     if not s then
-      s = { functionName = name, url = url, line = line, self = 0, total = 0 }
+      s = { functionName = name, url = url, line = line, column = column, self = 0, total = 0 }
       sites[key] = s
       list[#list + 1] = s
     end
@@ -169,13 +170,14 @@ function profile.top_sites(p, n)
   return out
 end
 
-local bytes = require("memdbg.util.format").bytes
+local format = require("memdbg.util.format")
+local bytes = format.bytes
 
 --- A text table of sites (from top_sites or heap.trackingSites).
 function profile.format_sites(rows)
-  local out = { string.format("%10s %10s  %-32s %s\n", "SELF", "TOTAL", "FUNCTION", "URL:LINE") }
+  local out = { string.format("%10s %10s  %-32s %s\n", "SELF", "TOTAL", "FUNCTION", "URL:LINE:COLUMN") }
   for _, r in ipairs(rows) do
-    local where = r.url ~= "" and (r.url .. (r.line and string.format(":%d", r.line) or "")) or "(native)"
+    local where = r.url ~= "" and format.where(r) or "(native)"
     local extra = r.count and string.format("  (%d allocations)", r.count) or ""
     out[#out + 1] = string.format("%10s %10s  %-32s %s%s\n", bytes(r.self), bytes(r.total), r.functionName, where, extra)
   end

@@ -22,7 +22,8 @@ and PREFIX.folded (flamegraph.pl, speedscope).
   --top N              how many sites to print (default 20; 0 for all)
   --include-collected  keep samples of objects GC freed meanwhile (default: live objects only)
   --json               {"samples", "sampledBytes", "sites": [{"functionName", "url", "line",
-                       "selfSize", "totalSize"}], "heapprofile", "folded"} (bytes)
+                       "column", "selfSize", "totalSize"}], "heapprofile", "folded"} (bytes;
+                       line and column 1-based, of the function's start)
 ]=],
   options = { duration = "number", action = "string", ["sampling-interval"] = { "count", 32768 },
     prefix = "string", top = { "count", 20 }, ["include-collected"] = "flag" },
@@ -49,7 +50,8 @@ and PREFIX.folded (flamegraph.pl, speedscope).
     if opts.json then
       local sites = json.array()
       for i, s in ipairs(r.sites) do
-        sites[i] = { functionName = s.functionName, url = s.url, line = s.line, selfSize = s.self, totalSize = s.total }
+        sites[i] = { functionName = s.functionName, url = s.url, line = s.line, column = s.column, selfSize = s.self,
+          totalSize = s.total }
       end
       frame.print_json { samples = r.sampleCount, sampledBytes = r.sampledBytes, sites = sites,
         heapprofile = r.files.heapprofile, folded = r.files.folded }
