@@ -117,4 +117,22 @@ describe("command line loose ends (a real Node app)", function()
       assert.matches("URL:LINE:COLUMN", out, 1, true)
       assert.matches(string.format("LeakyListener%%s+[^\n]*app%%.js:%d:%d\n", leaky.line, leaky.column), out)
     end)
+
+  it("leaks --sampling refuses the snapshot hunt's options (exit 2, one line) instead of ignoring them", function()
+    for _, extra in ipairs {
+      { "--track-allocations" }, { "--dir", dir }, { "--keep" }, { "--gc-rounds", "3" }, { "--timeout", "60" },
+    } do
+      local argv = { "leaks", "--sampling", "--action", "handleRequests(1)", "--endpoint", app.endpoint,
+        timeout = 30 }
+      for _, a in ipairs(extra) do argv[#argv + 1] = a end
+      local before = attached(app)
+      local code, out, err = run.memdbg(argv)
+      local what = table.concat(extra, " ") .. ": " .. err
+      assert.equal(2, code, what)
+      assert.equal("", out)
+      assert.matches("^memdbg leaks: " .. extra[1]:gsub("%-", "%%-") .. " [^\n]*%-%-sampling[^\n]*\n$", err, 1, false,
+        what)
+      assert.equal(before, attached(app))
+    end
+  end)
 end)

@@ -39,6 +39,8 @@ Sampling hunt (no snapshots, for production):
                        action (V8's sampling heap profiler)
   --sampling-interval B  bytes between samples (default 32768)
   --no-gc              force no garbage collection (the profile then counts garbage too)
+                       (no snapshot: --dir, --keep, --gc-rounds, --timeout, --track-allocations,
+                       --ignore and --max-growth are refused with --sampling)
 ]]
 
 local function int_at_least(opts, name, min)

@@ -30,13 +30,25 @@ exits 3 when no isolate leaked but one's hunt failed.
 
 M.def = {
   name = "leaks", help = M.help,
-  options = leak_actions.with_options { dir = "string", ["gc-rounds"] = { "count", 2 }, top = { "count", 10 },
-    timeout = { "number", 30 }, keep = "flag", all = "flag",
+  -- --gc-rounds and --timeout get their defaults in check, which must see whether they were given
+  options = leak_actions.with_options { dir = "string", ["gc-rounds"] = "count", top = { "count", 10 },
+    timeout = "number", keep = "flag", all = "flag",
     ["track-allocations"] = "flag" },
   check = function(opts)
     local args = require("memdbg.cli.args")
     local msg = leak_actions.check(opts)
     if msg then return msg end
+    if opts.sampling then
+      -- the snapshot hunt's options: --sampling takes no snapshot, so they would do nothing
+      for _, k in ipairs { "track-allocations", "dir", "keep", "gc-rounds", "timeout" } do
+        if opts[k] ~= nil then
+          args.usage_error("--" .. k .. " goes with the snapshot hunt, not --sampling (which takes no snapshot"
+            .. (k == "gc-rounds" and "; it forces one GC a step, none with --no-gc)" or ")"))
+        end
+      end
+    end
+    opts["gc-rounds"] = opts["gc-rounds"] or 2
+    opts.timeout = opts.timeout or 30
     if opts["gc-rounds"] < 1 then args.usage_error("--gc-rounds must be at least 1") end
   end,
   run = function(session, opts)
