@@ -273,12 +273,13 @@ describe("memdbg CLI", function()
     end
     local lua = require("support.run").interpreter()
     local took, out = stop_after("INT", { lua, "scripts/memdbg", "usage", "--endpoint", clean.endpoint })
-    assert.is_true(took < 1, ("SIGINT during discovery: %.1f s\n%s"):format(took, out))
+    -- at once, not after the 10 s connect timeout; 2 s allows a loaded machine
+    assert.is_true(took < 2, ("SIGINT during discovery: %.1f s\n%s"):format(took, out))
     assert.matches("memdbg usage: interrupted", out)
     for _, sig in ipairs { "INT", "TERM" } do
       took, out = stop_after(sig, { lua, "scripts/memdbg", "monitor", "--interval", "0.2", "--endpoint",
         clean.endpoint }, "Heap:")
-      assert.is_true(took < 1, ("SIG%s while a command waits: %.1f s\n%s"):format(sig, took, out))
+      assert.is_true(took < 2, ("SIG%s while a command waits: %.1f s\n%s"):format(sig, took, out))
       assert.matches(sig == "INT" and "memdbg monitor: interrupted" or "memdbg monitor: stopped by SIGTERM", out)
     end
   end)

@@ -153,6 +153,34 @@ describe("memdbg leaks --sampling on Node", function()
   end)
 end)
 
+describe("sampling_leak.grown", function()
+  local sampling_leak = require("memdbg.workflows.sampling_leak")
+  -- a profile whose one program frame calls into Node's stream layer, with N
+  -- samples of 8 KiB at the innermost frame
+  local function profile(n, top_url)
+    local leaf = { id = 3, selfSize = n * 8192, children = {},
+      callFrame = { functionName = "afterWriteDispatched", url = top_url, lineNumber = 155, columnNumber = 2 } }
+    local app = { id = 2, selfSize = 0, children = { leaf },
+      callFrame = { functionName = "respond", url = "file:///app.mjs", lineNumber = 9, columnNumber = 4 } }
+    local samples = {}
+    for i = 1, n do samples[i] = { nodeId = 3, size = 8192, ordinal = i } end
+    return { head = { id = 1, selfSize = 0, children = { app }, callFrame = { functionName = "(root)" } },
+      samples = samples }
+  end
+
+  it("counts writes in flight in Node's stream layer as the runtime's, not the program's", function()
+    local grown = sampling_leak.grown({ profile(1, "node:internal/stream_base_commons"),
+      profile(10, "node:internal/stream_base_commons"), profile(15, "node:internal/stream_base_commons") }, 8192)
+    assert.equal(1, #grown)
+    assert.equal("high", grown[1].confidence)
+    assert.matches("writes in flight", grown[1].runtimeInternal)
+    -- the same growth at a program's own frame stays the program's
+    grown = sampling_leak.grown({ profile(1, "file:///cache.mjs"), profile(10, "file:///cache.mjs"),
+      profile(15, "file:///cache.mjs") }, 8192)
+    assert.is_nil(grown[1].runtimeInternal)
+  end)
+end)
+
 -- The leak-pattern apps of spec/apps/leaks/ and their correct twins: the
 -- leaked class's constructor is the first site, called from the pattern's
 -- `leaky`; no twin has a site that grew beyond sampling noise. Their leaked
