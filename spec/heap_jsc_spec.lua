@@ -102,8 +102,16 @@ describe("JSC heap snapshots", function()
       assert(os.execute("env -u LD_PRELOAD '" .. bun .. "' '" .. dir .. "/app.js' '" .. path .. "'"))
       local raw = cjson.decode(fx.read(path))
       local snap = assert(heap.load(path))
-      assert.are.equal(#raw.nodes / 4, snap.nodeCount)
-      assert.are.equal(#raw.edges / 4, snap.edgeCount)
+      -- cells no recorded edge reaches (a Map's entries: JSC records no edge out
+      -- of its storage) hang from one synthetic node under the root (jsc.c)
+      local reached, orphans = {}, 0
+      for i = 2, #raw.edges, 4 do reached[raw.edges[i]] = true end
+      for i = 1, #raw.nodes, 4 do
+        if raw.nodes[i] ~= 0 and not reached[raw.nodes[i]] then orphans = orphans + 1 end
+      end
+      local extra = orphans > 0 and 1 or 0
+      assert.are.equal(#raw.nodes / 4 + extra, snap.nodeCount)
+      assert.are.equal(#raw.edges / 4 + orphans + extra, snap.edgeCount)
       local s = by_name(snap:summary { top = 0 })
       assert.are.equal(1000, s.LeakyThing.count)
       local thing

@@ -3,15 +3,25 @@
  *    "nodeClassNames":[...],"edges":[fromId,toId,edgeTypeIndex,nameIndexOrData,...],
  *    "edgeTypes":["Internal","Property","Index","Variable"],"edgeNames":[...]}
  * loaded into the V8-shaped model so every analysis runs unchanged:
- * - node type: flags bit 0 ("internal") -> hidden, class "string" -> string,
- *   class "Function"/"...Function" -> closure, everything else -> object;
+ * - node type: class "StrongRootBlock" (the VM's strong handles, what Bun's
+ *   timers and native objects hold JS values by) -> synthetic, a root
+ *   category the leak finder may name as a holder; flags bit 0 ("internal")
+ *   -> hidden, class "string" -> string, class "Function"/"...Function" ->
+ *   closure, everything else -> object;
  *   the root is the node with id 0 (JSC's "<root>"), else the first node;
  * - edge type: Internal -> internal, Property -> property, Index -> element,
  *   Variable -> context; Property/Variable names index edgeNames, Index
  *   edges keep their index; Internal edges carry no name;
  * - strings: nodeClassNames followed by edgeNames in one table;
  * - edges are regrouped by source node (JSC lists them by source id, but we
- *   do not rely on it). */
+ *   do not rely on it);
+ * - live cells nothing points to: JSC snapshots hold only cells the full
+ *   collection before them marked, but record no edge out of a Map's or
+ *   Set's storage (Bun 1.4: a Map shows one edge, to its Structure), so its
+ *   entries would look like garbage. Such nodes hang, through numbered
+ *   element edges, from one synthetic node, UNRECORDED_CLASS (id
+ *   UNRECORDED_ID in every snapshot, a child of the root): they stay
+ *   reachable, and the leak finder sees that node grow like a collection. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +56,9 @@ static void copy_names(struct scanner *sc, char ***out, uint32_t *count, uint8_t
     kinds[i] = (uint8_t)i;
   }
 }
+
+#define UNRECORDED_ID (UINT32_MAX - 1)
+static const char UNRECORDED_CLASS[] = "(held by edges JSC does not record)";
 
 static uint32_t lookup(const uint32_t *sorted_ord, const uint32_t *ids, uint32_t n, uint32_t id) {
   uint32_t lo = 0, hi = n;
@@ -94,30 +107,31 @@ void jsc_finish(struct parser *P) {
                                             : ET_INTERNAL;
   }
 
-  /* one string table: class names, then edge names */
-  s->string_count = ncls + nnames;
+  /* one string table: class names, edge names, then UNRECORDED_CLASS */
+  s->string_count = ncls + nnames + 1;
   uint64_t *off = scan_alloc(sc, ((size_t)s->string_count + 1) * sizeof *off);
   for (uint32_t i = 0; i < ncls; i++)
     off[i] = P->jcls_off.v[i];
   for (uint32_t i = 0; i < nnames; i++)
     off[ncls + i] = P->jname_off.v[i];
+  off[ncls + nnames] = P->jpool.n;
+  P->jpool.v = scan_realloc(sc, P->jpool.v, P->jpool.n + sizeof UNRECORDED_CLASS);
+  memcpy(P->jpool.v + P->jpool.n, UNRECORDED_CLASS, sizeof UNRECORDED_CLASS);
+  P->jpool.n += sizeof UNRECORDED_CLASS;
   int packed = heap_set_string_offsets(s, off, s->string_count);
   if (packed == -2)
     scan_fail(sc, HEAP_ERANGE, "at byte %zu: more than 4 GiB of strings out of order", end);
   if (packed) scan_fail(sc, HEAP_ENOMEM, "out of memory");
   s->pool = P->jpool.v;
   P->jpool.v = NULL;
-  if (!s->pool) {
-    s->pool = scan_alloc(sc, 1);
-    s->pool[0] = 0;
-  }
 
+  /* room for the synthetic holder of the unrecorded edges' targets */
   s->node_count = n;
-  s->node_type = scan_alloc(sc, n);
-  s->node_name = scan_alloc(sc, (size_t)n * 4);
-  s->node_id = scan_alloc(sc, (size_t)n * 4);
-  s->self16 = scan_alloc(sc, (size_t)n * 2);
-  s->first_edge = scan_alloc(sc, ((size_t)n + 1) * 4);
+  s->node_type = scan_alloc(sc, (size_t)n + 1);
+  s->node_name = scan_alloc(sc, ((size_t)n + 1) * 4);
+  s->node_id = scan_alloc(sc, ((size_t)n + 1) * 4);
+  s->self16 = scan_alloc(sc, ((size_t)n + 1) * 2);
+  s->first_edge = scan_alloc(sc, ((size_t)n + 2) * 4);
   const uint32_t *J = P->jnodes.v;
   s->root = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -129,7 +143,9 @@ void jsc_finish(struct parser *P) {
     const char *name = heap_str(s, cls);
     size_t len = strlen(name);
     uint8_t t = HT_OBJECT;
-    if (flags & 1)
+    if (!strcmp(name, "StrongRootBlock"))
+      t = HT_SYNTHETIC; /* a block of the VM's strong handles: a root, like V8's (Strong roots) */
+    else if (flags & 1)
       t = HT_HIDDEN;
     else if (!strcmp(name, "string"))
       t = HT_STRING;
@@ -147,7 +163,7 @@ void jsc_finish(struct parser *P) {
   }
 
   /* id -> ordinal, to resolve the edges' node ids */
-  uint32_t *ord = scan_alloc(sc, (size_t)n * 4);
+  uint32_t *ord = scan_alloc(sc, ((size_t)n + 1) * 4);
   uint32_t *tmp = scan_alloc(sc, (size_t)n * 4);
   for (uint32_t i = 0; i < n; i++)
     ord[i] = i;
@@ -183,25 +199,60 @@ void jsc_finish(struct parser *P) {
     E[e * 4 + 3] = kind == ET_ELEMENT ? name : (kind == ET_INTERNAL ? UINT32_MAX : ncls + name);
     s->first_edge[from]++;
   }
+  /* the live cells no edge reaches (see the top) */
+  uint8_t *reached = scan_alloc(sc, (size_t)n / 8 + 1);
+  memset(reached, 0, (size_t)n / 8 + 1);
+  for (uint32_t e = 0; e < m; e++)
+    reached[E[e * 4 + 1] >> 3] |= (uint8_t)(1u << (E[e * 4 + 1] & 7));
+  uint32_t orphans = 0;
+  for (uint32_t i = 0; i < n; i++)
+    orphans += i != s->root && !((reached[i >> 3] >> (i & 7)) & 1);
+  uint32_t hold = HEAP_NO_NODE; /* the synthetic node's ordinal */
+  if (orphans && s->node_id[ord[n - 1]] < UNRECORDED_ID && (uint64_t)m + orphans + 1 < UINT32_MAX) {
+    hold = n;
+    s->node_type[hold] = HT_SYNTHETIC;
+    s->node_name[hold] = ncls + nnames;
+    s->node_id[hold] = UNRECORDED_ID;
+    if (heap_set_self_size(s, hold, 0)) scan_fail(sc, HEAP_ENOMEM, "out of memory");
+    ord[n] = hold; /* the largest id: the id index stays sorted */
+    s->node_count = n + 1;
+    s->first_edge[hold] = orphans;
+    s->first_edge[s->root]++;
+  }
+  uint32_t nn = s->node_count, mm = hold == HEAP_NO_NODE ? m : m + orphans + 1;
   uint64_t sum = 0;
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = 0; i < nn; i++) {
     uint32_t c = s->first_edge[i];
     s->first_edge[i] = (uint32_t)sum;
     sum += c;
   }
-  s->first_edge[n] = (uint32_t)sum;
-  s->edge_count = m;
-  P->etype = scan_alloc(sc, m ? m : 1);
-  P->ename = scan_alloc(sc, (size_t)m * 4 + 4);
-  s->edge_to = scan_alloc(sc, (size_t)m * 4 + 4);
-  uint32_t *fill = scan_alloc(sc, (size_t)n * 4 + 4);
-  memcpy(fill, s->first_edge, (size_t)n * 4);
+  s->first_edge[nn] = (uint32_t)sum;
+  s->edge_count = mm;
+  P->etype = scan_alloc(sc, mm ? mm : 1);
+  P->ename = scan_alloc(sc, (size_t)mm * 4 + 4);
+  s->edge_to = scan_alloc(sc, (size_t)mm * 4 + 4);
+  uint32_t *fill = scan_alloc(sc, (size_t)nn * 4 + 4);
+  memcpy(fill, s->first_edge, (size_t)nn * 4);
   for (uint32_t e = 0; e < m; e++) {
     uint32_t at = fill[E[e * 4]]++;
     s->edge_to[at] = E[e * 4 + 1];
     P->etype[at] = (uint8_t)E[e * 4 + 2];
     P->ename[at] = E[e * 4 + 3];
   }
+  if (hold != HEAP_NO_NODE) {
+    uint32_t at = fill[s->root]++;
+    s->edge_to[at] = hold;
+    P->etype[at] = ET_INTERNAL;
+    P->ename[at] = UINT32_MAX;
+    for (uint32_t i = 0, k = 0; i < n; i++)
+      if (i != s->root && !((reached[i >> 3] >> (i & 7)) & 1)) {
+        at = fill[hold]++;
+        s->edge_to[at] = i;
+        P->etype[at] = ET_ELEMENT;
+        P->ename[at] = k++;
+      }
+  }
+  free(reached);
   free(fill);
   if (heap_build_edge_words(s, P->etype, P->ename))
     scan_fail(sc, HEAP_ENOMEM, "out of memory storing the edge names");

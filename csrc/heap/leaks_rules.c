@@ -108,8 +108,56 @@ static int user_script(const char *url) {
   return strstr(url, "/node_modules/") == NULL;
 }
 
+/* JavaScriptCore's own cells and the built-in classes, by name: a JSC
+ * snapshot has no source locations to tell the program's classes by, so
+ * these rank after the named classes that are left (the program's). */
+static int jsc_runtime_class(const char *name) {
+  static const char *exact[] = {"Function",
+                                "AsyncFunction",
+                                "GeneratorFunction",
+                                "Array",
+                                "Object",
+                                "Map",
+                                "Set",
+                                "WeakMap",
+                                "WeakSet",
+                                "WeakRef",
+                                "Promise",
+                                "Timeout",
+                                "Immediate",
+                                "RegExp",
+                                "Date",
+                                "Error",
+                                "Arguments",
+                                "Symbol",
+                                "Sentinel",
+                                "GetterSetter",
+                                "CustomGetterSetter",
+                                "SymbolTable",
+                                "BigInt",
+                                "Cell Butterfly",
+                                "Map Iterator",
+                                "Set Iterator",
+                                "Array Iterator",
+                                "FinalizationRegistry",
+                                NULL};
+  static const char *suffix[] = {"Environment", "Executable", "CodeBlock", "RareData", NULL};
+  for (const char **e = exact; *e; e++)
+    if (!strcmp(name, *e)) return 1;
+  if (!strncmp(name, "Structure", 9) || !strncmp(name, "Property", 8) ||
+      (name[0] == 'J' && name[1] == 'S' && name[2] >= 'A' && name[2] <= 'Z'))
+    return 1;
+  size_t n = strlen(name);
+  for (const char **x = suffix; *x; x++) {
+    size_t k = strlen(*x);
+    if (n >= k && !strcmp(name + n - k, *x)) return 1;
+  }
+  return 0;
+}
+
 /* The program's own objects first (their constructor is in its code), then
- * its closures, then objects of named classes, then the rest. */
+ * its closures, then objects of named classes (JSC: not the engine's own),
+ * then the rest. */
 int leak_rules_tier(const struct leak_ctx *c, const struct heap_leak_group *g) {
   const struct heap_snapshot *s = c->s;
   uint32_t v = g->example;
@@ -120,6 +168,7 @@ int leak_rules_tier(const struct leak_ctx *c, const struct heap_leak_group *g) {
   if (user && k != HT_CLOSURE) return 0;
   if (user) return 1;
   const char *name = heap_str(s, s->node_name[v]);
+  if (s->format == HEAP_FORMAT_JSC && jsc_runtime_class(name)) return 3;
   if (k != HT_CLOSURE && name[0] && name[0] != '(' && strncmp(name, "system / ", 9) != 0) return 2;
   return 3;
 }
