@@ -48,6 +48,13 @@ function M.start(runtime, pattern, mode)
   local argv
   if runtime == "node" then
     argv = { runtimes.binary("node"), "--inspect=127.0.0.1:0", M.dir .. "/app.mjs", pattern, mode }
+  elseif runtime == "bun" then
+    -- Bun has no /json/list: memdbg connects by the ws:// URL its banner prints
+    argv = { runtimes.binary("bun"), "--inspect=127.0.0.1:0/memdbg", M.dir .. "/app.mjs", pattern, mode }
+    local h = proc.spawn { argv = argv, cwd = runtimes.root }
+    h.endpoint = proc.wait_for(h, "Listening:%s+(ws://127%.0%.0%.1:%d+/memdbg)", 30)
+    h.http = proc.wait_for(h, "memdbg%-leak%-app ready pattern=%w+ mode=%w+ http=(http://127%.0%.0%.1:%d+)", 30)
+    return h
   else
     argv = { runtimes.binary("deno"), "run", "--inspect=127.0.0.1:0", "--allow-net", M.dir .. "/app.mjs", pattern,
       mode }
