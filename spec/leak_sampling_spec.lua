@@ -170,27 +170,37 @@ describe("sampling_leak.grown", function()
 
   it("counts writes in flight in Node's stream layer as the runtime's, not the program's", function()
     local grown = sampling_leak.grown({ profile(1, "node:internal/stream_base_commons"),
-      profile(10, "node:internal/stream_base_commons"), profile(15, "node:internal/stream_base_commons") }, 8192)
+      profile(12, "node:internal/stream_base_commons"), profile(30, "node:internal/stream_base_commons") }, 8192)
     assert.equal(1, #grown)
     assert.equal("high", grown[1].confidence)
     assert.matches("writes in flight", grown[1].runtimeInternal)
     -- the same growth at a program's own frame stays the program's
-    grown = sampling_leak.grown({ profile(1, "file:///cache.mjs"), profile(10, "file:///cache.mjs"),
-      profile(15, "file:///cache.mjs") }, 8192)
+    grown = sampling_leak.grown({ profile(1, "file:///cache.mjs"), profile(12, "file:///cache.mjs"),
+      profile(30, "file:///cache.mjs") }, 8192)
     assert.is_nil(grown[1].runtimeInternal)
+    assert.equal("high", grown[1].confidence)
+  end)
+
+  it("takes two rises of a bounded set's Poisson count for noise (a correct twin's 0, 5, 9 samples)", function()
+    local grown = sampling_leak.grown({ profile(0, "file:///lru.mjs"), profile(5, "file:///lru.mjs"),
+      profile(9, "file:///lru.mjs") }, 8192)
+    assert.equal(1, #grown)
+    assert.equal("low", grown[1].confidence)
+    assert.matches("within sampling noise", grown[1].note)
   end)
 end)
 
 -- The leak-pattern apps of spec/apps/leaks/ and their correct twins: the
 -- leaked class's constructor is the first site, called from the pattern's
 -- `leaky`; no twin has a site that grew beyond sampling noise. Their leaked
--- objects are small (~0.5 KB), so a finer interval and 300 requests a round.
+-- objects are small (~0.5 KB), so a finer interval (2 KiB: enough samples that a
+-- rise is beyond the Poisson noise of a bounded cache) and 300 requests a round.
 local apps = require("support.leakapps")
 local reduced = os.getenv("MEMDBG_SANITIZED") or (os.getenv("MEMDBG_BUILD") or ""):match("luajit")
 local SUBSET = { map = true, timers = true }
 
 local function hunt_pattern(app)
-  return run("leaks", "--sampling", "--sampling-interval", "8192", "--endpoint", app.endpoint,
+  return run("leaks", "--sampling", "--sampling-interval", "2048", "--endpoint", app.endpoint,
     "--action-http", app.http .. "/work?n=1", "--requests", "300", "--json")
 end
 

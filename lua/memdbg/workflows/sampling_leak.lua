@@ -106,6 +106,14 @@ local function runtime_internal(site)
   return "the runtime's own work: no frame of the program in its stack (its HTTP server, its streams)"
 end
 
+-- Live samples of a site are a Poisson count: a bounded set of live objects
+-- (an LRU cache) shows counts that wander around a mean, and two rises in a
+-- row happen by chance (a correct twin: 0, 5, 9 samples). A rise counts when
+-- it is beyond two standard deviations of the difference of the two counts.
+local function beyond_noise(before, after)
+  return after - before > 2 * math.sqrt(before + after)
+end
+
 --- grown(p0, p1, p2) -> sites that grew in both rounds, largest growth first
 function sampling_leak.grown(profiles, interval)
   local s0, s1, s2 = sampling_leak.sites(profiles[1]), sampling_leak.sites(profiles[2]),
@@ -123,7 +131,8 @@ function sampling_leak.grown(profiles, interval)
         samples = json.array { a.samples, b.samples, c.samples },
         confidence = "high",
       }
-      if math.min(dn1, dn2) < sampling_leak.MIN_SAMPLES then
+      if math.min(dn1, dn2) < sampling_leak.MIN_SAMPLES or not beyond_noise(a.samples, b.samples)
+        or not beyond_noise(b.samples, c.samples) then
         site.confidence = "low"
         site.note = string.format("within sampling noise: the growth rests on %d and %d new samples (one per "
           .. "~%s allocated); run more requests per action or a smaller --sampling-interval to tell", dn1, dn2,
