@@ -30,6 +30,8 @@ noise.rules = {
   { "inspector bookkeeping (what the debugger holds for this session)", path = "InjectedScript" },
   { "inspector bookkeeping (what the debugger holds for this session)", path = "CommandLineAPI" },
   { "the runtime's timer lists (one per timeout duration in use)", class = "^TimersList$" },
+  { "Node's own native bookkeeping (cleanup queue, realms, binding data), held by its Environment",
+    root = "^%(synthetic%) Node / Environment" },
   { "Node's pool of HTTP parsers (reused between connections, bounded)", path = ARROW .. " HTTPParser" },
   { "the built-in fetch's (undici's) request queue (a preallocated ring buffer)", path = ARROW .. " FixedCircularBuffer" },
   { "the built-in fetch's (undici's) connect-timeout bookkeeping", path = "socketWeakRef %(context%)" },
