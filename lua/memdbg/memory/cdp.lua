@@ -163,6 +163,7 @@ function Adapter:stopTracking(o)
   return r, msg, code
 end
 
+-- One line for a CDP exceptionDetails (Deno's adapter uses it too).
 local function describe_exception(d)
   local ex = type(d.exception) == "table" and d.exception or {}
   local text = ex.description or ex.value or d.text or "an exception"
@@ -176,6 +177,7 @@ local function describe_exception(d)
   end
   return text
 end
+cdp.describe_exception = describe_exception
 
 -- workerd (and wrangler) has no default execution context: Runtime.evaluate
 -- needs a contextId, which Runtime.disable + Runtime.enable announces in a

@@ -30,19 +30,7 @@ function deno.new(session, mem)
   return setmetatable(a, Deno)
 end
 
-local function describe_exception(d)
-  local ex = type(d.exception) == "table" and d.exception or {}
-  local text = ex.description or ex.value or d.text or "an exception"
-  if type(text) ~= "string" then text = require("memdbg.util.describe")(text) end
-  text = text:match("^[^\n]*") or text
-  local st = type(d.stackTrace) == "table" and d.stackTrace.callFrames
-  local top = type(st) == "table" and st[1]
-  if type(top) == "table" and type(top.url) == "string" and top.url ~= "" then
-    text = text .. string.format(" (at %s %s:%d)", top.functionName ~= "" and top.functionName or "(anonymous)",
-      top.url, (top.lineNumber or 0) + 1)
-  end
-  return text
-end
+local describe_exception = cdp.describe_exception
 
 function Deno:evaluate(expr, opts)
   local await = opts.awaitPromise
